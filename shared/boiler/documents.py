@@ -1,0 +1,71 @@
+"""Pydantic base for every document boiler reads or writes: camelCase in Firestore, snake_case in Python."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar, Self
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from .errors import InvalidDocument
+from .naming import to_camel
+from .paths import PathTemplate
+
+
+class Document(BaseModel):
+    """A Firestore document's fields, validated; subclasses declare ``path=`` as a class keyword."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True)
+
+    __path_template__: ClassVar[PathTemplate]
+
+    def __init_subclass__(cls, *, path: str | None = None, **kwargs: Any) -> None:
+        # Class keywords (path=, sources=, ...) are declarations, not pydantic config.
+        super().__init_subclass__()
+        if path is not None:
+            cls.__path_template__ = PathTemplate.parse(path)
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        super().__pydantic_init_subclass__()
+
+    @classmethod
+    def from_firestore(cls, path: str, data: Mapping[str, Any]) -> Self:
+        """Validate raw Firestore fields; a mismatch raises ``InvalidDocument`` naming path and fields."""
+        try:
+            return cls.model_validate(data)
+        except ValidationError as error:
+            problems = [
+                (".".join(str(part) for part in issue["loc"]) or "<document>", issue["msg"])
+                for issue in error.errors()
+            ]
+            raise InvalidDocument(path, problems) from None
+
+    def to_firestore(self) -> dict[str, Any]:
+        """Fields as stored in Firestore (camelCase keys)."""
+        return self.model_dump(by_alias=True, mode="python")
+
+
+class DomainModel(Document):
+    """A source-of-truth document bound to a path template.
+
+    >>> class Location(DomainModel, path="locations/{locationId}"):
+    ...     address: str
+    >>> Location.path_template().text
+    'locations/{locationId}'
+    """
+
+    # Domain documents may carry fields other code owns: keep reading them.
+    model_config = ConfigDict(extra="ignore")
+
+    @classmethod
+    def path_template(cls) -> PathTemplate:
+        template = cls.__dict__.get("__path_template__")
+        if template is None:
+            from .errors import DeclarationError
+
+            raise DeclarationError(
+                f"{cls.__name__} has no path: declare it as "
+                f"`class {cls.__name__}(DomainModel, path=\"collection/{{id}}\")`"
+            )
+        return template

@@ -1,0 +1,118 @@
+"""Document path templates such as ``users/{uid}/meetingSessions/{meetingId}``, compiled once."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from .errors import DeclarationError
+
+_WILDCARD = re.compile(r"^\{([A-Za-z_][A-Za-z0-9_]*)\}$")
+_LITERAL = re.compile(r"^[A-Za-z0-9_\-]+$")
+
+
+@dataclass(frozen=True)
+class PathTemplate:
+    """A Firestore document path with ``{wildcard}`` segments.
+
+    >>> t = PathTemplate.parse("meetings/{meetingId}/tickets/{uid}")
+    >>> t.match("meetings/m1/tickets/u7")
+    {'meetingId': 'm1', 'uid': 'u7'}
+    >>> t.format(meetingId="m1", uid="u7")
+    'meetings/m1/tickets/u7'
+    """
+
+    text: str
+    segments: tuple[str, ...] = field(repr=False)
+    wildcards: tuple[str, ...] = field(repr=False)
+
+    @classmethod
+    def parse(cls, text: str) -> PathTemplate:
+        segments = tuple(text.strip("/").split("/"))
+        if len(segments) % 2 != 0:
+            raise DeclarationError(
+                f"path {text!r} has {len(segments)} segments; a document path needs an even "
+                "number (collection/document pairs), e.g. 'users/{uid}'"
+            )
+        wildcards: list[str] = []
+        for index, segment in enumerate(segments):
+            wildcard = _WILDCARD.match(segment)
+            if wildcard:
+                name = wildcard.group(1)
+                if name in wildcards:
+                    raise DeclarationError(f"path {text!r} uses {{{name}}} twice; name each wildcard once")
+                if index % 2 == 0:
+                    raise DeclarationError(
+                        f"path {text!r}: collection segment {segment} cannot be a wildcard; "
+                        "only document ids may vary"
+                    )
+                wildcards.append(name)
+            elif not _LITERAL.match(segment):
+                raise DeclarationError(
+                    f"path {text!r}: segment {segment!r} is neither a literal id nor a {{wildcard}}"
+                )
+        return cls("/".join(segments), segments, tuple(wildcards))
+
+    @property
+    def collection(self) -> str:
+        """The template of the collection holding these documents."""
+        return "/".join(self.segments[:-1])
+
+    @property
+    def parent(self) -> PathTemplate | None:
+        """The template of the document this one is nested under, if any."""
+        if len(self.segments) <= 2:
+            return None
+        return PathTemplate.parse("/".join(self.segments[:-2]))
+
+    @property
+    def id_wildcard(self) -> str | None:
+        """The wildcard naming the document id (last segment), if the id varies."""
+        match = _WILDCARD.match(self.segments[-1])
+        return match.group(1) if match else None
+
+    def match(self, path: str) -> dict[str, str] | None:
+        """The wildcard values if ``path`` is a document of this template, else ``None``."""
+        parts = path.strip("/").split("/")
+        if len(parts) != len(self.segments):
+            return None
+        values: dict[str, str] = {}
+        for segment, part in zip(self.segments, parts, strict=True):
+            wildcard = _WILDCARD.match(segment)
+            if wildcard:
+                values[wildcard.group(1)] = part
+            elif segment != part:
+                return None
+        return values
+
+    def format(self, **values: str) -> str:
+        """The concrete path; every wildcard must be given a non-empty id without '/'."""
+        parts = []
+        for segment in self.segments:
+            wildcard = _WILDCARD.match(segment)
+            if not wildcard:
+                parts.append(segment)
+                continue
+            value = values.get(wildcard.group(1))
+            if not value or "/" in value:
+                raise ValueError(f"{self.text}: {{{wildcard.group(1)}}} needs a document id, got {value!r}")
+            parts.append(value)
+        return "/".join(parts)
+
+    def overlaps(self, other: PathTemplate) -> bool:
+        """True if some document path matches both templates (a write to one could trigger the other)."""
+        if len(self.segments) != len(other.segments):
+            return False
+        for mine, theirs in zip(self.segments, other.segments, strict=True):
+            if _WILDCARD.match(mine) or _WILDCARD.match(theirs):
+                continue
+            if mine != theirs:
+                return False
+        return True
+
+    def trigger_pattern(self) -> str:
+        """The pattern for ``firestore_fn.on_document_written(document=...)``."""
+        return self.text
+
+    def __str__(self) -> str:
+        return self.text

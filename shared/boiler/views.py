@@ -1,0 +1,129 @@
+"""View models: front-end-ready documents derived from an aggregate of domain documents."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar, Self
+
+from pydantic import ConfigDict
+
+from .documents import Document
+from .errors import DeclarationError
+from .paths import PathTemplate
+from .sources import Sources
+
+
+@dataclass(frozen=True)
+class ViewSpec:
+    """What a ``ViewModel`` declaration recorded: where its documents live and what feeds them."""
+
+    name: str
+    template: PathTemplate
+    sources: type[Sources]
+    key_wildcard: str
+    fan_out_wildcard: str | None
+    readable_by: Any = None
+
+    def path(self, key: str, fan_out_value: str | None) -> str:
+        values = {self.key_wildcard: key}
+        if self.fan_out_wildcard is not None:
+            values[self.fan_out_wildcard] = fan_out_value or ""
+        return self.template.format(**values)
+
+
+class ViewModel(Document):
+    """A derived document, written only by boiler and read by clients.
+
+    Declare its path, its ``Sources`` and a ``build`` classmethod. The path must use the
+    root's id wildcard and may use one more wildcard to fan out one view per value::
+
+        class MeetingSession(ViewModel, path="users/{uid}/meetingSessions/{meetingId}",
+                             sources=MeetingData):
+            title: str
+
+            @classmethod
+            def build(cls, data: MeetingData) -> dict[str, MeetingSession]:
+                return {uid: cls(title=data.meeting.title) for uid in data.meeting.participant_ids}
+
+    ``build`` returns ``{fan-out value: view}`` when the path fans out, else one view or
+    ``None`` (no view document).
+    """
+
+    # Views are written by boiler alone: an unknown field is a bug, not data to keep.
+    model_config = ConfigDict(extra="forbid")
+
+    __view_spec__: ClassVar[ViewSpec]
+
+    def __init_subclass__(
+        cls,
+        *,
+        path: str | None = None,
+        sources: type[Sources] | None = None,
+        readable_by: Any = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init_subclass__(path=path, **kwargs)
+        if path is None and sources is None:
+            return  # an abstract intermediate base
+        if path is None or sources is None:
+            raise DeclarationError(
+                f"{cls.__name__}: a view model needs both path= and sources=, e.g. "
+                f"`class {cls.__name__}(ViewModel, path=\"users/{{uid}}/things/{{thingId}}\", sources=ThingData)`"
+            )
+        if not (isinstance(sources, type) and issubclass(sources, Sources)):
+            raise DeclarationError(f"{cls.__name__}: sources= must be a Sources subclass, got {sources!r}")
+        template = cls.__path_template__
+        key_wildcard = sources.__root__.template.id_wildcard
+        assert key_wildcard is not None  # checked when the Sources class was declared
+        if key_wildcard not in template.wildcards:
+            raise DeclarationError(
+                f"{cls.__name__}: path {template} must contain {{{key_wildcard}}}, the id of the root "
+                f"{sources.__root__.model.__name__}, so each aggregate owns its views"
+            )
+        others = [name for name in template.wildcards if name != key_wildcard]
+        if len(others) > 1:
+            raise DeclarationError(
+                f"{cls.__name__}: path {template} has wildcards {others} besides {{{key_wildcard}}}; "
+                "at most one may fan out (the keys of the dict build() returns)"
+            )
+        cls.__view_spec__ = ViewSpec(
+            name=cls.__name__,
+            template=template,
+            sources=sources,
+            key_wildcard=key_wildcard,
+            fan_out_wildcard=others[0] if others else None,
+            readable_by=readable_by,
+        )
+
+    @classmethod
+    def build(cls, data: Any) -> dict[str, Self] | Self | None:
+        """Compute this aggregate's views from its loaded sources (override in each view model)."""
+        raise DeclarationError(f"{cls.__name__} must define `@classmethod def build(cls, data)`")
+
+    @classmethod
+    def spec(cls) -> ViewSpec:
+        spec = cls.__dict__.get("__view_spec__")
+        if spec is None:
+            raise DeclarationError(f"{cls.__name__} is not a declared view model (no path=/sources=)")
+        return spec
+
+    @classmethod
+    def build_paths(cls, data: Sources) -> dict[str, Self]:
+        """``build`` normalised to ``{view document path: view}``."""
+        spec = cls.spec()
+        built = cls.build(data)
+        if spec.fan_out_wildcard is None:
+            if built is None:
+                return {}
+            if isinstance(built, dict):
+                raise DeclarationError(
+                    f"{cls.__name__}.build returned a dict but {spec.template} has no fan-out wildcard; "
+                    "return one view (or None)"
+                )
+            return {spec.path(data.key, None): built}
+        if not isinstance(built, dict):
+            raise DeclarationError(
+                f"{cls.__name__}.build must return {{{spec.fan_out_wildcard}: view}} because "
+                f"{spec.template} fans out over {{{spec.fan_out_wildcard}}}"
+            )
+        return {spec.path(data.key, value): view for value, view in built.items()}

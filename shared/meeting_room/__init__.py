@@ -1,0 +1,12 @@
+"""The meeting-room example: participants see who attends, live, in one document per meeting."""
+
+from __future__ import annotations
+
+from boiler import App
+
+from .domain import Location, Meeting, Ticket, User
+from .views import MeetingSession
+
+app = App("meeting_room", domain=[User, Location, Meeting, Ticket], views=[MeetingSession])
+
+__all__ = ["Location", "Meeting", "MeetingSession", "Ticket", "User", "app"]

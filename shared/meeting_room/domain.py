@@ -1,0 +1,34 @@
+"""The source of truth, exactly as DESIGN.md's data contract names it."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from boiler import DomainModel
+
+MeetingStatus = Literal["not-started", "in-session", "closed"]
+
+
+class User(DomainModel, path="users/{uid}"):
+    first_name: str
+    last_name: str
+    organization: str
+    hearing_aid_requested: bool = False
+
+
+class Location(DomainModel, path="locations/{locationId}"):
+    address: str
+    latitude: float
+    longitude: float
+
+
+class Meeting(DomainModel, path="meetings/{meetingId}"):
+    title: str
+    location_id: str
+    status: MeetingStatus = "not-started"
+    participant_ids: list[str] = []
+
+
+class Ticket(DomainModel, path="meetings/{meetingId}/tickets/{uid}"):
+    role: str = "participant"
+    attendance: bool = False
