@@ -15,7 +15,8 @@ from .paths import PathTemplate
 class Document(BaseModel):
     """A Firestore document's fields, validated; subclasses declare ``path=`` as a class keyword."""
 
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True)
+    # strict: Firestore values are typed; "yes" is not a bool and 1.5 is not an int.
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True, strict=True)
 
     __path_template__: ClassVar[PathTemplate]
 

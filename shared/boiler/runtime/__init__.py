@@ -1,0 +1,1 @@
+"""The trigger pipeline: what runs inside a deployed function."""

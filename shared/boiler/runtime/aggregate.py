@@ -1,0 +1,241 @@
+"""One aggregate (a root document and everything joined to it) inside a transaction.
+
+boiler keeps, per (view model, root id), a record holding the raw source documents the views
+were built from, the dependency paths (for reverse lookups) and a hash of every view written.
+An event refreshes only the document it names; everything else comes from the record. So
+reads per event do not grow with the aggregate, a stale or duplicate event recomputes the
+same views, and unchanged views are not rewritten.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from google.cloud import firestore
+from google.cloud.firestore_v1.field_path import FieldPath
+
+from ..documents import DomainModel
+from ..errors import InvalidDocument
+from ..sources import ChildrenSpec, JoinSpec, ManySpec, Sources
+from ..views import ViewModel
+from . import store
+
+Raw = dict[str, Any] | None  # a document's fields, or None when it does not exist
+
+
+@dataclass
+class AggregateState:
+    """The record of one aggregate as read in the transaction, then updated in memory."""
+
+    key: str
+    sources: dict[str, Raw] = field(default_factory=dict)
+    collections: set[str] = field(default_factory=set)
+    views: dict[str, str] = field(default_factory=dict)
+    stored: dict[str, Any] | None = None  # the record as read, to skip unchanged writes
+    invalid: InvalidDocument | None = None
+
+    @classmethod
+    def from_snapshot(cls, key: str, snapshot: firestore.DocumentSnapshot | None) -> AggregateState:
+        if snapshot is None or not snapshot.exists:
+            return cls(key)
+        data = snapshot.to_dict() or {}
+        return cls(
+            key,
+            sources=dict(data.get("sources", {})),
+            collections=set(data.get("collections", [])),
+            views=dict(data.get("views", {})),
+            stored=data,
+        )
+
+
+def view_digest(view: ViewModel) -> str:
+    """A short content hash: equal hashes mean the stored view needs no write."""
+    payload = json.dumps(view.model_dump(by_alias=True, mode="json"), sort_keys=True, separators=(",", ":"))
+    return hashlib.blake2b(payload.encode(), digest_size=12).hexdigest()
+
+
+class AggregateBuilder:
+    """Loads, computes and writes the aggregates of one view model."""
+
+    def __init__(self, view: type[ViewModel], client: firestore.Client) -> None:
+        self.view = view
+        self.spec = view.spec()
+        self.sources: type[Sources] = self.spec.sources
+        self.root = self.sources.__root__
+        self.client = client
+
+    # -- paths ---------------------------------------------------------------------------
+    def root_path(self, key: str) -> str:
+        return self.root.template.format(**{self.spec.key_wildcard: key})
+
+    def key_of(self, template_values: Mapping[str, str]) -> str:
+        return template_values[self.spec.key_wildcard]
+
+    def collection_path(self, key: str, children: ChildrenSpec) -> str:
+        return f"{self.root_path(key)}/{children.template.segments[-2]}"
+
+    def record_ref(self, key: str) -> firestore.DocumentReference:
+        return store.aggregate_ref(self.client, self.spec.name, key)
+
+    # -- loading -------------------------------------------------------------------------
+    def _root_model(self, state: AggregateState) -> DomainModel | None:
+        path = self.root_path(state.key)
+        raw = state.sources.get(path)
+        return None if raw is None else self.root.model.from_firestore(path, raw)
+
+    def _required(self, state: AggregateState) -> tuple[set[str], set[str]]:
+        """Document paths and child collections this aggregate needs, as far as known yet."""
+        root_path = self.root_path(state.key)
+        if root_path not in state.sources:
+            return {root_path}, set()
+        root = self._root_model(state)
+        if root is None:
+            return {root_path}, set()
+        paths = {root_path}
+        for spec in self.sources.joined():
+            paths.update(spec.paths(root))
+        collections = {self.collection_path(state.key, spec) for spec in self.sources.children()}
+        return paths, collections
+
+    def load(
+        self,
+        transaction: firestore.Transaction,
+        keys: Iterable[str],
+        refresh: str | None,
+    ) -> list[AggregateState]:
+        """Read the records of ``keys`` and the changed document in one batch, then what is missing."""
+        keys = list(keys)
+        refs = [self.record_ref(key) for key in keys]
+        if refresh is not None:
+            refs.append(self.client.document(refresh))
+        snapshots = {snap.reference.path: snap for snap in self.client.get_all(refs, transaction=transaction)}
+        fresh: Raw = None
+        if refresh is not None:
+            snap = snapshots.get(refresh)
+            fresh = snap.to_dict() if snap is not None and snap.exists else None
+        states = []
+        for key, ref in zip(keys, refs, strict=False):
+            state = AggregateState.from_snapshot(key, snapshots.get(ref.path))
+            if refresh is not None:
+                state.sources[refresh] = fresh
+            states.append(state)
+        self._fill(transaction, states)
+        return states
+
+    def _fill(self, transaction: firestore.Transaction, states: list[AggregateState]) -> None:
+        # At most three rounds: root, then what the root points to, then nothing new.
+        for _ in range(3):
+            wanted_docs: dict[str, list[AggregateState]] = {}
+            wanted_collections: list[tuple[str, AggregateState]] = []
+            for state in states:
+                if state.invalid is not None:
+                    continue
+                try:
+                    paths, collections = self._required(state)
+                except InvalidDocument as error:
+                    state.invalid = error
+                    continue
+                for path in paths - state.sources.keys():
+                    wanted_docs.setdefault(path, []).append(state)
+                wanted_collections.extend((c, state) for c in collections - state.collections)
+            if not wanted_docs and not wanted_collections:
+                break
+            if wanted_docs:
+                refs = [self.client.document(path) for path in wanted_docs]
+                for snap in self.client.get_all(refs, transaction=transaction):
+                    raw = snap.to_dict() if snap.exists else None
+                    for state in wanted_docs[snap.reference.path]:
+                        state.sources[snap.reference.path] = raw
+            for collection, state in wanted_collections:
+                query = self.client.collection(collection).order_by(FieldPath.document_id())
+                for snap in transaction.get(query):
+                    state.sources[snap.reference.path] = snap.to_dict()
+                state.collections.add(collection)
+        for state in states:
+            self._forget_unneeded(state)
+
+    def _forget_unneeded(self, state: AggregateState) -> None:
+        if state.invalid is not None:
+            return
+        paths, collections = self._required(state)
+        state.sources = {
+            path: raw
+            for path, raw in state.sources.items()
+            if path in paths or (raw is not None and path.rsplit("/", 1)[0] in collections)
+        }
+        state.collections &= collections
+
+    # -- computing -----------------------------------------------------------------------
+    def compute(self, state: AggregateState) -> dict[str, ViewModel]:
+        """The views of this aggregate; raises ``InvalidDocument`` if a source does not validate."""
+        root = self._root_model(state)
+        if root is None:
+            return {}
+        loaded: dict[str, Any] = {self.root.name: root}
+        for spec in self.sources.joined():
+            models = {
+                path.rsplit("/", 1)[1]: spec.model.from_firestore(path, raw)
+                for path in spec.paths(root)
+                if (raw := state.sources.get(path)) is not None
+            }
+            if isinstance(spec, JoinSpec):
+                loaded[spec.name] = next(iter(models.values()), None)
+            elif isinstance(spec, ManySpec):
+                loaded[spec.name] = models
+        for children in self.sources.children():
+            prefix = self.collection_path(state.key, children) + "/"
+            loaded[children.name] = {
+                path[len(prefix) :]: children.model.from_firestore(path, raw)
+                for path, raw in sorted(state.sources.items())
+                if raw is not None and path.startswith(prefix) and "/" not in path[len(prefix) :]
+            }
+        return dict(self.view.build_paths(self.sources(state.key, **loaded)))
+
+    def dependencies(self, state: AggregateState) -> list[str]:
+        """Documents found through root fields: a change to one must find this aggregate."""
+        root = self._root_model(state)
+        if root is None:
+            return []
+        return sorted({path for spec in self.sources.joined() for path in spec.paths(root)})
+
+    # -- writing -------------------------------------------------------------------------
+    def write(
+        self,
+        transaction: firestore.Transaction,
+        state: AggregateState,
+        views: dict[str, ViewModel],
+    ) -> tuple[int, int]:
+        """Stage view writes/deletes and the updated record; returns (views written, deleted)."""
+        digests = {path: view_digest(view) for path, view in views.items()}
+        written = deleted = 0
+        for path, view in views.items():
+            if state.views.get(path) != digests[path]:
+                transaction.set(self.client.document(path), view.to_firestore())
+                written += 1
+        for path in state.views.keys() - digests.keys():
+            transaction.delete(self.client.document(path))
+            deleted += 1
+        ref = self.record_ref(state.key)
+        if self._root_model(state) is None:
+            if state.stored is not None:
+                transaction.delete(ref)
+            return written, deleted
+        record = {
+            "key": state.key,
+            "sources": state.sources,
+            "collections": sorted(state.collections),
+            "deps": self.dependencies(state),
+            "views": digests,
+        }
+        stored = {name: value for name, value in (state.stored or {}).items() if name != "updatedAt"}
+        if stored != record:
+            transaction.set(ref, {**record, "updatedAt": firestore.SERVER_TIMESTAMP})
+        return written, deleted
+
+    def planned_writes(self, state: AggregateState, views: dict[str, ViewModel]) -> int:
+        """An upper bound of the writes ``write`` will stage (to keep commits under the limit)."""
+        return len(views) + len(state.views.keys() - views.keys()) + 1
