@@ -285,39 +285,64 @@ def _wait(
         time.sleep(interval)
 
 
-def _session_members(session_id: int) -> list[int]:
-    """PIDs of every process in a session (including orphans reparented to init)."""
-    members = []
+def _processes() -> dict[int, tuple[int, int]]:
+    """pid -> (parent pid, session id) for every process (Linux /proc)."""
+    table = {}
     for entry in os.listdir("/proc") if os.path.isdir("/proc") else ():
-        if entry.isdigit():
-            try:
-                if os.getsid(int(entry)) == session_id:
-                    members.append(int(entry))
-            except OSError:
-                continue
-    return members
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+            table[int(entry)] = (int(fields[1]), int(fields[3]))
+        except (OSError, IndexError, ValueError):
+            continue
+    return table
+
+
+def _family(leader: int) -> set[int]:
+    """The session of `leader` plus every descendant of it, even those in their own session.
+
+    firebase-tools starts the Java emulator detached (its own session) and the functions
+    workers outlive their parent shell: both must be found before anything is killed.
+    """
+    table = _processes()
+    family = {pid for pid, (_, session) in table.items() if session == leader}
+    family.add(leader)
+    grew = True
+    while grew:
+        children = {pid for pid, (parent, _) in table.items() if parent in family} - family
+        family |= children
+        grew = bool(children)
+    return {pid for pid in family if pid in table}
+
+
+def _alive(pids: Iterable[int]) -> set[int]:
+    table = _processes()
+    return {pid for pid in pids if pid in table}
 
 
 def stop_session(process: subprocess.Popen[bytes], timeout: float = 15) -> None:
     """End a process started with start_new_session=True and everything it spawned.
 
-    SIGTERM to the group first (firebase-tools shuts its emulators down), SIGKILL to every
-    remaining session member at the deadline: functions-framework workers outlive their
-    parent shell otherwise.
+    SIGTERM to the leader's group first (firebase-tools then shuts its emulators down),
+    SIGKILL at the deadline to every remaining member of the family found before.
     """
-    session = process.pid
+    leader = process.pid
+    family = _family(leader)
     if process.poll() is None:
         try:
-            os.killpg(session, signal.SIGTERM)
+            os.killpg(leader, signal.SIGTERM)
         except ProcessLookupError:
             pass
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         process.poll()
-        if process.returncode is not None and not _session_members(session):
+        family |= _family(leader) if process.returncode is None else set()
+        if process.returncode is not None and not (_alive(family) - {leader}):
             return
         time.sleep(0.1)
-    for pid in _session_members(session):
+    for pid in _alive(family):
         try:
             os.kill(pid, signal.SIGKILL)
         except ProcessLookupError:
@@ -326,7 +351,7 @@ def stop_session(process: subprocess.Popen[bytes], timeout: float = 15) -> None:
         process.wait(timeout=5)
     except subprocess.TimeoutExpired:
         pass
-    _wait(lambda: not _session_members(session), 5, f"stopping session {session}")
+    _wait(lambda: not (_alive(family) - {leader}), 5, f"stopping processes of {leader}")
 
 
 def _log_path(root: Path, name: str) -> Path:

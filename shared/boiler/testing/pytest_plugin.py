@@ -1,0 +1,87 @@
+"""Pytest fixtures that run boiler apps against real Firebase emulators.
+
+Enabled by the `pytest11` entry point, or explicitly with
+`pytest_plugins = ["boiler.testing.pytest_plugin"]` in a conftest.py::
+
+    def test_round_trip(firestore):
+        firestore.collection("rooms").document("r1").set({"name": "Blue"})
+        assert firestore.collection("rooms").document("r1").get().get("name") == "Blue"
+
+A server that cannot start fails the test (with the log path); it is never skipped.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+import pytest
+
+from .emulators import EmulatorError, EmulatorSuite, FirestoreEmulator
+
+if TYPE_CHECKING:
+    from google.cloud.firestore import Client
+
+
+def _set_env(monkeypatch: pytest.MonkeyPatch, env: dict[str, str]) -> None:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+
+
+@pytest.fixture(scope="session")
+def firestore_emulator() -> Iterator[FirestoreEmulator]:
+    """A standalone Firestore emulator for the whole session; clients in this process use it."""
+    emulator = FirestoreEmulator(project_id="demo-test")
+    try:
+        emulator.start()
+    except EmulatorError as error:
+        pytest.fail(f"Firestore emulator did not start: {error}", pytrace=False)
+    saved = {name: os.environ.get(name) for name in emulator.env()}
+    os.environ.update(emulator.env())
+    try:
+        yield emulator
+    finally:
+        emulator.stop()
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+@pytest.fixture
+def firestore(firestore_emulator: FirestoreEmulator, monkeypatch: pytest.MonkeyPatch) -> Client:
+    """An empty database: a `google.cloud.firestore.Client` on the standalone emulator."""
+    from google.cloud import firestore as firestore_module
+
+    _set_env(monkeypatch, firestore_emulator.env())
+    firestore_emulator.reset()
+    return firestore_module.Client(project=firestore_emulator.project_id)
+
+
+@pytest.fixture(scope="session")
+def emulator_suite() -> Iterator[EmulatorSuite]:
+    """firebase-tools' Firestore, Functions and Auth emulators (free ports) for the session.
+
+    Functions come from the project's functions/main.py, with shared/ on PYTHONPATH.
+    """
+    suite = EmulatorSuite(only=("firestore", "functions", "auth"), project_id="demo-boiler")
+    try:
+        suite.start()
+    except EmulatorError as error:
+        pytest.fail(f"Firebase emulator suite did not start: {error}", pytrace=False)
+    try:
+        yield suite
+    finally:
+        suite.stop()
+
+
+@pytest.fixture
+def suite_firestore(emulator_suite: EmulatorSuite, monkeypatch: pytest.MonkeyPatch) -> Client:
+    """An empty database in the emulator suite (where functions trigger), as a client."""
+    from google.cloud import firestore as firestore_module
+
+    _set_env(monkeypatch, emulator_suite.env())
+    emulator_suite.reset_firestore()
+    return firestore_module.Client(project=emulator_suite.project_id)

@@ -1,0 +1,146 @@
+"""The local stack behind `./dev`: `python -m boiler.testing.stack up|exec|firestore-jar`.
+
+    python -m boiler.testing.stack up                 # emulators + seed, until Ctrl-C
+    python -m boiler.testing.stack exec -- pytest -q  # emulators around one command
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from .emulators import EmulatorError, EmulatorSuite, firestore_launcher, project_root
+
+PROJECT_ID = "demo-boiler"
+STACK = ("firestore", "functions", "auth", "hosting")
+
+
+def stack_env(suite: EmulatorSuite) -> dict[str, str]:
+    """What a client process needs to talk to the running stack."""
+    env = suite.env()
+    env["FIREBASE_EMULATOR_HUB"] = suite.host("hub")
+    env["BOILER_FUNCTIONS_URL"] = suite.url("functions")
+    if "hosting" in suite.ports:
+        env["BOILER_HOSTING_URL"] = suite.url("hosting")
+    env["PYTHONPATH"] = os.pathsep.join(
+        p for p in (str(suite.root / "shared"), os.environ.get("PYTHONPATH")) if p
+    )
+    return env
+
+
+def describe(suite: EmulatorSuite) -> str:
+    rows = [f"project id       {suite.project_id}"]
+    names = {"firestore": "Firestore", "functions": "Functions", "auth": "Auth",
+             "hosting": "Hosting"}
+    for key, title in names.items():
+        if key in suite.ports:
+            rows.append(f"{title:<16} {suite.url(key)}")
+    rows.append(f"log              {suite.log_path}")
+    rows.append("environment:")
+    rows += [f"  export {name}={value}" for name, value in stack_env(suite).items()]
+    return "\n".join(rows)
+
+
+def seed(suite: EmulatorSuite) -> None:
+    shared = suite.root / "shared" / "meeting_room"
+    if not ((shared / "seed.py").is_file() or (shared / "seed" / "__init__.py").is_file()):
+        print("seed: shared/meeting_room/seed.py does not exist yet; skipping", flush=True)
+        return
+    env = {**os.environ, **stack_env(suite)}
+    print("seed: python -m meeting_room.seed", flush=True)
+    subprocess.run([sys.executable, "-m", "meeting_room.seed"], env=env, check=True)
+
+
+def _start(free_ports: bool) -> EmulatorSuite:
+    suite = EmulatorSuite(only=STACK, project_id=PROJECT_ID, fixed_ports=not free_ports)
+    print(f"starting emulators ({','.join(STACK)}); log: {suite.log_path}", flush=True)
+    suite.start()
+    print(f"emulators ready in {suite.startup_seconds:.1f} s", flush=True)
+    return suite
+
+
+def _terminate_on_sigterm() -> None:
+    def handler(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, handler)
+
+
+def up(args: argparse.Namespace) -> int:
+    _terminate_on_sigterm()
+    suite = _start(args.free_ports)
+    try:
+        if args.seed:
+            seed(suite)
+        print(describe(suite), flush=True)
+        print("Ctrl-C stops everything. Emulator output follows.", flush=True)
+        with open(suite.log_path, "rb") as log:
+            while suite.process is not None and suite.process.poll() is None:
+                chunk = log.read()
+                if chunk:
+                    sys.stdout.write(chunk.decode(errors="replace"))
+                    sys.stdout.flush()
+                else:
+                    time.sleep(0.2)
+        print(f"firebase-tools exited; see {suite.log_path}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("\nstopping emulators", flush=True)
+        return 0
+    finally:
+        suite.stop()
+
+
+def exec_command(args: argparse.Namespace) -> int:
+    command = args.command[1:] if args.command[:1] == ["--"] else args.command
+    if not command:
+        print("usage: exec [--seed] -- CMD...", file=sys.stderr)
+        return 2
+    _terminate_on_sigterm()
+    suite = _start(args.free_ports)
+    try:
+        if args.seed:
+            seed(suite)
+        return subprocess.run(command, env={**os.environ, **stack_env(suite)}).returncode
+    except KeyboardInterrupt:
+        return 130
+    finally:
+        suite.stop()
+
+
+def firestore_jar(args: argparse.Namespace) -> int:
+    launcher = firestore_launcher(project_root())
+    if launcher is None:
+        return 1
+    print(launcher)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="boiler.testing.stack", description=__doc__)
+    commands = parser.add_subparsers(dest="action", required=True)
+    for name, func in (("up", up), ("exec", exec_command)):
+        sub = commands.add_parser(name)
+        sub.add_argument("--free-ports", action="store_true",
+                         help="pick free ports instead of the ones in firebase.json")
+        sub.set_defaults(func=func)
+    commands.choices["up"].add_argument("--no-seed", dest="seed", action="store_false")
+    commands.choices["exec"].add_argument("--seed", action="store_true")
+    commands.choices["exec"].add_argument("command", nargs=argparse.REMAINDER)
+    commands.add_parser("firestore-jar", help="write the Firestore launcher jar, print its path"
+                        ).set_defaults(func=firestore_jar)
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args))
+    except EmulatorError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
