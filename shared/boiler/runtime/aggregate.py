@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,6 +38,8 @@ class AggregateState:
     views: dict[str, str] = field(default_factory=dict)
     stored: dict[str, Any] | None = None  # the record as read, to skip unchanged writes
     invalid: InvalidDocument | None = None
+    # View paths a chunked write has not reached yet: their stored content is unknown.
+    unsynced: set[str] = field(default_factory=set)
 
     @classmethod
     def from_snapshot(cls, key: str, snapshot: firestore.DocumentSnapshot | None) -> AggregateState:
@@ -49,13 +52,44 @@ class AggregateState:
             collections=set(data.get("collections", [])),
             views=dict(data.get("views", {})),
             stored=data,
+            unsynced=set(data.get("unsynced", [])),
         )
+
+
+@dataclass
+class WritePlan:
+    """What one aggregate's rebuild must write: view sets and deletes, in a stable order."""
+
+    state: AggregateState
+    views: dict[str, ViewModel]
+    digests: dict[str, str]
+    sizes: dict[str, int]  # estimated bytes per view path (deletes cost ~nothing)
+    operations: list[str]  # view paths to set (in ``views``) or delete (not in ``views``)
+    version: str = ""  # the record version written with the first chunk
+
+    def writes(self) -> int:
+        """Commit writes: every operation plus the record."""
+        return len(self.operations) + 1
+
+    def take(self, max_writes: int, max_bytes: int) -> tuple[list[str], list[str]]:
+        """Split operations into a first chunk within both budgets (never empty) and the rest."""
+        count = total = 0
+        for count, path in enumerate(self.operations):  # noqa: B007 - count is the split point
+            total += self.sizes.get(path, 64)
+            if count >= max_writes or (count and total > max_bytes):
+                break
+        else:
+            count = len(self.operations)
+        return self.operations[:count], self.operations[count:]
+
+
+def _payload(view: ViewModel) -> bytes:
+    return json.dumps(view.model_dump(by_alias=True, mode="json"), sort_keys=True, separators=(",", ":")).encode()
 
 
 def view_digest(view: ViewModel) -> str:
     """A short content hash: equal hashes mean the stored view needs no write."""
-    payload = json.dumps(view.model_dump(by_alias=True, mode="json"), sort_keys=True, separators=(",", ":"))
-    return hashlib.blake2b(payload.encode(), digest_size=12).hexdigest()
+    return hashlib.blake2b(_payload(view), digest_size=12).hexdigest()
 
 
 class AggregateBuilder:
@@ -203,39 +237,76 @@ class AggregateBuilder:
         return sorted({path for spec in self.sources.joined() for path in spec.paths(root)})
 
     # -- writing -------------------------------------------------------------------------
+    def plan(self, state: AggregateState, views: dict[str, ViewModel]) -> WritePlan:
+        """The view writes and deletes that bring the stored views to ``views``."""
+        digests: dict[str, str] = {}
+        sizes: dict[str, int] = {}
+        for path, view in views.items():
+            payload = _payload(view)
+            digests[path] = hashlib.blake2b(payload, digest_size=12).hexdigest()
+            sizes[path] = len(payload) + len(path) + 64
+        changed = [p for p in views if state.views.get(p) != digests[p] or p in state.unsynced]
+        gone = (state.views.keys() | state.unsynced) - digests.keys()
+        return WritePlan(state, views, digests, sizes, sorted(changed) + sorted(gone))
+
     def write(
         self,
         transaction: firestore.Transaction,
-        state: AggregateState,
-        views: dict[str, ViewModel],
+        plan: WritePlan,
+        operations: list[str] | None = None,
+        rest: Iterable[str] = (),
     ) -> tuple[int, int]:
-        """Stage view writes/deletes and the updated record; returns (views written, deleted)."""
-        digests = {path: view_digest(view) for path, view in views.items()}
-        written = deleted = 0
-        for path, view in views.items():
-            if state.views.get(path) != digests[path]:
-                transaction.set(self.client.document(path), view.to_firestore())
-                written += 1
-        for path in state.views.keys() - digests.keys():
-            transaction.delete(self.client.document(path))
-            deleted += 1
+        """Stage ``operations`` (default: all) and the updated record; returns (views written, deleted).
+
+        ``rest`` are operations left to follow-up commits (``write_rest``); the record lists
+        them as unsynced so any later rebuild rewrites them even if it wins the race.
+        """
+        state = plan.state
+        written, deleted = self._stage(transaction, plan, plan.operations if operations is None else operations)
         ref = self.record_ref(state.key)
-        if self._root_model(state) is None:
+        unsynced = sorted(rest)
+        if self._root_model(state) is None and not unsynced:
             if state.stored is not None:
                 transaction.delete(ref)
             return written, deleted
-        record = {
+        record: dict[str, Any] = {
             "key": state.key,
             "sources": state.sources,
             "collections": sorted(state.collections),
             "deps": self.dependencies(state),
-            "views": digests,
+            "views": plan.digests,
         }
-        stored = {name: value for name, value in (state.stored or {}).items() if name != "updatedAt"}
+        if unsynced:  # a root deleted with more views than one commit holds keeps a tombstone
+            record["unsynced"] = unsynced
+        stored = {name: value for name, value in (state.stored or {}).items() if name not in ("updatedAt", "version")}
         if stored != record:
-            transaction.set(ref, {**record, "updatedAt": firestore.SERVER_TIMESTAMP})
+            plan.version = uuid.uuid4().hex
+            transaction.set(ref, {**record, "version": plan.version, "updatedAt": firestore.SERVER_TIMESTAMP})
+        else:
+            plan.version = str((state.stored or {}).get("version", ""))
         return written, deleted
 
-    def planned_writes(self, state: AggregateState, views: dict[str, ViewModel]) -> int:
-        """An upper bound of the writes ``write`` will stage (to keep commits under the limit)."""
-        return len(views) + len(state.views.keys() - views.keys()) + 1
+    def write_chunk(self, transaction: firestore.Transaction, plan: WritePlan, chunk: list[str], rest: list[str]) -> tuple[int, int] | None:
+        """A follow-up commit of a chunked rebuild; ``None`` when a newer rebuild replaced the record."""
+        ref = self.record_ref(plan.state.key)
+        snapshot = ref.get(transaction=transaction)
+        if not snapshot.exists or snapshot.get("version") != plan.version:
+            return None  # a newer rebuild owns the views now (and rewrites what we left unsynced)
+        written, deleted = self._stage(transaction, plan, chunk)
+        if not rest and self._root_model(plan.state) is None:
+            transaction.delete(ref)  # the tombstone's last deletes are done
+        else:
+            transaction.update(ref, {"unsynced": rest or firestore.DELETE_FIELD})
+        return written, deleted
+
+    def _stage(self, transaction: firestore.Transaction, plan: WritePlan, operations: Iterable[str]) -> tuple[int, int]:
+        written = deleted = 0
+        for path in operations:
+            view = plan.views.get(path)
+            if view is not None:
+                transaction.set(self.client.document(path), view.to_firestore())
+                written += 1
+            else:
+                transaction.delete(self.client.document(path))
+                deleted += 1
+        return written, deleted

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import random
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,8 +21,8 @@ from google.cloud.firestore_v1.field_path import FieldPath
 from ..compiler import TriggerSpec
 from ..errors import InvalidDocument, RetriesExhausted
 from ..sources import ChildrenSpec, RootSpec
-from . import log, store
-from .aggregate import AggregateBuilder
+from . import durable, log, store
+from .aggregate import AggregateBuilder, WritePlan
 from .client import firestore_client
 
 MAX_RETRIES = int(os.environ.get("BOILER_MAX_RETRIES", "8"))
@@ -30,6 +30,8 @@ MAX_RETRIES = int(os.environ.get("BOILER_MAX_RETRIES", "8"))
 # Firestore's 500-write limit (see WRITE_BUDGET).
 GROUP_SIZE = int(os.environ.get("BOILER_GROUP_SIZE", "25"))
 WRITE_BUDGET = 450
+# Firestore caps a commit request at 10 MiB; one aggregate's fat views are split well below it.
+BYTE_BUDGET = 4_000_000
 
 _RETRYABLE = (
     gexc.Aborted,
@@ -39,6 +41,10 @@ _RETRYABLE = (
     gexc.ResourceExhausted,
     gexc.TooManyRequests,
 )
+
+# Fault injection for tests: called with a step name ("before_read", "after_read", "commit",
+# "after_commit", "before_ledger") and the event's Outcome. None (zero cost) in production.
+faults: Callable[[str, Outcome], None] | None = None
 
 
 @dataclass
@@ -54,6 +60,7 @@ class Outcome:
     views_deleted: int = 0
     attempts: int = 0
     retries: int = 0
+    commits: int = 0
     invalid: list[InvalidDocument] = field(default_factory=list)
 
     def log_fields(self) -> dict[str, Any]:
@@ -67,8 +74,14 @@ class Outcome:
             "viewsDeleted": self.views_deleted,
             "attempts": self.attempts,
             "retries": self.retries,
+            "commits": self.commits,
             "invalid": [str(error) for error in self.invalid],
         }
+
+
+def _fault(step: str, outcome: Outcome) -> None:
+    if faults is not None:
+        faults(step, outcome)
 
 
 class _Duplicate(Exception):
@@ -77,6 +90,18 @@ class _Duplicate(Exception):
 
 class _GroupTooLarge(Exception):
     """The group's writes would exceed WRITE_BUDGET in one commit: split it."""
+
+
+@dataclass
+class _GroupResult:
+    aggregates: int = 0
+    written: int = 0
+    deleted: int = 0
+    invalid: list[InvalidDocument] = field(default_factory=list)
+    ledger_written: bool = False
+    # A single aggregate too large for one commit: the operations left for follow-up commits.
+    plan: WritePlan | None = None
+    rest: list[str] = field(default_factory=list)
 
 
 class Pipeline:
@@ -99,23 +124,50 @@ class Pipeline:
         return self._client or firestore_client()
 
     def handle(self, event_id: str, document: str) -> Outcome:
-        """Apply the change to ``document`` announced by event ``event_id`` to every affected view."""
+        """Apply the change to ``document`` announced by event ``event_id`` to every affected view.
+
+        Never loses the work: if it cannot finish, the event is left in ``_boilerPending`` (written
+        before the first commit, so even a killed invocation leaves it) and handed to the task queue.
+        """
         outcome = Outcome(self.trigger.name, event_id, document)
-        ledger = store.ledger_ref(self.client, self.trigger.name, event_id)
+        try:
+            return self.run(outcome)
+        except Exception as error:
+            outcome.status = "pending"
+            durable.hand_off(self.client, outcome, error)
+            log.error("boiler.pending", error=repr(error), cause=repr(error.__cause__), **outcome.log_fields())
+            return outcome
+
+    def run(self, outcome: Outcome, write_ahead: bool = True) -> Outcome:
+        """``handle`` without the hand-off: raises if the event could not be applied (durable retries)."""
+        ledger = store.ledger_ref(self.client, self.trigger.name, outcome.event_id)
         if ledger.get().exists:
             outcome.status = "duplicate"
             log.info("boiler.duplicate", **outcome.log_fields())
             return outcome
+        pending = durable.pending_ref(self.client, self.trigger.name, outcome.event_id)
+        if write_ahead:
+            durable.mark(pending, outcome)
         builder = AggregateBuilder(self.trigger.view, self.client)
         try:
-            for keys, last in self._key_groups(builder, document):
-                self._run_group(builder, keys, document, ledger if last else None, outcome)
-        except _Duplicate:
+            ledger_written = False
+            single = True
+            for keys, last in self._key_groups(builder, outcome.document):
+                single = single and last
+                result = self._run_group(builder, keys, outcome, (ledger, pending) if single else None)
+                if result.plan is not None and result.rest:
+                    self._write_rest(builder, result, outcome)
+                ledger_written = result.ledger_written
+            if not ledger_written:
+                _fault("before_ledger", outcome)
+                batch = self.client.batch()
+                batch.create(ledger, self._ledger_entry(outcome.document, outcome.invalid))
+                batch.delete(pending)
+                batch.commit()
+                outcome.commits += 1
+        except (_Duplicate, gexc.AlreadyExists):
             outcome.status = "duplicate"
-        except RetriesExhausted as error:
-            outcome.status = "pending"
-            log.error("boiler.retries_exhausted", error=repr(error.__cause__), **outcome.log_fields())
-            raise
+            pending.delete()  # a racing delivery wrote it and finished first
         self._record_invalid(outcome)
         log.info(f"boiler.{outcome.status}", **outcome.log_fields())
         return outcome
@@ -148,26 +200,12 @@ class Pipeline:
             cursor = snapshots[self.group_size - 1]
 
     # -- one transaction, retried ---------------------------------------------------------
-    def _run_group(
-        self,
-        builder: AggregateBuilder,
-        keys: list[str],
-        document: str,
-        ledger: firestore.DocumentReference | None,
-        outcome: Outcome,
-    ) -> None:
+    def _retrying(self, outcome: Outcome, body: Callable[[firestore.Transaction], Any]) -> Any:
         for attempt in range(1, self.max_retries + 1):
             outcome.attempts += 1
             try:
                 transaction = self.client.transaction(max_attempts=1)
-                result = firestore.transactional(self._apply)(transaction, builder, keys, document, ledger)
-            except _GroupTooLarge:
-                half = len(keys) // 2
-                self._run_group(builder, keys[:half], document, None, outcome)
-                self._run_group(builder, keys[half:], document, ledger, outcome)
-                return
-            except gexc.AlreadyExists as error:
-                raise _Duplicate() from error
+                result = firestore.transactional(body)(transaction)
             except (ValueError, *_RETRYABLE) as error:
                 cause = error.__cause__ if isinstance(error, ValueError) else error
                 if not isinstance(cause, _RETRYABLE):
@@ -180,46 +218,104 @@ class Pipeline:
                 log.debug("boiler.retry", attempt=attempt, error=type(cause).__name__, function=self.trigger.name)
                 time.sleep(_backoff(attempt))
                 continue
-            aggregates, written, deleted, invalid = result
-            outcome.aggregates += aggregates
-            outcome.views_written += written
-            outcome.views_deleted += deleted
-            outcome.invalid.extend(invalid)
-            return
+            outcome.commits += 1
+            _fault("after_commit", outcome)
+            return result
+        raise RetriesExhausted(f"{self.trigger.name}: BOILER_MAX_RETRIES must be at least 1")
+
+    def _run_group(
+        self,
+        builder: AggregateBuilder,
+        keys: list[str],
+        outcome: Outcome,
+        ledger: tuple[firestore.DocumentReference, firestore.DocumentReference] | None,
+    ) -> _GroupResult:
+        try:
+            result: _GroupResult = self._retrying(
+                outcome, lambda transaction: self._apply(transaction, builder, keys, outcome, ledger)
+            )
+        except _GroupTooLarge:
+            half = len(keys) // 2
+            first = self._run_group(builder, keys[:half], outcome, None)
+            if first.plan is not None and first.rest:
+                self._write_rest(builder, first, outcome)
+            return self._run_group(builder, keys[half:], outcome, None)
+        except gexc.AlreadyExists as error:
+            raise _Duplicate() from error
+        outcome.aggregates += result.aggregates
+        outcome.views_written += result.written
+        outcome.views_deleted += result.deleted
+        outcome.invalid.extend(result.invalid)
+        return result
 
     def _apply(
         self,
         transaction: firestore.Transaction,
         builder: AggregateBuilder,
         keys: list[str],
-        document: str,
-        ledger: firestore.DocumentReference | None,
-    ) -> tuple[int, int, int, list[InvalidDocument]]:
+        outcome: Outcome,
+        ledger: tuple[firestore.DocumentReference, firestore.DocumentReference] | None,
+    ) -> _GroupResult:
+        _fault("before_read", outcome)
         # Reads first (Firestore requires it), all under the transaction's locks: the
         # changed document is read as it is now, so a stale event cannot roll a view back.
-        states = builder.load(transaction, keys, refresh=document)
-        planned: list[tuple[Any, dict[str, Any]]] = []
-        invalid: list[InvalidDocument] = []
-        budget = 1 if ledger is not None else 0
+        states = builder.load(transaction, keys, refresh=outcome.document)
+        _fault("after_read", outcome)
+        result = _GroupResult()
+        plans: list[WritePlan] = []
         for state in states:
             try:
                 if state.invalid is not None:
                     raise state.invalid
                 views = builder.compute(state)
             except InvalidDocument as error:
-                invalid.append(error)  # leave this aggregate's views as they were
+                result.invalid.append(error)  # leave this aggregate's views as they were
                 continue
-            budget += builder.planned_writes(state, views)
-            planned.append((state, views))
-        if budget > WRITE_BUDGET and len(keys) > 1:
+            plans.append(builder.plan(state, views))
+        budget = (2 if ledger is not None else 0) + sum(plan.writes() for plan in plans)
+        size = sum(sum(plan.sizes.values()) for plan in plans)
+        if (budget > WRITE_BUDGET or size > BYTE_BUDGET) and len(keys) > 1:
             raise _GroupTooLarge()
-        written = deleted = 0
-        for state, views in planned:
-            w, d = builder.write(transaction, state, views)
-            written, deleted = written + w, deleted + d
-        if ledger is not None:
-            transaction.create(ledger, self._ledger_entry(document, invalid))
-        return len(planned), written, deleted, invalid
+        for plan in plans:
+            if budget > WRITE_BUDGET or sum(plan.sizes.values()) > BYTE_BUDGET:
+                # One aggregate larger than a commit: the record and a first chunk now, the
+                # rest in follow-up commits that stop if a newer rebuild replaces the record.
+                chunk, rest = plan.take(WRITE_BUDGET - 3, BYTE_BUDGET)
+                written, deleted = builder.write(transaction, plan, chunk, rest)
+                result.plan, result.rest = plan, rest
+            else:
+                written, deleted = builder.write(transaction, plan)
+            result.written, result.deleted = result.written + written, result.deleted + deleted
+        result.aggregates = len(plans)
+        if ledger is not None and not result.rest:
+            transaction.create(ledger[0], self._ledger_entry(outcome.document, result.invalid))
+            transaction.delete(ledger[1])
+            result.ledger_written = True
+        _fault("commit", outcome)
+        return result
+
+    def _write_rest(self, builder: AggregateBuilder, result: _GroupResult, outcome: Outcome) -> None:
+        """Follow-up commits of one oversized aggregate; each rechecks the record version."""
+        plan, rest = result.plan, result.rest
+        assert plan is not None
+        while rest:
+            chunk, remaining = WritePlan(plan.state, plan.views, plan.digests, plan.sizes, rest).take(
+                WRITE_BUDGET - 1, BYTE_BUDGET
+            )
+
+            def body(transaction: firestore.Transaction, chunk: list[str] = chunk, remaining: list[str] = remaining) -> Any:
+                _fault("before_read", outcome)
+                done = builder.write_chunk(transaction, plan, chunk, remaining)
+                _fault("commit", outcome)
+                return done
+
+            done = self._retrying(outcome, body)
+            if done is None:
+                log.info("boiler.superseded", key=plan.state.key, left=len(rest), **outcome.log_fields())
+                return
+            outcome.views_written += done[0]
+            outcome.views_deleted += done[1]
+            rest = remaining
 
     def _ledger_entry(self, document: str, invalid: list[InvalidDocument]) -> dict[str, Any]:
         return {
