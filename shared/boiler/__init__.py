@@ -4,12 +4,21 @@ triggers that keep every view exactly in step, and security rules that guard the
 from __future__ import annotations
 
 from .access import Access as Access
+from .access import auth_uid as auth_uid
+from .access import document as document
+from .access import field_value as field_value
+from .access import has_claim as has_claim
+from .access import path_param as path_param
 from .access import public as public
 from .access import readable_by_claim as readable_by_claim
 from .access import readable_by_field as readable_by_field
 from .access import readable_by_path as readable_by_path
+from .access import uid_in_field as uid_in_field
+from .access import uid_in_path as uid_in_path
 from .app import App as App
+from .commands import Command as Command
 from .compiler import Build as Build
+from .compiler import CommandTriggerSpec as CommandTriggerSpec
 from .compiler import TriggerSpec as TriggerSpec
 from .compiler import compile_app as compile_app
 from .documents import Document as Document
@@ -20,6 +29,7 @@ from .errors import DeclarationError as DeclarationError
 from .errors import InvalidDocument as InvalidDocument
 from .errors import RetriesExhausted as RetriesExhausted
 from .paths import PathTemplate as PathTemplate
+from .runtime.commands import CommandContext as CommandContext
 from .sources import Children as Children
 from .sources import Join as Join
 from .sources import Many as Many
@@ -33,7 +43,10 @@ __all__ = [
     "BoilerError",
     "Build",
     "Children",
+    "Command",
+    "CommandContext",
     "CommandRejected",
+    "CommandTriggerSpec",
     "DeclarationError",
     "Document",
     "DomainModel",
@@ -45,9 +58,16 @@ __all__ = [
     "Sources",
     "TriggerSpec",
     "ViewModel",
+    "auth_uid",
     "compile_app",
+    "document",
+    "field_value",
+    "has_claim",
+    "path_param",
     "public",
     "readable_by_claim",
     "readable_by_field",
     "readable_by_path",
+    "uid_in_field",
+    "uid_in_path",
 ]

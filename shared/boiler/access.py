@@ -1,49 +1,212 @@
-"""Who may read a view document; compiled into ``firestore.rules``.
+"""Who may read a view or create a command; compiled into ``firestore.rules``.
 
->>> readable_by_path("uid")                       # the uid in the view's path
->>> readable_by_field("ownerId")                  # a uid stored in the view document
+>>> readable_by_path("uid")                       # the uid in the document's path
+>>> readable_by_field("ownerId")                  # a uid stored in the document
 >>> readable_by_claim("role", "admin")            # a custom auth claim
 >>> readable_by_path("uid") | readable_by_claim("role", "admin")
+>>> uid_in_path("uid") & document(Meeting, meetingId=field_value("meetingId")).lists_uid("participant_ids")
+
+An ``Access`` is a disjunction of conjunctions: ``|`` adds alternatives, ``&`` requires both.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from .errors import DeclarationError
+
+if TYPE_CHECKING:
+    from .documents import DomainModel
+
+
+# -- where a document id in a lookup comes from -------------------------------------------
+@dataclass(frozen=True)
+class PathParam:
+    """The value of ``{name}`` in the guarded document's path."""
+
+    name: str
+
+
+@dataclass(frozen=True)
+class FieldValue:
+    """The value of a field of the guarded document (camelCase or snake_case name)."""
+
+    name: str
+
+
+@dataclass(frozen=True)
+class AuthUid:
+    """The signed-in caller's uid."""
+
+
+IdSource = PathParam | FieldValue | AuthUid
+
+
+def path_param(name: str) -> PathParam:
+    """Use ``{name}`` of the guarded document's path as a lookup id."""
+    return PathParam(name)
+
+
+def field_value(name: str) -> FieldValue:
+    """Use a field of the guarded (or requested) document as a lookup id."""
+    return FieldValue(name)
+
+
+def auth_uid() -> AuthUid:
+    """Use the caller's uid as a lookup id."""
+    return AuthUid()
+
+
+# -- single conditions --------------------------------------------------------------------
+@dataclass(frozen=True)
+class UidInPath:
+    wildcard: str
+
+
+@dataclass(frozen=True)
+class UidInField:
+    field: str
+
+
+@dataclass(frozen=True)
+class Claim:
+    name: str
+    value: str | bool
+
+
+@dataclass(frozen=True)
+class Anyone:
+    pass
+
+
+@dataclass(frozen=True)
+class DocumentCheck:
+    """A test on another document, expressible in rules with ``get()``/``exists()``.
+
+    ``test`` is "exists", "lists_uid" (``uid in doc.field``) or "equals" (``doc.field == value``).
+    """
+
+    model: type[DomainModel]
+    ids: tuple[tuple[str, IdSource], ...]
+    test: str
+    field: str = ""
+    value: str | bool | int | None = None
+
+
+Condition = UidInPath | UidInField | Claim | Anyone | DocumentCheck
 
 
 @dataclass(frozen=True)
 class Access:
-    """A set of alternatives: a request is allowed when any one of them holds."""
+    """Alternatives (any one suffices), each a conjunction of conditions (all must hold)."""
 
-    path_wildcards: tuple[str, ...] = ()
-    uid_fields: tuple[str, ...] = ()
-    claims: tuple[tuple[str, str | bool], ...] = ()
-    public: bool = False
+    alternatives: tuple[tuple[Condition, ...], ...] = ()
 
     def __or__(self, other: Access) -> Access:
+        return Access(self.alternatives + other.alternatives)
+
+    def __and__(self, other: Access) -> Access:
         return Access(
-            path_wildcards=self.path_wildcards + other.path_wildcards,
-            uid_fields=self.uid_fields + other.uid_fields,
-            claims=self.claims + other.claims,
-            public=self.public or other.public,
+            tuple(mine + theirs for mine in self.alternatives for theirs in other.alternatives)
         )
 
+    def conditions(self) -> list[Condition]:
+        return [condition for alternative in self.alternatives for condition in alternative]
 
-def readable_by_path(wildcard: str) -> Access:
-    """Readable by the signed-in user whose uid fills ``{wildcard}`` in the view's path."""
-    return Access(path_wildcards=(wildcard,))
+    @property
+    def path_wildcards(self) -> tuple[str, ...]:
+        return tuple(c.wildcard for c in self.conditions() if isinstance(c, UidInPath))
+
+    @property
+    def uid_fields(self) -> tuple[str, ...]:
+        return tuple(c.field for c in self.conditions() if isinstance(c, UidInField))
+
+    @property
+    def claims(self) -> tuple[tuple[str, str | bool], ...]:
+        return tuple((c.name, c.value) for c in self.conditions() if isinstance(c, Claim))
+
+    @property
+    def public(self) -> bool:
+        return any(alternative == (Anyone(),) for alternative in self.alternatives)
 
 
-def readable_by_field(field: str) -> Access:
-    """Readable by the signed-in user whose uid is stored in the view field ``field`` (camelCase)."""
-    return Access(uid_fields=(field,))
+def _one(condition: Condition) -> Access:
+    return Access(((condition,),))
 
 
-def readable_by_claim(claim: str, value: str | bool = True) -> Access:
-    """Readable by any signed-in user whose token carries ``claim == value``."""
-    return Access(claims=((claim, value),))
+def uid_in_path(wildcard: str) -> Access:
+    """Allowed for the signed-in user whose uid fills ``{wildcard}`` in the document's path."""
+    return _one(UidInPath(wildcard))
+
+
+def uid_in_field(field: str) -> Access:
+    """Allowed for the signed-in user whose uid is stored in ``field`` (camelCase) of the document."""
+    return _one(UidInField(field))
+
+
+def has_claim(claim: str, value: str | bool = True) -> Access:
+    """Allowed for any signed-in user whose token carries ``claim == value``."""
+    return _one(Claim(claim, value))
 
 
 def public() -> Access:
-    """Readable by anyone, signed in or not."""
-    return Access(public=True)
+    """Allowed for anyone, signed in or not."""
+    return _one(Anyone())
+
+
+# Read-side names kept for view declarations.
+readable_by_path = uid_in_path
+readable_by_field = uid_in_field
+readable_by_claim = has_claim
+
+
+class DocumentLookup:
+    """Another document named by ids from the path, the document's fields or the caller.
+
+    >>> host = document(Ticket, meetingId=path_param("meetingId"), uid=auth_uid()).has("role", "host")
+    """
+
+    def __init__(self, model: type[DomainModel], ids: dict[str, IdSource]) -> None:
+        template = model.path_template()
+        missing = [name for name in template.wildcards if name not in ids]
+        unknown = [name for name in ids if name not in template.wildcards]
+        if missing or unknown:
+            raise DeclarationError(
+                f"document({model.__name__}, ...): {template} needs exactly the ids {list(template.wildcards)}; "
+                f"missing {missing}, unknown {unknown}"
+            )
+        self.model = model
+        self.ids = tuple((name, ids[name]) for name in template.wildcards)
+
+    def _field(self, name: str) -> str:
+        return firestore_field(self.model, name)
+
+    def exists(self) -> Access:
+        """The document exists."""
+        return _one(DocumentCheck(self.model, self.ids, "exists"))
+
+    def lists_uid(self, field: str) -> Access:
+        """The caller's uid is in the document's list field ``field``."""
+        return _one(DocumentCheck(self.model, self.ids, "lists_uid", self._field(field)))
+
+    def has(self, field: str, value: str | bool | int) -> Access:
+        """The document's ``field`` equals ``value``."""
+        return _one(DocumentCheck(self.model, self.ids, "equals", self._field(field), value))
+
+
+def document(model: type[DomainModel], **ids: IdSource) -> DocumentLookup:
+    """Refer to a domain document in an access rule; one ``get()`` per check in the rules."""
+    return DocumentLookup(model, ids)
+
+
+def firestore_field(model: type, name: str) -> str:
+    """The stored (camelCase) name of ``model``'s field ``name`` (either spelling); else DeclarationError."""
+    fields = model.model_fields  # type: ignore[attr-defined]
+    if name in fields:
+        return fields[name].alias or name
+    if any(info.alias == name for info in fields.values()):
+        return name
+    raise DeclarationError(
+        f"{model.__name__} has no field {name!r}; choose one of {sorted(fields)}"
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .app import App
+from .commands import Command, check_access
 from .errors import DeclarationError
 from .naming import to_snake
 from .sources import SourceSpec
@@ -29,11 +30,24 @@ class TriggerSpec:
 
 
 @dataclass(frozen=True)
+class CommandTriggerSpec:
+    """One Firestore-triggered function: applies each ``command`` document created by a client."""
+
+    name: str
+    command: type[Command]
+
+    @property
+    def document(self) -> str:
+        return self.command.spec().template.trigger_pattern()
+
+
+@dataclass(frozen=True)
 class Build:
     """Everything derived from an ``App``."""
 
     app: App
     triggers: tuple[TriggerSpec, ...]
+    commands: tuple[CommandTriggerSpec, ...] = ()
 
     def trigger(self, name: str) -> TriggerSpec:
         for trigger in self.triggers:
@@ -60,7 +74,35 @@ def compile_app(app: App) -> Build:
             names.add(name)
             triggers.append(TriggerSpec(name=name, view=view, source=source))
     _reject_loops(app, triggers)
-    return Build(app=app, triggers=tuple(triggers))
+    for view in app.views:
+        if view.spec().readable_by is not None:
+            check_access(view, view.spec().readable_by, view.spec().template)
+    commands = _compile_commands(app, names)
+    return Build(app=app, triggers=tuple(triggers), commands=commands)
+
+
+def _compile_commands(app: App, names: set[str]) -> tuple[CommandTriggerSpec, ...]:
+    """One trigger per command; a command must never live where domain data or a view lives."""
+    occupied = {model.__name__: model.path_template() for model in app.domain}
+    occupied.update({view.__name__: view.spec().template for view in app.views})
+    specs = []
+    for command in app.commands:
+        if not (isinstance(command, type) and issubclass(command, Command)):
+            raise DeclarationError(f"App.commands: {command!r} is not a Command subclass")
+        template = command.spec().template
+        for other, other_template in occupied.items():
+            if template.overlaps(other_template):
+                raise DeclarationError(
+                    f"{command.__name__} ({template}) overlaps {other} ({other_template}); clients "
+                    "could write there. Give the command its own collection name."
+                )
+        occupied[command.__name__] = template
+        name = f"apply_{to_snake(command.__name__)}"
+        if name in names:
+            raise DeclarationError(f"{command.__name__}: a function named {name} already exists")
+        names.add(name)
+        specs.append(CommandTriggerSpec(name=name, command=command))
+    return tuple(specs)
 
 
 def _reject_loops(app: App, triggers: list[TriggerSpec]) -> None:

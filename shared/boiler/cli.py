@@ -1,0 +1,131 @@
+"""The ``boiler`` command line: generated files from an app's declarations.
+
+    python -m boiler generate --app meeting_room   # write firestore.rules, firestore.indexes.json
+    python -m boiler check --app meeting_room      # exit 1 if a committed file is out of date
+
+Subcommands live in ``SUBCOMMANDS``; add one with ``@subcommand("name", "help")``.
+Exit codes: 0 success, 1 a generated file differs, 2 bad usage or declarations.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from .app import App
+from .compiler import Build, compile_app
+from .errors import BoilerError
+from .indexes import generate_indexes
+from .rules import generate_rules
+
+RULES_FILE = "firestore.rules"
+INDEXES_FILE = "firestore.indexes.json"
+
+
+@dataclass(frozen=True)
+class Subcommand:
+    name: str
+    help: str
+    run: Callable[[argparse.Namespace], int]
+    configure: Callable[[argparse.ArgumentParser], None] | None = None
+
+
+SUBCOMMANDS: dict[str, Subcommand] = {}
+
+
+def subcommand(
+    name: str, help: str, configure: Callable[[argparse.ArgumentParser], None] | None = None
+) -> Callable[[Callable[[argparse.Namespace], int]], Callable[[argparse.Namespace], int]]:
+    """Register ``boiler <name>``; ``configure`` adds arguments beyond ``--app``/``--root``."""
+
+    def register(run: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+        if name in SUBCOMMANDS:
+            raise ValueError(f"boiler subcommand {name!r} is registered twice")
+        SUBCOMMANDS[name] = Subcommand(name, help, run, configure)
+        return run
+
+    return register
+
+
+def load_app(spec: str) -> App:
+    """``module`` (its ``app`` attribute) or ``module:attribute`` -> the ``App``."""
+    module_name, _, attribute = spec.partition(":")
+    module = importlib.import_module(module_name)
+    app = getattr(module, attribute or "app", None)
+    if not isinstance(app, App):
+        raise BoilerError(f"{spec}: expected a boiler.App at {module_name}.{attribute or 'app'}")
+    return app
+
+
+def find_root(start: Path | None = None) -> Path:
+    """The nearest directory at or above ``start`` (default cwd) holding firebase.json."""
+    here = (start or Path.cwd()).resolve()
+    for directory in (here, *here.parents):
+        if (directory / "firebase.json").is_file():
+            return directory
+    raise BoilerError(f"no firebase.json in {here} or above; pass --root")
+
+
+def generated_files(build: Build) -> dict[str, str]:
+    """File name -> content, exactly as ``generate`` writes them."""
+    return {
+        RULES_FILE: generate_rules(build),
+        INDEXES_FILE: json.dumps(generate_indexes(build), indent=2) + "\n",
+    }
+
+
+def _build(args: argparse.Namespace) -> tuple[Build, Path]:
+    return compile_app(load_app(args.app)), (Path(args.root) if args.root else find_root())
+
+
+@subcommand("generate", "write firestore.rules and firestore.indexes.json")
+def generate(args: argparse.Namespace) -> int:
+    build, root = _build(args)
+    for name, content in generated_files(build).items():
+        (root / name).write_text(content)
+        print(f"wrote {root / name}")
+    return 0
+
+
+@subcommand("check", "exit 1 if the committed generated files differ from the declarations")
+def check(args: argparse.Namespace) -> int:
+    build, root = _build(args)
+    stale = [
+        name
+        for name, content in generated_files(build).items()
+        if not (root / name).is_file() or (root / name).read_text() != content
+    ]
+    for name in stale:
+        print(
+            f"{root / name} differs from what the {build.app.name} declarations generate; "
+            f"run `python -m boiler generate --app {args.app}`",
+            file=sys.stderr,
+        )
+    return 1 if stale else 0
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="boiler", description=__doc__.splitlines()[0])
+    commands = top.add_subparsers(dest="subcommand", required=True)
+    for entry in SUBCOMMANDS.values():
+        sub = commands.add_parser(entry.name, help=entry.help)
+        sub.add_argument("--app", required=True, help="module[:attribute] holding the boiler App")
+        sub.add_argument("--root", help="project directory (default: nearest with firebase.json)")
+        if entry.configure is not None:
+            entry.configure(sub)
+        sub.set_defaults(run=entry.run)
+    return top
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return int(args.run(args))
+    except (BoilerError, ImportError) as error:
+        print(f"boiler {args.subcommand}: {error}", file=sys.stderr)
+        return 2

@@ -1,0 +1,191 @@
+"""Commands: the documents a client writes to ask for a change (the write path).
+
+A command is created by a client (the generated rules check who and what shape), then a
+trigger validates it, runs ``apply`` in a transaction and marks it ``applied`` or ``rejected``::
+
+    class AttendanceRequest(
+        Command,
+        path="users/{uid}/attendanceRequests/{requestId}",
+        creatable_by=uid_in_path("uid"),
+    ):
+        meeting_id: str = Field(max_length=128)
+        attendance: bool
+
+        def apply(self, ctx: CommandContext) -> None:
+            ticket = ctx.get(Ticket, self.meeting_id, ctx.uid)
+            if ticket is None:
+                raise CommandRejected("you have no ticket for this meeting")
+            ctx.update(Ticket, self.meeting_id, ctx.uid, attendance=self.attendance)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from pydantic import ConfigDict
+
+from .access import (
+    Access,
+    DocumentCheck,
+    FieldValue,
+    PathParam,
+    UidInField,
+    UidInPath,
+    firestore_field,
+    uid_in_field,
+    uid_in_path,
+)
+from .documents import Document
+from .errors import DeclarationError
+from .paths import PathTemplate
+
+if TYPE_CHECKING:
+    from .runtime.commands import CommandContext
+
+# Fields boiler writes on a processed command; clients may neither write nor declare them.
+STATUS, REASON, PROCESSED_AT = "status", "reason", "processedAt"
+RESERVED_FIELDS = (STATUS, REASON, PROCESSED_AT)
+APPLIED, REJECTED = "applied", "rejected"
+
+
+@dataclass(frozen=True)
+class CommandSpec:
+    """What a ``Command`` declaration recorded."""
+
+    name: str
+    template: PathTemplate
+    creatable_by: Access
+    readable_by: Access
+    caller: UidInPath | UidInField | None  # how the trigger learns who created the command
+
+    def caller_uid(self, params: dict[str, str], data: dict[str, Any]) -> str | None:
+        if isinstance(self.caller, UidInPath):
+            return params.get(self.caller.wildcard)
+        if isinstance(self.caller, UidInField):
+            value = data.get(self.caller.field)
+            return value if isinstance(value, str) else None
+        return None
+
+
+class Command(Document):
+    """A client-written request, validated strictly and applied once by boiler.
+
+    Class keywords: ``path=`` (where clients create it), ``creatable_by=`` (an ``Access``;
+    it should pin the caller with ``uid_in_path`` or ``uid_in_field``), optionally
+    ``readable_by=`` (default: the caller, so a client can watch ``status``/``reason``).
+    """
+
+    # A client sending a field we do not know is a bug or an attack: refuse it.
+    model_config = ConfigDict(extra="forbid")
+
+    __command_spec__: ClassVar[CommandSpec]
+
+    def __init_subclass__(
+        cls,
+        *,
+        path: str | None = None,
+        creatable_by: Access | None = None,
+        readable_by: Access | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init_subclass__(path=path, **kwargs)
+        if path is None and creatable_by is None:
+            return  # an abstract intermediate base
+        if path is None or creatable_by is None:
+            raise DeclarationError(
+                f"{cls.__name__}: a command needs path= and creatable_by=, e.g. `class {cls.__name__}"
+                f'(Command, path="users/{{uid}}/requests/{{requestId}}", creatable_by=uid_in_path("uid"))`'
+            )
+        if not isinstance(creatable_by, Access) or not creatable_by.alternatives:
+            raise DeclarationError(
+                f"{cls.__name__}: creatable_by= must be a non-empty Access, got {creatable_by!r}"
+            )
+        template = cls.__path_template__
+        if template.id_wildcard is None:
+            raise DeclarationError(
+                f"{cls.__name__}: path {template} must end in an {{id}} wildcard (one doc per request)"
+            )
+        callers = _callers(creatable_by)
+        cls.__command_spec__ = CommandSpec(
+            name=cls.__name__,
+            template=template,
+            creatable_by=creatable_by,
+            readable_by=readable_by or _caller_access(callers),
+            caller=callers[0] if len(set(callers)) == 1 else None,
+        )
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        # Field checks need pydantic's fields, which exist only after the class is built.
+        super().__pydantic_init_subclass__(**kwargs)
+        spec = cls.__dict__.get("__command_spec__")
+        if spec is None:
+            return
+        for name, info in cls.model_fields.items():
+            if (info.alias or name) in RESERVED_FIELDS:
+                raise DeclarationError(
+                    f"{cls.__name__}.{name}: {info.alias or name!r} is written by boiler when the "
+                    f"command is processed; rename the field (reserved: {list(RESERVED_FIELDS)})"
+                )
+        for access in (spec.creatable_by, spec.readable_by):
+            check_access(cls, access, spec.template)
+
+    def apply(self, ctx: CommandContext) -> None:
+        """Make the change (override): read with ``ctx.get``, write with ``ctx.set/update/delete``.
+
+        Raise ``CommandRejected(reason)`` to refuse; nothing written through ``ctx`` is kept.
+        """
+        raise DeclarationError(f"{type(self).__name__} must define `def apply(self, ctx)`")
+
+    @classmethod
+    def spec(cls) -> CommandSpec:
+        spec = cls.__dict__.get("__command_spec__")
+        if spec is None:
+            raise DeclarationError(
+                f"{cls.__name__} is not a declared command (no path=/creatable_by=)"
+            )
+        return spec
+
+
+def _callers(access: Access) -> list[UidInPath | UidInField]:
+    """The uid-pinning condition of each alternative (an alternative without one pins nobody)."""
+    found: list[UidInPath | UidInField] = []
+    for alternative in access.alternatives:
+        pins = [c for c in alternative if isinstance(c, UidInPath | UidInField)]
+        if pins:
+            found.append(pins[0])
+    return found
+
+
+def _caller_access(callers: list[UidInPath | UidInField]) -> Access:
+    """Default read access of a command: whoever created it."""
+    result = Access()
+    for caller in dict.fromkeys(callers):
+        result = result | (
+            uid_in_path(caller.wildcard)
+            if isinstance(caller, UidInPath)
+            else uid_in_field(caller.field)
+        )
+    return result
+
+
+def check_access(owner: type[Document], access: Access, template: PathTemplate) -> None:
+    """Every wildcard and field an access rule names exists on the guarded document."""
+    for condition in access.conditions():
+        if isinstance(condition, UidInPath) and condition.wildcard not in template.wildcards:
+            raise DeclarationError(
+                f"{owner.__name__}: access names {{{condition.wildcard}}} but {template} has only "
+                f"{list(template.wildcards)}"
+            )
+        if isinstance(condition, UidInField):
+            firestore_field(owner, condition.field)
+        if isinstance(condition, DocumentCheck):
+            for _, source in condition.ids:
+                if isinstance(source, PathParam) and source.name not in template.wildcards:
+                    raise DeclarationError(
+                        f"{owner.__name__}: document({condition.model.__name__}) uses path_param"
+                        f"({source.name!r}) but {template} has only {list(template.wildcards)}"
+                    )
+                if isinstance(source, FieldValue):
+                    firestore_field(owner, source.name)

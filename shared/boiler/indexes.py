@@ -1,0 +1,36 @@
+"""``firestore.indexes.json`` generated from the declarations.
+
+>>> generate_indexes(compile_app(app))["fieldOverrides"][0]["fieldPath"]
+'sources'
+
+- The ledger expires by TTL (``_boilerLedger.expireAt``), unindexed: a monotonically
+  increasing indexed timestamp would be a write hotspot and nothing queries it.
+- The aggregate records' cached ``sources`` and ``views`` maps are never queried; indexing
+  them would cost a write per field and could hit the per-document index-entry limit.
+- Queries boiler runs (``deps`` array-contains ordered by id) and the list queries the rules
+  allow (one equality on a uid field) are served by automatic single-field indexes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .compiler import Build
+from .runtime import store
+
+# _boilerAggregates/{View}/keys/{key}: the records' collection id (see runtime/store.py).
+AGGREGATE_RECORDS = "keys"
+
+
+def generate_indexes(build: Build) -> dict[str, Any]:
+    """The complete ``firestore.indexes.json`` content for ``build``; a pure function."""
+    overrides: list[dict[str, Any]] = []
+    if build.triggers:
+        overrides += [
+            {"collectionGroup": AGGREGATE_RECORDS, "fieldPath": name, "indexes": []}
+            for name in ("sources", "views")
+        ]
+    overrides.append(
+        {"collectionGroup": store.LEDGER, "fieldPath": store.TTL_FIELD, "ttl": True, "indexes": []}
+    )
+    return {"indexes": [], "fieldOverrides": overrides}
