@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import uuid
 
-from google.cloud import firestore
-
 from boiler import compile_app
 from boiler.runtime import store
 from boiler.runtime.pipeline import Pipeline
 from boiler.runtime.reconcile import reconcile
+from google.cloud import firestore
 from meeting_room import MeetingSession, app
 
 from .meeting_fixtures import create_meeting, view
@@ -19,26 +18,39 @@ BUILD = compile_app(app)
 
 def _build(db: firestore.Client, meeting_id: str) -> None:
     trigger = BUILD.trigger("meeting_session_on_meeting")
-    assert Pipeline(trigger, client=db).handle(str(uuid.uuid4()), f"meetings/{meeting_id}").status == "applied"
+    assert (
+        Pipeline(trigger, client=db).handle(str(uuid.uuid4()), f"meetings/{meeting_id}").status
+        == "applied"
+    )
 
 
 def _update_times(db: firestore.Client, paths: list[str]) -> dict[str, object]:
     return {path: db.document(path).get().update_time for path in paths}
 
 
-def test_repairs_corrupted_view_deletes_orphan_and_leaves_correct_views_alone(firestore: firestore.Client) -> None:
+def test_repairs_corrupted_view_deletes_orphan_and_leaves_correct_views_alone(
+    firestore: firestore.Client,
+) -> None:
     create_meeting(firestore, "m1")
     create_meeting(firestore, "m2", participants={"u1": True, "u4": False})
     _build(firestore, "m1")
     _build(firestore, "m2")
-    correct = ["users/u2/meetingSessions/m1", "users/u3/meetingSessions/m1", "users/u1/meetingSessions/m2"]
+    correct = [
+        "users/u2/meetingSessions/m1",
+        "users/u3/meetingSessions/m1",
+        "users/u1/meetingSessions/m2",
+    ]
     expected = view(firestore, "u1", "m1")
     before = _update_times(firestore, correct)
 
-    firestore.document("users/u1/meetingSessions/m1").update({"title": "tampered", "numAttending": 99})
+    firestore.document("users/u1/meetingSessions/m1").update(
+        {"title": "tampered", "numAttending": 99}
+    )
     firestore.document("users/u9/meetingSessions/m1").set({"title": "not a participant"})  # orphan
     firestore.document("users/u4/meetingSessions/m2").delete()  # lost view
-    firestore.document("users/u5/meetingSessions/m404").set({"title": "meeting gone"})  # orphan, no root
+    firestore.document("users/u5/meetingSessions/m404").set(
+        {"title": "meeting gone"}
+    )  # orphan, no root
 
     report = reconcile(MeetingSession, firestore)
 
@@ -67,7 +79,9 @@ def test_refreshes_a_record_with_stale_cached_sources(firestore: firestore.Clien
     assert stale_record["sources"]["users/u1"]["firstName"] == "Ann"
     # The next event rebuilds from the refreshed record: nothing to rewrite.
     firestore.document("meetings/m1").update({"title": "Meeting m1"})
-    outcome = Pipeline(BUILD.trigger("meeting_session_on_meeting"), client=firestore).handle("e", "meetings/m1")
+    outcome = Pipeline(BUILD.trigger("meeting_session_on_meeting"), client=firestore).handle(
+        "e", "meetings/m1"
+    )
     assert outcome.views_written == 0
 
 

@@ -2,6 +2,8 @@
 
     python -m boiler generate --app meeting_room   # write firestore.rules, firestore.indexes.json
     python -m boiler check --app meeting_room      # exit 1 if a committed file is out of date
+    python -m boiler reconcile --app meeting_room  # repair views that drifted from the domain
+    python -m boiler pending --app meeting_room    # finish work failed/killed triggers left
 
 Subcommands live in ``SUBCOMMANDS``; add one with ``@subcommand("name", "help")``.
 Exit codes: 0 success, 1 a generated file differs, 2 bad usage or declarations.
@@ -16,6 +18,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from .app import App
 from .compiler import Build, compile_app
@@ -107,6 +110,55 @@ def check(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     return 1 if stale else 0
+
+
+def _client(args: argparse.Namespace) -> Any:
+    from google.cloud import firestore
+
+    from .runtime.client import project_id
+
+    return firestore.Client(project=args.project or project_id())
+
+
+def _with_project(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument("--project", help="Firebase project id (default: GCLOUD_PROJECT)")
+    sub.add_argument("--view", action="append", help="only this view model (repeatable)")
+
+
+@subcommand("reconcile", "rebuild every view from scratch; repair stale views and orphans", _with_project)
+def reconcile_views(args: argparse.Namespace) -> int:
+    from .runtime.reconcile import reconcile
+
+    build = compile_app(load_app(args.app))
+    client = _client(args)
+    for view in build.app.views:
+        if not args.view or view.__name__ in args.view:
+            print(json.dumps(reconcile(view, client).as_dict()))
+    return 0
+
+
+def _pending_options(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument("--project", help="Firebase project id (default: GCLOUD_PROJECT)")
+    sub.add_argument("--min-age", type=float, default=60.0, help="seconds; younger entries may be in flight")
+
+
+@subcommand("pending", "complete the work left in _boilerPending by failed or killed triggers", _pending_options)
+def redrive_pending(args: argparse.Namespace) -> int:
+    import datetime as dt
+
+    from .runtime.commands import CommandRunner
+    from .runtime.durable import redrive_all
+
+    build = compile_app(load_app(args.app))
+    client = _client(args)
+    runners = {spec.name: CommandRunner(spec.command, name=spec.name, client=client) for spec in build.commands}
+
+    def command(function: str, event_id: str, document: str) -> Any:
+        return runners[function].handle(event_id, document)
+
+    report = redrive_all(build, client, dt.timedelta(seconds=args.min_age), commands=command)
+    print(json.dumps(report.as_dict()))
+    return 1 if report.failed else 0
 
 
 def parser() -> argparse.ArgumentParser:

@@ -13,10 +13,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from firebase_functions import firestore_fn
+from firebase_functions import firestore_fn, tasks_fn
+from firebase_functions.options import RateLimits, RetryConfig
 
 from .app import App
-from .compiler import CommandTriggerSpec, TriggerSpec, compile_app
+from .compiler import Build, CommandTriggerSpec, TriggerSpec, compile_app
+from .runtime import durable
 from .runtime.commands import CommandRunner
 from .runtime.pipeline import Pipeline
 
@@ -26,7 +28,31 @@ def export_functions(app: App) -> dict[str, Callable[..., Any]]:
     build = compile_app(app)
     functions = {trigger.name: firestore_trigger(trigger) for trigger in build.triggers}
     functions.update({spec.name: command_trigger(spec) for spec in build.commands})
+    if build.triggers:
+        functions[durable.TASK_FUNCTION] = redrive_task(build)
     return functions
+
+
+def redrive_task(build: Build) -> Callable[..., Any]:
+    """The durable path's task-queue function: redoes an event a trigger could not finish.
+
+    Raising makes Cloud Tasks retry it with backoff; the rebuild is state-based, so a retry
+    (or a late original delivery) applies the event at most once.
+    """
+
+    def handler(request: tasks_fn.CallableRequest[Any]) -> None:
+        data = request.data
+        durable.redrive(build, data["function"], data["eventId"], data["document"])
+
+    handler.__name__ = handler.__qualname__ = durable.TASK_FUNCTION
+    return tasks_fn.on_task_dispatched(
+        retry_config=RetryConfig(
+            max_attempts=durable.TASK_RETRY_ATTEMPTS,
+            min_backoff_seconds=durable.TASK_MIN_BACKOFF_SECONDS,
+            max_backoff_seconds=durable.TASK_MAX_BACKOFF_SECONDS,
+        ),
+        rate_limits=RateLimits(max_concurrent_dispatches=10),
+    )(handler)
 
 
 def firestore_trigger(trigger: TriggerSpec) -> Callable[..., Any]:

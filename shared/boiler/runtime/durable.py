@@ -31,7 +31,9 @@ TASK_MIN_BACKOFF_SECONDS = 2
 TASK_MAX_BACKOFF_SECONDS = 300
 
 
-def pending_ref(client: firestore.Client, function: str, event_id: str) -> firestore.DocumentReference:
+def pending_ref(
+    client: firestore.Client, function: str, event_id: str
+) -> firestore.DocumentReference:
     return client.collection(store.PENDING).document(store.safe_id(function, event_id))
 
 
@@ -80,7 +82,9 @@ def enqueue(function: str, event_id: str, document: str) -> bool:
         from firebase_admin import functions as admin_functions
 
         queue = admin_functions.task_queue(TASK_FUNCTION, app=_admin_app())
-        options = admin_functions.TaskOptions(task_id=task_id(function, event_id), schedule_delay_seconds=1)
+        options = admin_functions.TaskOptions(
+            task_id=task_id(function, event_id), schedule_delay_seconds=1
+        )
         queue.enqueue({"function": function, "eventId": event_id, "document": document}, options)
         return True
     except Exception as error:  # the pending entry is already durable; redrive_all finds it
@@ -100,7 +104,13 @@ def _admin_app() -> Any:
         return firebase_admin.initialize_app(options={"projectId": project} if project else None)
 
 
-def redrive(build: Build, function: str, event_id: str, document: str, client: firestore.Client | None = None) -> Outcome:
+def redrive(
+    build: Build,
+    function: str,
+    event_id: str,
+    document: str,
+    client: firestore.Client | None = None,
+) -> Outcome:
     """What the task function runs: the event's rebuild again; raises if it still fails (task retries)."""
     from .pipeline import Outcome, Pipeline
 
@@ -121,7 +131,12 @@ class RedriveReport:
     errors: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"redriven": self.redriven, "failed": self.failed, "skipped": self.skipped, "errors": self.errors}
+        return {
+            "redriven": self.redriven,
+            "failed": self.failed,
+            "skipped": self.skipped,
+            "errors": self.errors,
+        }
 
 
 def pending_entries(client: firestore.Client) -> Iterator[firestore.DocumentSnapshot]:
@@ -144,7 +159,11 @@ def redrive_all(
         if started is not None and now - started < min_age:
             report.skipped += 1
             continue
-        function, event_id, document = entry.get("function"), entry.get("eventId"), entry.get("document")
+        function, event_id, document = (
+            entry.get("function"),
+            entry.get("eventId"),
+            entry.get("document"),
+        )
         try:
             if entry.get("kind", "view") == "view" and function in names:
                 redrive(build, function, event_id, document, client)

@@ -72,7 +72,9 @@ def _documents(query: Any) -> Iterator[Any]:
         yield snapshot.reference
 
 
-def aggregate_keys(view: type[ViewModel], client: firestore.Client, views: dict[str, set[str]]) -> list[str]:
+def aggregate_keys(
+    view: type[ViewModel], client: firestore.Client, views: dict[str, set[str]]
+) -> list[str]:
     """Keys of every root document, every record and every stored view, sorted."""
     spec = view.spec()
     root = spec.sources.__root__.template
@@ -82,7 +84,9 @@ def aggregate_keys(view: type[ViewModel], client: firestore.Client, views: dict[
     return sorted(keys)
 
 
-def reconcile(view: type[ViewModel], client: firestore.Client, keys: Iterable[str] | None = None) -> ReconcileReport:
+def reconcile(
+    view: type[ViewModel], client: firestore.Client, keys: Iterable[str] | None = None
+) -> ReconcileReport:
     """Repair every aggregate of ``view`` (or only ``keys``); see the module docstring."""
     builder = AggregateBuilder(view, client)
     report = ReconcileReport(view.spec().name)
@@ -94,11 +98,15 @@ def reconcile(view: type[ViewModel], client: firestore.Client, keys: Iterable[st
     return report
 
 
-def _reconcile_one(builder: AggregateBuilder, key: str, found: set[str], report: ReconcileReport) -> None:
+def _reconcile_one(
+    builder: AggregateBuilder, key: str, found: set[str], report: ReconcileReport
+) -> None:
     client = builder.client
 
     @firestore.transactional
-    def rebuild(transaction: firestore.Transaction) -> tuple[WritePlan, list[str], tuple[int, int, int], bool] | str:
+    def rebuild(
+        transaction: firestore.Transaction,
+    ) -> tuple[WritePlan, list[str], tuple[int, int, int], bool] | str:
         record = builder.record_ref(key).get(transaction=transaction)
         stored = record.to_dict() if record.exists else None
         state = AggregateState(key, stored=stored)  # sources from scratch, not from the record
@@ -110,10 +118,17 @@ def _reconcile_one(builder: AggregateBuilder, key: str, found: set[str], report:
         except InvalidDocument as error:
             return str(error)  # leave this aggregate's views as they are, like the pipeline
         plan = builder.plan(state, views)  # state.views is empty: every view is an operation
-        candidates = sorted(found | set(views) | set((stored or {}).get("views", {})) | set((stored or {}).get("unsynced", [])))
+        candidates = sorted(
+            found
+            | set(views)
+            | set((stored or {}).get("views", {}))
+            | set((stored or {}).get("unsynced", []))
+        )
         actual = {
             snap.reference.path: snap.to_dict()
-            for snap in client.get_all([client.document(path) for path in candidates], transaction=transaction)
+            for snap in client.get_all(
+                [client.document(path) for path in candidates], transaction=transaction
+            )
             if snap.exists
         }
         stale = [path for path, v in views.items() if actual.get(path) != v.to_firestore()]
@@ -122,7 +137,9 @@ def _reconcile_one(builder: AggregateBuilder, key: str, found: set[str], report:
         chunk, rest = plan.take(WRITE_BUDGET, 4_000_000)
         before = (stored or {}).get("version")
         builder.write(transaction, plan, chunk, rest)
-        refreshed = plan.version not in ("", before) or (stored is not None and builder._root_model(state) is None)
+        refreshed = plan.version not in ("", before) or (
+            stored is not None and builder._root_model(state) is None
+        )
         return plan, rest, (len(views), len(stale), len(orphans)), refreshed
 
     result = rebuild(client.transaction())
@@ -135,10 +152,16 @@ def _reconcile_one(builder: AggregateBuilder, key: str, found: set[str], report:
     report.orphans += orphans
     report.records_refreshed += int(refreshed)
     while rest:
-        chunk, remaining = WritePlan(plan.state, plan.views, plan.digests, plan.sizes, rest).take(WRITE_BUDGET, 4_000_000)
+        chunk, remaining = WritePlan(plan.state, plan.views, plan.digests, plan.sizes, rest).take(
+            WRITE_BUDGET, 4_000_000
+        )
 
         @firestore.transactional
-        def follow_up(transaction: firestore.Transaction, chunk: list[str] = chunk, remaining: list[str] = remaining) -> Any:
+        def follow_up(
+            transaction: firestore.Transaction,
+            chunk: list[str] = chunk,
+            remaining: list[str] = remaining,
+        ) -> Any:
             return builder.write_chunk(transaction, plan, chunk, remaining)
 
         if follow_up(client.transaction()) is None:

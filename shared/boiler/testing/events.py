@@ -33,7 +33,12 @@ DEFAULT_DATABASE = "(default)"
 
 
 def _project(project: str | None) -> str:
-    return project or os.environ.get("GCLOUD_PROJECT") or os.environ.get("GOOGLE_CLOUD_PROJECT") or DEFAULT_PROJECT
+    return (
+        project
+        or os.environ.get("GCLOUD_PROJECT")
+        or os.environ.get("GOOGLE_CLOUD_PROJECT")
+        or DEFAULT_PROJECT
+    )
 
 
 def _timestamp(moment: dt.datetime) -> timestamp_pb2.Timestamp:
