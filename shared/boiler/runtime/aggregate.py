@@ -1,4 +1,4 @@
-"""One aggregate (a root document and everything joined to it) inside a transaction.
+"""One aggregate (a root document and everything joined to it) within one optimistic attempt.
 
 boiler keeps, per (view model, root id), a record holding the raw source documents the views
 were built from, the dependency paths (for reverse lookups) and a hash of every view written.
@@ -24,19 +24,21 @@ from ..errors import InvalidDocument
 from ..sources import ChildrenSpec, JoinSpec, ManySpec, Sources
 from ..views import ViewModel
 from . import store
+from .attempt import Attempt
 
 Raw = dict[str, Any] | None  # a document's fields, or None when it does not exist
 
 
 @dataclass
 class AggregateState:
-    """The record of one aggregate as read in the transaction, then updated in memory."""
+    """The record of one aggregate as read in the attempt, then updated in memory."""
 
     key: str
     sources: dict[str, Raw] = field(default_factory=dict)
     collections: set[str] = field(default_factory=set)
     views: dict[str, str] = field(default_factory=dict)
     stored: dict[str, Any] | None = None  # the record as read, to skip unchanged writes
+    snapshot: firestore.DocumentSnapshot | None = None  # its version: the commit's precondition
     invalid: InvalidDocument | None = None
     # View paths a chunked write has not reached yet: their stored content is unknown.
     unsynced: set[str] = field(default_factory=set)
@@ -52,6 +54,7 @@ class AggregateState:
             collections=set(data.get("collections", [])),
             views=dict(data.get("views", {})),
             stored=data,
+            snapshot=snapshot,
             unsynced=set(data.get("unsynced", [])),
         )
 
@@ -137,16 +140,17 @@ class AggregateBuilder:
 
     def load(
         self,
-        transaction: firestore.Transaction,
+        attempt: Attempt,
         keys: Iterable[str],
         refresh: str | None,
+        full: bool = False,
     ) -> list[AggregateState]:
         """Read the records of ``keys`` and the changed document in one batch, then what is missing."""
         keys = list(keys)
         refs = [self.record_ref(key) for key in keys]
         if refresh is not None:
             refs.append(self.client.document(refresh))
-        snapshots = {snap.reference.path: snap for snap in self.client.get_all(refs, transaction=transaction)}
+        snapshots = {snap.reference.path: snap for snap in attempt.get_all(refs)}
         fresh: Raw = None
         if refresh is not None:
             snap = snapshots.get(refresh)
@@ -154,13 +158,15 @@ class AggregateBuilder:
         states = []
         for key, ref in zip(keys, refs, strict=False):
             state = AggregateState.from_snapshot(key, snapshots.get(ref.path))
+            if full:  # forget the cached sources: everything is read again below
+                state.sources, state.collections = {}, set()
             if refresh is not None:
                 state.sources[refresh] = fresh
             states.append(state)
-        self._fill(transaction, states)
+        self._fill(attempt, states)
         return states
 
-    def _fill(self, transaction: firestore.Transaction, states: list[AggregateState]) -> None:
+    def _fill(self, attempt: Attempt, states: list[AggregateState]) -> None:
         # At most three rounds: root, then what the root points to, then nothing new.
         for _ in range(3):
             wanted_docs: dict[str, list[AggregateState]] = {}
@@ -180,13 +186,13 @@ class AggregateBuilder:
                 break
             if wanted_docs:
                 refs = [self.client.document(path) for path in wanted_docs]
-                for snap in self.client.get_all(refs, transaction=transaction):
+                for snap in attempt.get_all(refs):
                     raw = snap.to_dict() if snap.exists else None
                     for state in wanted_docs[snap.reference.path]:
                         state.sources[snap.reference.path] = raw
             for collection, state in wanted_collections:
                 query = self.client.collection(collection).order_by(FieldPath.document_id())
-                for snap in transaction.get(query):
+                for snap in attempt.query(query):
                     state.sources[snap.reference.path] = snap.to_dict()
                 state.collections.add(collection)
         for state in states:
@@ -251,7 +257,7 @@ class AggregateBuilder:
 
     def write(
         self,
-        transaction: firestore.Transaction,
+        attempt: Attempt,
         plan: WritePlan,
         operations: list[str] | None = None,
         rest: Iterable[str] = (),
@@ -262,12 +268,12 @@ class AggregateBuilder:
         them as unsynced so any later rebuild rewrites them even if it wins the race.
         """
         state = plan.state
-        written, deleted = self._stage(transaction, plan, plan.operations if operations is None else operations)
+        written, deleted = self._stage(attempt, plan, plan.operations if operations is None else operations)
         ref = self.record_ref(state.key)
         unsynced = sorted(rest)
         if self._root_model(state) is None and not unsynced:
-            if state.stored is not None:
-                transaction.delete(ref)
+            if state.snapshot is not None:
+                attempt.guarded_delete(ref, state.snapshot)
             return written, deleted
         record: dict[str, Any] = {
             "key": state.key,
@@ -281,32 +287,35 @@ class AggregateBuilder:
         stored = {name: value for name, value in (state.stored or {}).items() if name not in ("updatedAt", "version")}
         if stored != record:
             plan.version = uuid.uuid4().hex
-            transaction.set(ref, {**record, "version": plan.version, "updatedAt": firestore.SERVER_TIMESTAMP})
+            record.setdefault("unsynced", firestore.DELETE_FIELD)
+            attempt.guarded_update(
+                ref, state.snapshot, {**record, "version": plan.version, "updatedAt": firestore.SERVER_TIMESTAMP}
+            )
         else:
             plan.version = str((state.stored or {}).get("version", ""))
         return written, deleted
 
-    def write_chunk(self, transaction: firestore.Transaction, plan: WritePlan, chunk: list[str], rest: list[str]) -> tuple[int, int] | None:
+    def write_chunk(self, attempt: Attempt, plan: WritePlan, chunk: list[str], rest: list[str]) -> tuple[int, int] | None:
         """A follow-up commit of a chunked rebuild; ``None`` when a newer rebuild replaced the record."""
         ref = self.record_ref(plan.state.key)
-        snapshot = ref.get(transaction=transaction)
+        (snapshot,) = attempt.get_all([ref])
         if not snapshot.exists or snapshot.get("version") != plan.version:
             return None  # a newer rebuild owns the views now (and rewrites what we left unsynced)
-        written, deleted = self._stage(transaction, plan, chunk)
+        written, deleted = self._stage(attempt, plan, chunk)
         if not rest and self._root_model(plan.state) is None:
-            transaction.delete(ref)  # the tombstone's last deletes are done
+            attempt.guarded_delete(ref, snapshot)  # the tombstone's last deletes are done
         else:
-            transaction.update(ref, {"unsynced": rest or firestore.DELETE_FIELD})
+            attempt.guarded_update(ref, snapshot, {"unsynced": rest or firestore.DELETE_FIELD})
         return written, deleted
 
-    def _stage(self, transaction: firestore.Transaction, plan: WritePlan, operations: Iterable[str]) -> tuple[int, int]:
+    def _stage(self, attempt: Attempt, plan: WritePlan, operations: Iterable[str]) -> tuple[int, int]:
         written = deleted = 0
         for path in operations:
             view = plan.views.get(path)
             if view is not None:
-                transaction.set(self.client.document(path), view.to_firestore())
+                attempt.set(self.client.document(path), view.to_firestore())
                 written += 1
             else:
-                transaction.delete(self.client.document(path))
+                attempt.delete(self.client.document(path))
                 deleted += 1
         return written, deleted

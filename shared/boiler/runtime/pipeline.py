@@ -1,4 +1,4 @@
-"""The pipeline of one trigger (DESIGN.md): ledger, transaction, precondition, retries, durable hand-off.
+"""The pipeline of one trigger (DESIGN.md): ledger, optimistic commit with preconditions, retries, durable hand-off.
 
 >>> Pipeline(build.trigger("meeting_session_on_ticket")).handle(event_id, "meetings/m1/tickets/u1")
 Outcome(status='applied', aggregates=1, views_written=3, ...)
@@ -23,10 +23,11 @@ from ..errors import InvalidDocument, RetriesExhausted
 from ..sources import ChildrenSpec, RootSpec
 from . import durable, log, store
 from .aggregate import AggregateBuilder, WritePlan
+from .attempt import Attempt
 from .client import firestore_client
 
 MAX_RETRIES = int(os.environ.get("BOILER_MAX_RETRIES", "8"))
-# Aggregates rebuilt per transaction when one change fans out; each commit stays well under
+# Aggregates rebuilt per commit when one change fans out; each commit stays well under
 # Firestore's 500-write limit (see WRITE_BUDGET).
 GROUP_SIZE = int(os.environ.get("BOILER_GROUP_SIZE", "25"))
 WRITE_BUDGET = 450
@@ -102,6 +103,8 @@ class _GroupResult:
     # A single aggregate too large for one commit: the operations left for follow-up commits.
     plan: WritePlan | None = None
     rest: list[str] = field(default_factory=list)
+    # Dependencies first read by this attempt, with the version read (checked after commit).
+    new_dependencies: dict[str, Any] = field(default_factory=dict)
 
 
 class Pipeline:
@@ -199,17 +202,17 @@ class Pipeline:
                 return
             cursor = snapshots[self.group_size - 1]
 
-    # -- one transaction, retried ---------------------------------------------------------
-    def _retrying(self, outcome: Outcome, body: Callable[[firestore.Transaction], Any]) -> Any:
+    # -- one optimistic attempt, retried ---------------------------------------------------
+    def _retrying(self, outcome: Outcome, body: Callable[[Attempt], Any]) -> Any:
         for attempt in range(1, self.max_retries + 1):
             outcome.attempts += 1
             try:
-                transaction = self.client.transaction(max_attempts=1)
-                result = firestore.transactional(body)(transaction)
-            except (ValueError, *_RETRYABLE) as error:
-                cause = error.__cause__ if isinstance(error, ValueError) else error
-                if not isinstance(cause, _RETRYABLE):
-                    raise
+                unit = Attempt(self.client, number=attempt)
+                result = body(unit)
+                unit.commit()
+            except (*_RETRYABLE, gexc.FailedPrecondition, gexc.AlreadyExists) as cause:
+                if isinstance(cause, gexc.AlreadyExists) and self._ledger(outcome).get().exists:
+                    raise _Duplicate() from cause  # another delivery of this event committed first
                 if attempt == self.max_retries:
                     raise RetriesExhausted(
                         f"{self.trigger.name}: event {outcome.event_id} not committed after {attempt} attempts"
@@ -218,7 +221,7 @@ class Pipeline:
                 log.debug("boiler.retry", attempt=attempt, error=type(cause).__name__, function=self.trigger.name)
                 time.sleep(_backoff(attempt))
                 continue
-            outcome.commits += 1
+            outcome.commits += 1 if unit.writes else 0
             _fault("after_commit", outcome)
             return result
         raise RetriesExhausted(f"{self.trigger.name}: BOILER_MAX_RETRIES must be at least 1")
@@ -229,10 +232,11 @@ class Pipeline:
         keys: list[str],
         outcome: Outcome,
         ledger: tuple[firestore.DocumentReference, firestore.DocumentReference] | None,
+        depth: int = 0,
     ) -> _GroupResult:
         try:
             result: _GroupResult = self._retrying(
-                outcome, lambda transaction: self._apply(transaction, builder, keys, outcome, ledger)
+                outcome, lambda attempt: self._apply(attempt, builder, keys, outcome, ledger)
             )
         except _GroupTooLarge:
             half = len(keys) // 2
@@ -240,26 +244,44 @@ class Pipeline:
             if first.plan is not None and first.rest:
                 self._write_rest(builder, first, outcome)
             return self._run_group(builder, keys[half:], outcome, None)
-        except gexc.AlreadyExists as error:
-            raise _Duplicate() from error
         outcome.aggregates += result.aggregates
         outcome.views_written += result.written
         outcome.views_deleted += result.deleted
         outcome.invalid.extend(result.invalid)
+        if result.new_dependencies and self._changed_since_read(result.new_dependencies):
+            # A document this commit started depending on changed after it was read, and its
+            # event may have looked for dependents before the commit listed it: go again.
+            if depth >= self.max_retries:
+                raise RetriesExhausted(f"{self.trigger.name}: dependencies of {keys} keep changing")
+            outcome.retries += 1
+            self._run_group(builder, keys, outcome, None, depth + 1)
         return result
+
+    def _changed_since_read(self, seen: dict[str, Any]) -> bool:
+        refs = [self.client.document(path) for path in seen]
+        return any(
+            (snap.update_time if snap.exists else None) != seen[snap.reference.path]
+            for snap in self.client.get_all(refs)
+        )
+
+    def _ledger(self, outcome: Outcome) -> firestore.DocumentReference:
+        return store.ledger_ref(self.client, self.trigger.name, outcome.event_id)
 
     def _apply(
         self,
-        transaction: firestore.Transaction,
+        attempt: Attempt,
         builder: AggregateBuilder,
         keys: list[str],
         outcome: Outcome,
         ledger: tuple[firestore.DocumentReference, firestore.DocumentReference] | None,
     ) -> _GroupResult:
         _fault("before_read", outcome)
-        # Reads first (Firestore requires it), all under the transaction's locks: the
-        # changed document is read as it is now, so a stale event cannot roll a view back.
-        states = builder.load(transaction, keys, refresh=outcome.document)
+        # One snapshot for every read: the changed document is read as it is now, so a stale
+        # event cannot roll a view back; the records' versions guard the commit.
+        # A retry lost a race to another rebuild of the same aggregate: it rereads every source
+        # (not only this event's document), so its commit also covers the changes of all the
+        # events it raced with, and those then find nothing left to write: contention converges.
+        states = builder.load(attempt, keys, refresh=outcome.document, full=attempt.number > 1)
         _fault("after_read", outcome)
         result = _GroupResult()
         plans: list[WritePlan] = []
@@ -272,6 +294,9 @@ class Pipeline:
                 result.invalid.append(error)  # leave this aggregate's views as they were
                 continue
             plans.append(builder.plan(state, views))
+            known = set((state.stored or {}).get("deps", []))
+            for path in set(builder.dependencies(state)) - known:
+                result.new_dependencies[path] = attempt.update_times.get(path)
         budget = (2 if ledger is not None else 0) + sum(plan.writes() for plan in plans)
         size = sum(sum(plan.sizes.values()) for plan in plans)
         if (budget > WRITE_BUDGET or size > BYTE_BUDGET) and len(keys) > 1:
@@ -281,15 +306,15 @@ class Pipeline:
                 # One aggregate larger than a commit: the record and a first chunk now, the
                 # rest in follow-up commits that stop if a newer rebuild replaces the record.
                 chunk, rest = plan.take(WRITE_BUDGET - 3, BYTE_BUDGET)
-                written, deleted = builder.write(transaction, plan, chunk, rest)
+                written, deleted = builder.write(attempt, plan, chunk, rest)
                 result.plan, result.rest = plan, rest
             else:
-                written, deleted = builder.write(transaction, plan)
+                written, deleted = builder.write(attempt, plan)
             result.written, result.deleted = result.written + written, result.deleted + deleted
         result.aggregates = len(plans)
         if ledger is not None and not result.rest:
-            transaction.create(ledger[0], self._ledger_entry(outcome.document, result.invalid))
-            transaction.delete(ledger[1])
+            attempt.create(ledger[0], self._ledger_entry(outcome.document, result.invalid))
+            attempt.delete(ledger[1])
             result.ledger_written = True
         _fault("commit", outcome)
         return result
@@ -303,9 +328,9 @@ class Pipeline:
                 WRITE_BUDGET - 1, BYTE_BUDGET
             )
 
-            def body(transaction: firestore.Transaction, chunk: list[str] = chunk, remaining: list[str] = remaining) -> Any:
+            def body(attempt: Attempt, chunk: list[str] = chunk, remaining: list[str] = remaining) -> Any:
                 _fault("before_read", outcome)
-                done = builder.write_chunk(transaction, plan, chunk, remaining)
+                done = builder.write_chunk(attempt, plan, chunk, remaining)
                 _fault("commit", outcome)
                 return done
 
