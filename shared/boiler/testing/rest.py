@@ -68,7 +68,7 @@ def encode_value(value: Any) -> dict[str, Any]:
 
 def decode_value(value: Mapping[str, Any]) -> Any:
     """A Firestore REST ``Value`` as a Python value (timestamps stay ISO strings)."""
-    (kind, inner), = value.items()
+    ((kind, inner),) = value.items()
     if kind == "integerValue":
         return int(inner)
     if kind == "arrayValue":
@@ -136,7 +136,9 @@ class RestClient:
     def update(self, path: str, data: Mapping[str, Any]) -> requests.Response:
         """Replace the fields named in ``data`` of an existing document."""
         body = {"fields": {k: encode_value(v) for k, v in data.items()}}
-        params = [("updateMask.fieldPaths", name) for name in data] + [("currentDocument.exists", "true")]
+        params = [("updateMask.fieldPaths", name) for name in data] + [
+            ("currentDocument.exists", "true")
+        ]
         return self.session.patch(self._url(path), params=params, json=body, timeout=self.timeout)
 
     def delete(self, path: str) -> requests.Response:
