@@ -27,9 +27,9 @@ def stack_env(suite: EmulatorSuite) -> dict[str, str]:
     env["BOILER_FUNCTIONS_URL"] = suite.url("functions")
     if "hosting" in suite.ports:
         env["BOILER_HOSTING_URL"] = suite.url("hosting")
-    env["PYTHONPATH"] = os.pathsep.join(
-        p for p in (str(suite.root / "shared"), os.environ.get("PYTHONPATH")) if p
-    )
+    paths = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+    shared = str(suite.root / "shared")
+    env["PYTHONPATH"] = os.pathsep.join([shared, *(p for p in paths if p != shared)])
     return env
 
 
