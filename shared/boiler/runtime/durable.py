@@ -13,6 +13,7 @@ pending``). Redriving reruns the same state-based rebuild, so it is always safe:
 from __future__ import annotations
 
 import datetime as dt
+import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -78,6 +79,9 @@ def task_id(function: str, event_id: str) -> str:
 
 def enqueue(function: str, event_id: str, document: str) -> bool:
     """Enqueue a redrive task; False (logged) if no task queue is reachable (the entry stays)."""
+    if os.environ.get("FIRESTORE_EMULATOR_HOST") and not os.environ.get("CLOUD_TASKS_EMULATOR_HOST"):
+        log.warning("boiler.enqueue_skipped", reason="emulator without the tasks emulator", eventId=event_id)
+        return False  # never reach for production Cloud Tasks from a local run
     try:
         from firebase_admin import functions as admin_functions
 

@@ -12,19 +12,27 @@ nothing changed, so running it twice reports zero the second time::
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+import random
+import time
+from functools import partial
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
+from google.api_core import exceptions as gexc
 from google.cloud import firestore
 from google.cloud.firestore_v1.field_path import FieldPath
 
-from ..errors import InvalidDocument
+from ..errors import InvalidDocument, RetriesExhausted
 from ..views import ViewModel
 from . import log, store
 from .aggregate import AggregateBuilder, AggregateState, WritePlan
+from .attempt import Attempt
 
 WRITE_BUDGET = 450
+BYTE_BUDGET = 4_000_000
+MAX_ATTEMPTS = 8
+T = TypeVar("T")
 
 
 @dataclass
@@ -98,19 +106,38 @@ def reconcile(
     return report
 
 
+_RACES = (gexc.FailedPrecondition, gexc.AlreadyExists, gexc.Aborted, gexc.ServiceUnavailable)
+
+
+def _committed(client: firestore.Client, body: Callable[[Attempt], T]) -> T:
+    """Run ``body`` on fresh snapshots until its guarded commit wins (a live trigger may race)."""
+    for number in range(1, MAX_ATTEMPTS + 1):
+        attempt = Attempt(client, number=number)
+        try:
+            result = body(attempt)
+            attempt.commit()
+            return result
+        except _RACES as error:
+            if number == MAX_ATTEMPTS:
+                raise RetriesExhausted(
+                    f"reconcile: not committed after {number} attempts"
+                ) from error
+            time.sleep(random.uniform(0, min(1.0, 0.02 * 2**number)))
+    raise AssertionError("unreachable")
+
+
 def _reconcile_one(
     builder: AggregateBuilder, key: str, found: set[str], report: ReconcileReport
 ) -> None:
     client = builder.client
 
-    @firestore.transactional
-    def rebuild(
-        transaction: firestore.Transaction,
-    ) -> tuple[WritePlan, list[str], tuple[int, int, int], bool] | str:
-        record = builder.record_ref(key).get(transaction=transaction)
+    def rebuild(attempt: Attempt) -> tuple[WritePlan, list[str], tuple[int, int, int], bool] | str:
+        ref = builder.record_ref(key)
+        (record,) = attempt.get_all([ref])
         stored = record.to_dict() if record.exists else None
-        state = AggregateState(key, stored=stored)  # sources from scratch, not from the record
-        builder._fill(transaction, [state])
+        # Sources from scratch, not from the record; the record's version guards the commit.
+        state = AggregateState(key, stored=stored, snapshot=record if record.exists else None)
+        builder._fill(attempt, [state])
         try:
             if state.invalid is not None:
                 raise state.invalid
@@ -118,31 +145,30 @@ def _reconcile_one(
         except InvalidDocument as error:
             return str(error)  # leave this aggregate's views as they are, like the pipeline
         plan = builder.plan(state, views)  # state.views is empty: every view is an operation
-        candidates = sorted(
-            found
-            | set(views)
-            | set((stored or {}).get("views", {}))
-            | set((stored or {}).get("unsynced", []))
-        )
+        known = set((stored or {}).get("views", {})) | set((stored or {}).get("unsynced", []))
+        candidates = sorted(found | set(views) | known)
         actual = {
             snap.reference.path: snap.to_dict()
-            for snap in client.get_all(
-                [client.document(path) for path in candidates], transaction=transaction
-            )
+            for snap in attempt.get_all(client.document(path) for path in candidates)
             if snap.exists
         }
         stale = [path for path, v in views.items() if actual.get(path) != v.to_firestore()]
         orphans = [path for path in actual if path not in views]
         plan.operations = sorted(stale) + sorted(orphans)
-        chunk, rest = plan.take(WRITE_BUDGET, 4_000_000)
+        chunk, rest = plan.take(WRITE_BUDGET, BYTE_BUDGET)
         before = (stored or {}).get("version")
-        builder.write(transaction, plan, chunk, rest)
+        writes = attempt.writes
+        builder.write(attempt, plan, chunk, rest)
+        record_written = attempt.writes - writes > len(chunk)
+        if plan.operations and not record_written and record.exists:
+            # The record is right but views are not: still guard the repair by its version.
+            attempt.guarded_update(ref, record, {"updatedAt": firestore.SERVER_TIMESTAMP})
         refreshed = plan.version not in ("", before) or (
-            stored is not None and builder._root_model(state) is None
+            record.exists and builder._root_model(state) is None
         )
         return plan, rest, (len(views), len(stale), len(orphans)), refreshed
 
-    result = rebuild(client.transaction())
+    result = _committed(client, rebuild)
     if isinstance(result, str):
         report.invalid.append(result)
         return
@@ -152,18 +178,11 @@ def _reconcile_one(
     report.orphans += orphans
     report.records_refreshed += int(refreshed)
     while rest:
-        chunk, remaining = WritePlan(plan.state, plan.views, plan.digests, plan.sizes, rest).take(
-            WRITE_BUDGET, 4_000_000
+        whole = WritePlan(plan.state, plan.views, plan.digests, plan.sizes, rest)
+        chunk, remaining = whole.take(WRITE_BUDGET, BYTE_BUDGET)
+        done = _committed(
+            client, partial(builder.write_chunk, plan=plan, chunk=chunk, rest=remaining)
         )
-
-        @firestore.transactional
-        def follow_up(
-            transaction: firestore.Transaction,
-            chunk: list[str] = chunk,
-            remaining: list[str] = remaining,
-        ) -> Any:
-            return builder.write_chunk(transaction, plan, chunk, remaining)
-
-        if follow_up(client.transaction()) is None:
+        if done is None:
             return  # a live trigger rebuilt this aggregate meanwhile; it owns the rest
         rest = remaining
