@@ -151,3 +151,33 @@ def test_malformed_document_is_reported_and_does_not_block_other_meetings(domain
     wait_until(lambda: attending(domain.db, "u1", "m2") == ["u2"], timeout=TIMEOUT)
     domain.settled()
     assert view(domain.db, "u1") == before
+
+
+def test_replayed_event_with_the_same_id_changes_nothing(domain: Domain, emulator_suite: Any) -> None:
+    from boiler.testing.events import document_written_event, post_to_emulator
+
+    db = domain.db
+    domain.update("meetings/m1/tickets/u3", {"attendance": True})
+    domain.settled()
+    before = {uid: db.document(f"users/{uid}/meetingSessions/m1").get().update_time for uid in ("u1", "u2", "u3")}
+    # The platform delivers one event three times (same id, as at-least-once delivery may).
+    event = document_written_event(
+        "meetings/m1/tickets/u3",
+        {"role": "participant", "attendance": False},
+        {"role": "participant", "attendance": True},
+        event_id="replayed-event-1",
+        project=emulator_suite.project_id,
+    )
+    ledger = store.ledger_ref(db, "meeting_session_on_ticket", "replayed-event-1")
+    first_processed = None
+    for _ in range(3):
+        status = post_to_emulator(
+            emulator_suite.url("functions"), emulator_suite.project_id, "us-central1", "meeting_session_on_ticket", event
+        )
+        assert status == 200
+        entry = wait_until(lambda: ledger.get().to_dict(), timeout=TIMEOUT, message="the replayed event processed")
+        first_processed = first_processed or entry["processedAt"]
+        assert entry["processedAt"] == first_processed  # recorded once, never again
+    after = {uid: db.document(f"users/{uid}/meetingSessions/m1").get().update_time for uid in ("u1", "u2", "u3")}
+    assert after == before  # the state it describes was already applied: no view rewritten
+    assert attending(db, "u1") == ["u1", "u2", "u3"]
