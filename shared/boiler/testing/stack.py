@@ -69,6 +69,8 @@ def _terminate_on_sigterm() -> None:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, handler)
+    # A shell that started us in the background ignores SIGINT; Ctrl-C must still stop us.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def up(args: argparse.Namespace) -> int:
