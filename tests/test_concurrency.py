@@ -1,0 +1,125 @@
+"""Contention: 50 participants toggle attendance in the same second on one meeting.
+
+Every toggle is a real CloudEvent delivered to the real decorated function (functions/main.py)
+on its own thread; all rebuild the same aggregate at once. Each must commit within
+MAX_RETRIES (or hand over to the durable path), and every view must end exact.
+"""
+
+from __future__ import annotations
+
+import statistics
+import threading
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+from google.cloud import firestore
+from google.cloud.firestore_v1.base_query import FieldFilter
+
+from boiler.runtime import pipeline, store
+from boiler.runtime.client import use_client
+from boiler.testing.chaos import expected_views, load_functions, stored_views
+from boiler.testing.events import deliver, document_written_event
+from meeting_room import MeetingSession
+
+PARTICIPANTS = 50
+
+
+@pytest.fixture
+def functions(firestore: firestore.Client, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    monkeypatch.setenv("GCLOUD_PROJECT", firestore.project)
+    use_client(firestore)
+    yield load_functions()
+    use_client(None)
+
+
+@pytest.fixture
+def outcomes() -> Iterator[dict[str, pipeline.Outcome]]:
+    """The last Outcome of each event, captured at its commits."""
+    seen: dict[str, pipeline.Outcome] = {}
+    lock = threading.Lock()
+
+    def hook(step: str, outcome: pipeline.Outcome) -> None:
+        if step == "after_commit":
+            with lock:
+                seen[outcome.event_id] = outcome
+
+    pipeline.faults = hook
+    yield seen
+    pipeline.faults = None
+
+
+def test_fifty_concurrent_toggles_all_apply_and_every_view_is_right(
+    firestore: firestore.Client, functions: Any, outcomes: dict[str, pipeline.Outcome]
+) -> None:
+    uids = [f"u{n:02d}" for n in range(PARTICIPANTS)]
+    batch = firestore.batch()
+    for n, uid in enumerate(uids):
+        user = {
+            "firstName": uid,
+            "lastName": "X",
+            "organization": "Acme",
+            "hearingAidRequested": n % 5 == 0,
+        }
+        batch.set(firestore.document(f"users/{uid}"), user)
+        batch.set(
+            firestore.document(f"meetings/m1/tickets/{uid}"),
+            {"role": "participant", "attendance": False},
+        )
+    meeting = {
+        "title": "Standup",
+        "locationId": "l1",
+        "status": "in-session",
+        "participantIds": uids,
+    }
+    batch.set(firestore.document("meetings/m1"), meeting)
+    batch.commit()
+    deliver(
+        functions.meeting_session_on_meeting, document_written_event("meetings/m1", None, meeting)
+    )
+    outcomes.clear()
+
+    events = []
+    for uid in uids:  # everyone says "I'm here" within the same second
+        firestore.document(f"meetings/m1/tickets/{uid}").update({"attendance": True})
+        before, after = (
+            {"role": "participant", "attendance": False},
+            {"role": "participant", "attendance": True},
+        )
+        events.append(
+            document_written_event(
+                f"meetings/m1/tickets/{uid}", before, after, event_id=str(uuid.uuid4())
+            )
+        )
+    barrier = threading.Barrier(PARTICIPANTS)
+
+    def toggle(event: Any) -> None:
+        barrier.wait()
+        deliver(functions.meeting_session_on_ticket, event)
+
+    with ThreadPoolExecutor(PARTICIPANTS) as pool:
+        list(pool.map(toggle, events))
+
+    assert not list(firestore.collection(store.PENDING).limit(1).stream()), (
+        "an event needed the durable path"
+    )
+    views = stored_views(MeetingSession, firestore)
+    assert views == expected_views(MeetingSession, firestore)
+    assert (
+        all(view["numAttending"] == PARTICIPANTS for view in views.values())
+        and len(views) == PARTICIPANTS
+    )
+    ledger = (
+        firestore.collection(store.LEDGER)
+        .where("function", "==", "meeting_session_on_ticket")
+        .stream()
+    )
+    assert sum(1 for _ in ledger) == PARTICIPANTS
+    retries = [outcomes[event["id"]].retries for event in events if event["id"] in outcomes]
+    assert len(retries) == PARTICIPANTS and max(retries) < pipeline.MAX_RETRIES
+    print(
+        f"retries per event: mean {statistics.mean(retries):.2f}, max {max(retries)}, "
+        f"total attempts {sum(o.attempts for o in outcomes.values())}"
+    )
