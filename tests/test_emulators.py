@@ -5,10 +5,9 @@ from __future__ import annotations
 import zipfile
 
 import pytest
-from google.cloud import firestore as firestore_module
-
 from boiler.testing import EmulatorError, EmulatorSuite, FirestoreEmulator, wait_until
 from boiler.testing.emulators import _manifest, firestore_launcher, port_open
+from google.cloud import firestore as firestore_module
 
 ALLOW_READS = """rules_version = '2';
 service cloud.firestore {

@@ -194,7 +194,8 @@ def firestore_launcher(root: Path | None = None) -> Path | None:
 
 def firebase_tools_firestore_jar() -> Path | None:
     """The newest Firestore emulator jar that firebase-tools downloaded, if any."""
-    cache = Path(os.environ.get("FIREBASE_EMULATORS_PATH", Path.home() / ".cache/firebase/emulators"))
+    default = Path.home() / ".cache" / "firebase" / "emulators"
+    cache = Path(os.environ.get("FIREBASE_EMULATORS_PATH", default))
     jars = sorted(cache.glob("cloud-firestore-emulator-v*.jar"))
     return jars[-1] if jars else None
 
@@ -599,7 +600,10 @@ class EmulatorSuite:
         return self.start()
 
     def __exit__(
-        self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         self.stop()
 
@@ -645,7 +649,7 @@ class EmulatorSuite:
 
 
 def _link_sources(config: dict[str, Any], root: Path, config_dir: Path) -> None:
-    """Symlink the files firebase.json names (rules, indexes, functions, hosting) into config_dir."""
+    """Symlink the files firebase.json names (rules, functions, hosting...) into config_dir."""
     for name, keys in (("firestore", ("rules", "indexes")), ("functions", ("source",)),
                        ("hosting", ("public",))):
         section = config.get(name)

@@ -12,7 +12,6 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 from .emulators import EmulatorError, EmulatorSuite, firestore_launcher, project_root
 
