@@ -1,17 +1,17 @@
-"""Running one command: validate, apply in a transaction, mark processed, exactly once.
+"""Running one command: validate, apply atomically, mark processed, exactly once.
 
 >>> CommandRunner(AttendanceRequest).handle(event_id, "users/u1/attendanceRequests/r1")
 CommandOutcome(status='applied', reason=None, ...)
 
-The command document itself is the idempotency record: the transaction reads it and only
-proceeds while it has no ``status``; the same commit writes the domain changes and the status.
-So a duplicate or concurrent delivery finds it processed (or aborts and retries, then finds
-it processed), and a rejected command writes nothing but its own status.
+The command document itself is the idempotency record: an attempt reads it (and what
+``apply`` reads) at one snapshot, then commits the domain writes and the status in one
+atomic batch guarded by the versions read (the command must still be unprocessed). A
+duplicate or concurrent delivery loses that race, rereads, and finds it processed; a
+rejected command writes nothing but its own status. No read locks (see runtime/attempt.py).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -21,23 +21,26 @@ from ..commands import APPLIED, PROCESSED_AT, REASON, REJECTED, RESERVED_FIELDS,
 from ..documents import DomainModel
 from ..errors import CommandRejected, InvalidDocument, RetriesExhausted
 from . import log, store
+from .attempt import Attempt
 from .client import firestore_client
-from .retry import run_transaction
+from .retry import retrying
 
 M = TypeVar("M", bound=DomainModel)
 
 
 class CommandContext:
-    """What ``Command.apply`` sees: typed transactional reads, buffered writes, caller and params.
+    """What ``Command.apply`` sees: typed snapshot reads, buffered writes, caller and params.
 
     >>> meeting = ctx.get(Meeting, "m1")                     # Meeting | None
     >>> ctx.update(Ticket, "m1", ctx.uid, attendance=True)   # ids in path-template order
+
+    Every write is guarded by the version read in this attempt, so a concurrent change to a
+    document this command writes makes the commit fail and the command rerun on fresh data.
     """
 
     def __init__(
         self,
-        client: firestore.Client,
-        transaction: firestore.Transaction,
+        attempt: Attempt,
         path: str,
         params: dict[str, str],
         uid: str | None,
@@ -45,10 +48,10 @@ class CommandContext:
         self.path = path
         self.params = params
         self.uid = uid
-        self._client = client
-        self._transaction = transaction
-        self._raw: dict[str, dict[str, Any] | None] = {}  # read-your-writes cache
-        self._writes: list[Callable[[firestore.Transaction], None]] = []
+        self._attempt = attempt
+        self._seen: dict[str, firestore.DocumentSnapshot] = {}  # as read: the write preconditions
+        self._raw: dict[str, dict[str, Any] | None] = {}  # read-your-writes view
+        self._writes: dict[str, dict[str, Any] | None] = {}  # path -> new fields, or None: delete
 
     def _path(self, model: type[DomainModel], ids: tuple[str | None, ...]) -> str:
         template = model.path_template()
@@ -65,7 +68,8 @@ class CommandContext:
 
     def _read(self, path: str) -> dict[str, Any] | None:
         if path not in self._raw:
-            snapshot = self._client.document(path).get(transaction=self._transaction)
+            (snapshot,) = self._attempt.get_all([self._attempt.client.document(path)])
+            self._seen[path] = snapshot
             self._raw[path] = snapshot.to_dict() if snapshot.exists else None
         return self._raw[path]
 
@@ -78,9 +82,8 @@ class CommandContext:
     def set(self, document: DomainModel, *ids: str | None) -> None:
         """Create or replace a document."""
         path = self._path(type(document), ids)
-        data = document.to_firestore()
-        self._raw[path] = data
-        self._writes.append(lambda tx: tx.set(self._client.document(path), data))
+        self._read(path)  # its version guards the write
+        self._raw[path] = self._writes[path] = document.to_firestore()
 
     def update(self, model: type[DomainModel], *ids: str | None, **changes: Any) -> None:
         """Change some fields (Python names) of an existing document; the result must validate."""
@@ -92,24 +95,34 @@ class CommandContext:
         unknown = sorted(set(changes) - set(aliases))
         if unknown:
             raise TypeError(f"{model.__name__} has no fields {unknown}")
-        merged = model.from_firestore(
-            path, {**current, **{aliases[n]: v for n, v in changes.items()}}
-        )
-        stored = merged.to_firestore()
-        fields = {aliases[name]: stored[aliases[name]] for name in changes}
-        self._raw[path] = {**current, **fields}
-        self._writes.append(lambda tx: tx.update(self._client.document(path), fields))
+        changed = {aliases[name]: value for name, value in changes.items()}
+        stored = model.from_firestore(path, {**current, **changed}).to_firestore()
+        self._raw[path] = self._writes[path] = {**current, **{k: stored[k] for k in changed}}
 
     def delete(self, model: type[DomainModel], *ids: str | None) -> None:
         """Delete a document (no error if it does not exist)."""
         path = self._path(model, ids)
-        self._raw[path] = None
-        self._writes.append(lambda tx: tx.delete(self._client.document(path)))
+        self._read(path)
+        self._raw[path] = self._writes[path] = None
 
     def stage(self) -> int:
-        """Add the buffered writes to the transaction (only once apply has succeeded)."""
-        for write in self._writes:
-            write(self._transaction)
+        """Add the writes to the attempt's commit, each guarded by the version read."""
+        for path, data in self._writes.items():
+            ref, seen = self._attempt.client.document(path), self._seen[path]
+            if data is None:
+                if seen.exists:
+                    self._attempt.guarded_delete(ref, seen)
+            elif seen.exists:
+                removed = {
+                    name: firestore.DELETE_FIELD
+                    for name in (seen.to_dict() or {})
+                    if name not in data
+                }
+                self._attempt.guarded_update(ref, seen, {**data, **removed})
+            else:
+                self._attempt.guarded_update(
+                    ref, None, data
+                )  # create: fails if it appeared meanwhile
         return len(self._writes)
 
 
@@ -168,11 +181,8 @@ class CommandRunner:
         if params is None:
             raise ValueError(f"{self.name}: {document} does not match {self.spec.template}")
         try:
-            (status, reason, writes), outcome.attempts = run_transaction(
-                self.client,
-                lambda tx: self._process(tx, document, params),
-                self.name,
-                self.max_retries,
+            (status, reason, writes), outcome.attempts = retrying(
+                lambda number: self._attempt(number, document, params), self.name, self.max_retries
             )
         except RetriesExhausted as error:
             self._hand_off(outcome, error)
@@ -182,9 +192,8 @@ class CommandRunner:
             log.error("boiler.command_failed", error=repr(error), **outcome.log_fields())
             self._record_error(outcome, error)
             message = f"internal error ({type(error).__name__}); the command was not applied"
-            (status, reason, writes), _ = run_transaction(
-                self.client,
-                lambda tx: self._mark_only(tx, document, message),
+            (status, reason, writes), _ = retrying(
+                lambda number: self._attempt(number, document, params, failure=message),
                 self.name,
                 self.max_retries,
             )
@@ -192,57 +201,44 @@ class CommandRunner:
         log.info(f"boiler.command_{status}", **outcome.log_fields())
         return outcome
 
-    def _process(
-        self, transaction: firestore.Transaction, document: str, params: dict[str, str]
+    def _attempt(
+        self, number: int, document: str, params: dict[str, str], failure: str | None = None
     ) -> tuple[str, str | None, int]:
+        """One optimistic try: read, apply, commit domain writes and the status atomically."""
+        attempt = Attempt(self.client, number)
         ref = self.client.document(document)
-        snapshot = ref.get(transaction=transaction)
+        (snapshot,) = attempt.get_all([ref])
         if not snapshot.exists:
             return "missing", None, 0
         data = snapshot.to_dict() or {}
         if data.get(STATUS) is not None:
             return "duplicate", data.get(REASON), 0
+        status, reason, writes = REJECTED, failure, 0
+        if failure is None:
+            status, reason, writes = self._apply(attempt, document, params, data)
+        # The precondition that makes it exactly once: the command is still as read, unprocessed.
+        attempt.guarded_update(
+            ref,
+            snapshot,
+            {STATUS: status, REASON: reason, PROCESSED_AT: firestore.SERVER_TIMESTAMP},
+        )
+        attempt.commit()
+        return status, reason, writes
+
+    def _apply(
+        self, attempt: Attempt, document: str, params: dict[str, str], data: dict[str, Any]
+    ) -> tuple[str, str | None, int]:
         payload = {name: value for name, value in data.items() if name not in RESERVED_FIELDS}
         try:
             command = self.command.from_firestore(document, payload)
         except InvalidDocument as error:
-            return (
-                self._mark(transaction, ref, REJECTED, _invalid_reason(error)),
-                _invalid_reason(error),
-                0,
-            )
-        uid = self.spec.caller_uid(params, payload)
-        context = CommandContext(self.client, transaction, document, params, uid)
+            return REJECTED, _invalid_reason(error), 0
+        context = CommandContext(attempt, document, params, self.spec.caller_uid(params, payload))
         try:
             command.apply(context)
         except CommandRejected as rejection:
-            return self._mark(transaction, ref, REJECTED, rejection.reason), rejection.reason, 0
-        writes = context.stage()
-        return self._mark(transaction, ref, APPLIED, None), None, writes
-
-    def _mark_only(
-        self, transaction: firestore.Transaction, document: str, reason: str
-    ) -> tuple[str, str | None, int]:
-        ref = self.client.document(document)
-        snapshot = ref.get(transaction=transaction)
-        if not snapshot.exists:
-            return "missing", None, 0
-        data = snapshot.to_dict() or {}
-        if data.get(STATUS) is not None:
-            return "duplicate", data.get(REASON), 0
-        return self._mark(transaction, ref, REJECTED, reason), reason, 0
-
-    @staticmethod
-    def _mark(
-        transaction: firestore.Transaction,
-        ref: firestore.DocumentReference,
-        status: str,
-        reason: str | None,
-    ) -> str:
-        transaction.update(
-            ref, {STATUS: status, REASON: reason, PROCESSED_AT: firestore.SERVER_TIMESTAMP}
-        )
-        return status
+            return REJECTED, rejection.reason, 0
+        return APPLIED, None, context.stage()
 
     def _hand_off(self, outcome: CommandOutcome, error: RetriesExhausted) -> None:
         """Contention won: leave a pending entry so the durable path can process the command later."""
