@@ -8,6 +8,7 @@ from .app import App
 from .commands import Command, check_access
 from .errors import DeclarationError
 from .naming import to_snake
+from .runtime import store
 from .sources import SourceSpec
 from .views import ViewModel, ViewSpec
 
@@ -116,6 +117,24 @@ def _reject_loops(app: App, triggers: list[TriggerSpec]) -> None:
                     f"({trigger.source.template}); a view must not live where a source lives. "
                     "Give the view its own collection name."
                 )
+    # Other places a view must not land: where commands trigger, domain documents live, or
+    # boiler keeps its records (internal collections are closed to clients and unwatched).
+    occupied = [
+        (f"command {c.__name__}", c.spec().template) for c in app.commands if _is_command(c)
+    ]
+    occupied += [(f"domain model {m.__name__}", m.path_template()) for m in app.domain]
+    for view in app.views:
+        written = view.spec().template
+        if written.segments[0] in store.INTERNAL_COLLECTIONS:
+            raise DeclarationError(
+                f"{view.__name__} writes {written}, inside boiler's own {written.segments[0]}"
+            )
+        for what, template in occupied:
+            if written.overlaps(template):
+                raise DeclarationError(
+                    f"{view.__name__} writes {written}, where {what} lives ({template}); "
+                    "give the view its own collection name"
+                )
     paths = {}
     for view in app.views:
         template = view.spec().template
@@ -125,3 +144,7 @@ def _reject_loops(app: App, triggers: list[TriggerSpec]) -> None:
                     f"{view.__name__} and {other_name} both write {template}; give each view its own collection"
                 )
         paths[view.__name__] = template
+
+
+def _is_command(value: object) -> bool:
+    return isinstance(value, type) and issubclass(value, Command)
