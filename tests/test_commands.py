@@ -13,8 +13,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from google.cloud import firestore
-
 from boiler import (
     App,
     Command,
@@ -29,6 +27,7 @@ from boiler.runtime import store
 from boiler.runtime.client import use_client
 from boiler.runtime.commands import CommandOutcome, CommandRunner
 from boiler.testing.events import deliver, document_written_event
+from google.cloud import firestore
 from meeting_room import AttendanceRequest, StatusRequest, app
 
 from .meeting_fixtures import create_meeting
@@ -265,3 +264,37 @@ def test_the_meeting_room_exports_one_function_per_command() -> None:
     ]
     functions = export_functions(app)
     assert {"apply_attendance_request", "apply_status_request"} <= set(functions)
+
+
+# -- the README's command example is a working program ---------------------------------------------
+def readme_commands_example() -> Any:
+    import re
+    import types
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    (source,) = [
+        b
+        for b in re.findall(r"```python\n(.*?)```", readme, flags=re.DOTALL)
+        if "class RenameTeam" in b
+    ]
+    module = types.ModuleType("readme_commands_example")
+    exec(compile(source, "README.md", "exec"), module.__dict__)  # noqa: S102 - our own README
+    return module
+
+
+def test_readme_command_example(firestore: firestore.Client) -> None:
+    from boiler.rules import generate_rules
+
+    example = readme_commands_example()
+    rules = generate_rules(compile_app(example.app))
+    assert "match /users/{uid}/renameRequests/{requestId}" in rules
+    assert "data.name.size() >= 1 && data.name.size() <= 80" in rules
+    firestore.document("teams/t1").set({"name": "Old", "memberIds": ["u1"]})
+    member = request(firestore, "users/u1/renameRequests/r1", {"teamId": "t1", "name": "New"})
+    outsider = request(firestore, "users/u2/renameRequests/r1", {"teamId": "t1", "name": "Evil"})
+    assert run(firestore, example.RenameTeam, member).status == "applied"
+    assert (
+        run(firestore, example.RenameTeam, outsider).reason == "you are not a member of this team"
+    )
+    assert firestore.document("teams/t1").get().get("name") == "New"

@@ -10,11 +10,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from google.cloud import firestore
-
 from boiler.testing import EmulatorSuite, wait_until
 from boiler.testing.events import document_written_event, post_to_emulator
 from boiler.testing.rest import RestClient
+from google.cloud import firestore
 
 from .meeting_fixtures import attending, create_meeting, view
 
@@ -66,7 +65,7 @@ def test_non_host_status_request_is_denied_or_rejected(
     data = {"newStatus": "closed", "requestedBy": "u2"}
     denied = as_user(emulator_suite, "u2").create("meetings/m1/statusRequests/s1", data)
     assert denied.status_code == 403  # the rules stop it at the door
-    # One that got past the rules (e.g. written by a script, or the role changed since): the trigger.
+    # One that got past the rules (written by a script, or the role changed since): the trigger.
     meeting.document("meetings/m1/statusRequests/s2").set(data)
     result = outcome(meeting, "meetings/m1/statusRequests/s2")
     assert (result["status"], result["reason"]) == (

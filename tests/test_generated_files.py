@@ -1,11 +1,10 @@
-"""The committed firestore.rules and firestore.indexes.json are exactly what the declarations generate."""
+"""The committed firestore.rules and firestore.indexes.json are what the declarations generate."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
-
 from boiler import compile_app
 from boiler.cli import INDEXES_FILE, RULES_FILE, generated_files, main
 from meeting_room import app

@@ -14,8 +14,6 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import pytest
-from pydantic import Field
-
 from boiler import (
     App,
     Command,
@@ -24,7 +22,6 @@ from boiler import (
     PathTemplate,
     compile_app,
     document,
-    field_value,
     has_claim,
     path_param,
     public,
@@ -48,6 +45,7 @@ from boiler.runtime.store import INTERNAL_COLLECTIONS
 from boiler.testing import FirestoreEmulator
 from boiler.testing.rest import OWNER, RestClient
 from meeting_room import AttendanceRequest, Meeting, MeetingSession, StatusRequest, Ticket, app
+from pydantic import Field
 
 BUILD = compile_app(app)
 RULES = generate_rules(BUILD)
@@ -127,8 +125,8 @@ def test_generated_rules_deny_by_default_and_never_let_clients_change_commands()
         and "allow write: if true" not in RULES
     )
     assert (
-        "match /users/{uid}/meetingSessions/{meetingId} {\n      allow get, list: if request.auth != null && request.auth.uid == uid;"
-        in RULES
+        "match /users/{uid}/meetingSessions/{meetingId} {\n"
+        "      allow get, list: if request.auth != null && request.auth.uid == uid;" in RULES
     )
     for command in (AttendanceRequest, StatusRequest):
         assert f"allow create: if valid{command.__name__}(request.resource.data)" in RULES
@@ -381,7 +379,8 @@ class Case:
 
     @property
     def id(self) -> str:
-        return f"{self.sample.path.split('/')[-2]}-{self.actor.name.replace(' ', '_')}-{self.operation}"
+        actor = self.actor.name.replace(" ", "_")
+        return f"{self.sample.path.split('/')[-2]}-{actor}-{self.operation}"
 
     def expected(self) -> bool:
         sample, actor = self.sample, self.actor

@@ -4,7 +4,8 @@
 >>> readable_by_field("ownerId")                  # a uid stored in the document
 >>> readable_by_claim("role", "admin")            # a custom auth claim
 >>> readable_by_path("uid") | readable_by_claim("role", "admin")
->>> uid_in_path("uid") & document(Meeting, meetingId=field_value("meetingId")).lists_uid("participant_ids")
+>>> in_meeting = document(Meeting, meetingId=field_value("meetingId")).lists_uid("participant_ids")
+>>> uid_in_path("uid") & in_meeting               # both must hold
 
 An ``Access`` is a disjunction of conjunctions: ``|`` adds alternatives, ``&`` requires both.
 """
@@ -141,7 +142,7 @@ def uid_in_path(wildcard: str) -> Access:
 
 
 def uid_in_field(field: str) -> Access:
-    """Allowed for the signed-in user whose uid is stored in ``field`` (camelCase) of the document."""
+    """Allowed for the signed-in user whose uid is stored in the document's ``field``."""
     return _one(UidInField(field))
 
 
@@ -164,7 +165,8 @@ readable_by_claim = has_claim
 class DocumentLookup:
     """Another document named by ids from the path, the document's fields or the caller.
 
-    >>> host = document(Ticket, meetingId=path_param("meetingId"), uid=auth_uid()).has("role", "host")
+    >>> ticket = document(Ticket, meetingId=path_param("meetingId"), uid=auth_uid())
+    >>> host = ticket.has("role", "host")
     """
 
     def __init__(self, model: type[DomainModel], ids: dict[str, IdSource]) -> None:
@@ -173,8 +175,8 @@ class DocumentLookup:
         unknown = [name for name in ids if name not in template.wildcards]
         if missing or unknown:
             raise DeclarationError(
-                f"document({model.__name__}, ...): {template} needs exactly the ids {list(template.wildcards)}; "
-                f"missing {missing}, unknown {unknown}"
+                f"document({model.__name__}, ...): {template} needs exactly the ids "
+                f"{list(template.wildcards)}; missing {missing}, unknown {unknown}"
             )
         self.model = model
         self.ids = tuple((name, ids[name]) for name in template.wildcards)
@@ -201,7 +203,7 @@ def document(model: type[DomainModel], **ids: IdSource) -> DocumentLookup:
 
 
 def firestore_field(model: type, name: str) -> str:
-    """The stored (camelCase) name of ``model``'s field ``name`` (either spelling); else DeclarationError."""
+    """The stored (camelCase) name of ``model``'s field ``name``, given in either spelling."""
     fields = model.model_fields  # type: ignore[attr-defined]
     if name in fields:
         return fields[name].alias or name

@@ -125,7 +125,9 @@ def _with_project(sub: argparse.ArgumentParser) -> None:
     sub.add_argument("--view", action="append", help="only this view model (repeatable)")
 
 
-@subcommand("reconcile", "rebuild every view from scratch; repair stale views and orphans", _with_project)
+@subcommand(
+    "reconcile", "rebuild every view from scratch; repair stale views and orphans", _with_project
+)
 def reconcile_views(args: argparse.Namespace) -> int:
     from .runtime.reconcile import reconcile
 
@@ -139,10 +141,16 @@ def reconcile_views(args: argparse.Namespace) -> int:
 
 def _pending_options(sub: argparse.ArgumentParser) -> None:
     sub.add_argument("--project", help="Firebase project id (default: GCLOUD_PROJECT)")
-    sub.add_argument("--min-age", type=float, default=60.0, help="seconds; younger entries may be in flight")
+    sub.add_argument(
+        "--min-age", type=float, default=60.0, help="seconds; younger entries may be in flight"
+    )
 
 
-@subcommand("pending", "complete the work left in _boilerPending by failed or killed triggers", _pending_options)
+@subcommand(
+    "pending",
+    "complete the work left in _boilerPending by failed or killed triggers",
+    _pending_options,
+)
 def redrive_pending(args: argparse.Namespace) -> int:
     import datetime as dt
 
@@ -151,7 +159,10 @@ def redrive_pending(args: argparse.Namespace) -> int:
 
     build = compile_app(load_app(args.app))
     client = _client(args)
-    runners = {spec.name: CommandRunner(spec.command, name=spec.name, client=client) for spec in build.commands}
+    runners = {
+        spec.name: CommandRunner(spec.command, name=spec.name, client=client)
+        for spec in build.commands
+    }
 
     def command(function: str, event_id: str, document: str) -> Any:
         return runners[function].handle(event_id, document)

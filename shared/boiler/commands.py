@@ -94,8 +94,9 @@ class Command(Document):
             return  # an abstract intermediate base
         if path is None or creatable_by is None:
             raise DeclarationError(
-                f"{cls.__name__}: a command needs path= and creatable_by=, e.g. `class {cls.__name__}"
-                f'(Command, path="users/{{uid}}/requests/{{requestId}}", creatable_by=uid_in_path("uid"))`'
+                f"{cls.__name__}: a command needs path= and creatable_by=, e.g. "
+                f'`class {cls.__name__}(Command, path="users/{{uid}}/requests/{{requestId}}", '
+                f'creatable_by=uid_in_path("uid"))`'
             )
         if not isinstance(creatable_by, Access) or not creatable_by.alternatives:
             raise DeclarationError(
@@ -104,7 +105,8 @@ class Command(Document):
         template = cls.__path_template__
         if template.id_wildcard is None:
             raise DeclarationError(
-                f"{cls.__name__}: path {template} must end in an {{id}} wildcard (one doc per request)"
+                f"{cls.__name__}: path {template} must end in an {{id}} wildcard "
+                "(one document per request)"
             )
         callers = _callers(creatable_by)
         cls.__command_spec__ = CommandSpec(

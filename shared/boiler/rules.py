@@ -101,7 +101,7 @@ def _document_path(check: DocumentCheck, owner: type, data: str) -> tuple[str, l
 
 
 def render_condition(condition: Condition, owner: type, data: str) -> list[str]:
-    """One condition as rules terms to AND; ``data`` is ``resource.data`` or ``request.resource.data``."""
+    """One condition as rules terms to AND; ``data`` is the (requested) document's data."""
     if isinstance(condition, Anyone):
         return []
     if isinstance(condition, UidInPath):
@@ -125,7 +125,7 @@ def render_condition(condition: Condition, owner: type, data: str) -> list[str]:
 
 
 def render_access(access: Access, owner: type, data: str, sep: str = " && ") -> str:
-    """Alternatives joined by ``||``, terms by ``sep``; every alternative but a public one needs sign-in."""
+    """Alternatives joined by ``||``, terms by ``sep``; all but public alternatives need sign-in."""
     alternatives = []
     for alternative in access.alternatives:
         terms = [] if Anyone() in alternative else [SIGNED_IN]
@@ -199,14 +199,14 @@ def type_check(expr: str, annotation: Any, metadata: Iterable[Any] = (), where: 
         return f"{expr} is map"
     if base not in _TYPE_TESTS:
         raise DeclarationError(
-            f"{where}: rules cannot check values of type {annotation!r}; use str, bool, int, float, "
-            "Literal, list, dict, datetime or a pydantic model"
+            f"{where}: rules cannot check values of type {annotation!r}; use str, bool, int, "
+            "float, Literal, list, dict, datetime or a pydantic model"
         )
     return " && ".join([f"{expr} is {_TYPE_TESTS[base]}", *_constraints(expr, metadata)])
 
 
 def shape_function(command: type[Command]) -> str:
-    """A rules function ``valid<Command>(data)``: only declared keys, required ones present, typed."""
+    """A rules function ``valid<Command>(data)``: declared keys only, required ones, typed."""
     fields = command.model_fields
     names = {name: info.alias or name for name, info in fields.items()}
     required = [names[name] for name, info in fields.items() if info.is_required()]
@@ -226,7 +226,8 @@ def _check_wildcards(owner: type, template: PathTemplate) -> None:
     clash = sorted(set(template.wildcards) & _RESERVED_NAMES)
     if clash:
         raise DeclarationError(
-            f"{owner.__name__}: path {template} uses {clash}, which security rules reserve; rename the wildcard"
+            f"{owner.__name__}: path {template} uses {clash}, which security rules reserve; "
+            "rename the wildcard"
         )
 
 
@@ -261,17 +262,18 @@ def generate_rules(build: Build) -> str:
             )
         out.append("")
     for command in commands:
-        spec = command.spec()
-        _check_wildcards(command, spec.template)
+        declared = command.spec()
+        _check_wildcards(command, declared.template)
         create = render_access(
-            spec.creatable_by, command, "request.resource.data", "\n          && "
+            declared.creatable_by, command, "request.resource.data", "\n          && "
         )
-        out.append(f"    // Command {spec.name}: created by clients, processed once by boiler.")
+        read = render_access(declared.readable_by, command, "resource.data")
+        out.append(f"    // Command {declared.name}: created by clients, processed once by boiler.")
         out += _match(
-            spec.template,
+            declared.template,
             [
-                f"allow get, list: if {render_access(spec.readable_by, command, 'resource.data')};",
-                f"allow create: if valid{spec.name}(request.resource.data)",
+                f"allow get, list: if {read};",
+                f"allow create: if valid{declared.name}(request.resource.data)",
                 f"  && ({create}",
                 "  );",
                 "// update, delete: never (boiler writes status, reason, processedAt)",

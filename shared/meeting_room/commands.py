@@ -90,6 +90,7 @@ class StatusRequest(
         if self.new_status not in TRANSITIONS[meeting.status]:
             allowed = sorted(TRANSITIONS[meeting.status]) or "nothing (it is final)"
             raise CommandRejected(
-                f"meeting {meeting_id} cannot go from {meeting.status!r} to {self.new_status!r}; allowed: {allowed}"
+                f"meeting {meeting_id} cannot go from {meeting.status!r} to "
+                f"{self.new_status!r}; allowed: {allowed}"
             )
         ctx.update(Meeting, meeting_id, status=self.new_status)

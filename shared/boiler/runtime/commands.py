@@ -241,7 +241,7 @@ class CommandRunner:
         return APPLIED, None, context.stage()
 
     def _hand_off(self, outcome: CommandOutcome, error: RetriesExhausted) -> None:
-        """Contention won: leave a pending entry so the durable path can process the command later."""
+        """Contention won: leave a pending entry for the durable path to process it later."""
         outcome.status = "pending"
         log.error("boiler.retries_exhausted", error=repr(error.__cause__), **outcome.log_fields())
         self.client.collection(store.PENDING).document(

@@ -2,7 +2,7 @@
 
 Same policy as the view pipeline (runtime/pipeline.py), so the two can share it::
 
-    result, attempts = retrying(lambda number: apply_once(Attempt(client, number)), name="apply_bump")
+    result, attempts = retrying(lambda number: once(Attempt(client, number)), name="apply_bump")
 """
 
 from __future__ import annotations

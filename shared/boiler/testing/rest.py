@@ -4,7 +4,8 @@ The emulators accept unsigned JWTs (``alg: none``): the uid is taken from ``sub`
 claims from the payload. ``Bearer owner`` is admin and bypasses the rules::
 
     alice = RestClient(emulator.host, "demo-test", uid="alice", claims={"admin": True})
-    response = alice.create("users/alice/attendanceRequests/r1", {"meetingId": "m1", "attendance": True})
+    request = {"meetingId": "m1", "attendance": True}
+    response = alice.create("users/alice/attendanceRequests/r1", request)
     assert response.status_code == 200
     assert RestClient(emulator.host, "demo-test").get("users/alice").status_code == 403
 """
@@ -111,7 +112,7 @@ class RestClient:
         """``collection where field == value`` (a structured query on the parent document)."""
         parent, _, collection_id = collection.strip("/").rpartition("/")
         url = f"{self.base}/{parent}:runQuery" if parent else f"{self.base}:runQuery"
-        body = {
+        body: dict[str, Any] = {
             "structuredQuery": {
                 "from": [{"collectionId": collection_id}],
                 "where": {
@@ -126,7 +127,7 @@ class RestClient:
         return self.session.post(url, json=body, timeout=self.timeout)
 
     def create(self, path: str, data: Mapping[str, Any]) -> requests.Response:
-        """Create only (fails if the document exists): what a client ``addDoc``/``setDoc`` on a new id does."""
+        """Create only (fails if the document exists), as a client's ``setDoc`` on a new id."""
         parent, _, document_id = path.strip("/").rpartition("/")
         body = {"fields": {k: encode_value(v) for k, v in data.items()}}
         return self.session.post(
