@@ -3,7 +3,7 @@
 Python Firestore triggers are never retried by the platform. So before its first commit an
 event writes ``_boilerPending/{function}:{eventId}`` (document path, attempts); the commit
 that writes the ledger entry deletes it. An event that fails leaves the entry with its error
-and enqueues a task for the ``boiler_redrive`` task-queue function (retried with backoff);
+and enqueues a task for the ``boilerRedrive`` task-queue function (retried with backoff);
 an invocation that dies leaves the entry for ``redrive_all`` (CLI: ``python -m boiler
 pending``). Redriving reruns the same state-based rebuild, so it is always safe::
 
@@ -26,7 +26,8 @@ if TYPE_CHECKING:
     from ..compiler import Build
     from .pipeline import Outcome
 
-TASK_FUNCTION = "boiler_redrive"  # the exported task-queue function's name
+TASK_FUNCTION = "boilerRedrive"  # task-queue function (queue ids allow no "_")
+ADMIN_APP = "boiler"
 TASK_RETRY_ATTEMPTS = 20
 TASK_MIN_BACKOFF_SECONDS = 2
 TASK_MAX_BACKOFF_SECONDS = 300
@@ -86,10 +87,15 @@ def enqueue(function: str, event_id: str, document: str) -> bool:
         from firebase_admin import functions as admin_functions
 
         queue = admin_functions.task_queue(TASK_FUNCTION, app=_admin_app())
+        # One task per event in production; the tasks emulator mangles explicit task names.
+        named = not os.environ.get("CLOUD_TASKS_EMULATOR_HOST")
         options = admin_functions.TaskOptions(
-            task_id=task_id(function, event_id), schedule_delay_seconds=1
+            task_id=task_id(function, event_id) if named else None, schedule_delay_seconds=1
         )
-        queue.enqueue({"function": function, "eventId": event_id, "document": document}, options)
+        # The task handler is callable-style: it reads the body's "data" (the Python Admin SDK
+        # posts the payload as the whole body, unlike the Node one, so wrap it here).
+        payload = {"function": function, "eventId": event_id, "document": document}
+        queue.enqueue({"data": payload}, options)
         return True
     except Exception as error:  # the pending entry is already durable; redrive_all finds it
         log.warning("boiler.enqueue_failed", function=function, eventId=event_id, error=repr(error))
@@ -97,15 +103,20 @@ def enqueue(function: str, event_id: str, document: str) -> bool:
 
 
 def _admin_app() -> Any:
+    """A firebase_admin app for the current project (one per process; rebuilt if it changed)."""
     import firebase_admin
 
     from .client import project_id
 
+    project = project_id()
     try:
-        return firebase_admin.get_app()
-    except ValueError:  # the Firestore trigger wrapper initialises the same default app
-        project = project_id()
-        return firebase_admin.initialize_app(options={"projectId": project} if project else None)
+        app = firebase_admin.get_app(ADMIN_APP)
+        if app.project_id == project:
+            return app
+        firebase_admin.delete_app(app)
+    except ValueError:
+        pass
+    return firebase_admin.initialize_app(options={"projectId": project} if project else None, name=ADMIN_APP)
 
 
 def redrive(

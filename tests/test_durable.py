@@ -1,0 +1,53 @@
+"""The durable path in firebase-tools' emulators: a pending entry handed to the task queue is
+finished by the boilerRedrive task function (the tasks emulator starts with functions)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from google.cloud import firestore
+
+from boiler.runtime import durable, store
+from boiler.testing import wait_until
+
+from .meeting_fixtures import create_meeting, view
+
+pytestmark = pytest.mark.suite
+TIMEOUT = 60
+
+
+def test_enqueued_pending_event_is_completed_by_the_task_function(
+    suite_firestore: firestore.Client, emulator_suite: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = suite_firestore
+    create_meeting(db)
+    wait_until(
+        lambda: view(db, "u3") is not None, timeout=TIMEOUT, message="views built by the triggers"
+    )
+    wait_until(lambda: not list(db.collection(store.PENDING).limit(1).stream()), timeout=TIMEOUT)
+    # An invocation that died before its commit: its write-ahead entry is all that is left,
+    # and (to make the redo visible) its aggregate record and one view are gone too.
+    pending = durable.pending_ref(db, "meeting_session_on_meeting", "lost-1")
+    pending.set(
+        {
+            "kind": "view",
+            "function": "meeting_session_on_meeting",
+            "eventId": "lost-1",
+            "document": "meetings/m1",
+        }
+    )
+    store.aggregate_ref(db, "MeetingSession", "m1").delete()
+    db.document("users/u3/meetingSessions/m1").delete()
+
+    monkeypatch.setenv("CLOUD_TASKS_EMULATOR_HOST", emulator_suite.host("tasks"))
+    assert durable.enqueue("meeting_session_on_meeting", "lost-1", "meetings/m1")
+
+    ledger = store.ledger_ref(db, "meeting_session_on_meeting", "lost-1")
+    wait_until(
+        lambda: ledger.get().exists, timeout=TIMEOUT, message="the task function applied the event"
+    )
+    wait_until(
+        lambda: not pending.get().exists, timeout=TIMEOUT, message="the pending entry is cleared"
+    )
+    assert view(db, "u3") is not None and view(db, "u3")["attending"] == view(db, "u1")["attending"]  # type: ignore[index]
