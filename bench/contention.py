@@ -1,0 +1,115 @@
+"""Contention: N concurrent writers on one meeting, each toggling its own ticket and running the
+trigger for its event in-process right away (as N function instances would), against the
+standalone Firestore emulator. Boiler's pipeline reports attempts/retries per event; the
+baseline has no transaction, so it never retries but may leave views stale.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from google.cloud import firestore
+
+from boiler import compile_app
+from boiler.errors import RetriesExhausted
+from boiler.runtime.pipeline import Pipeline
+from meeting_room import app
+
+from . import domain
+from .handlers import baseline as load_baseline
+
+TRIGGER = "meeting_session_on_ticket"
+
+
+def _boiler_handler(client: firestore.Client) -> Callable[[str], dict[str, Any]]:
+    pipeline = Pipeline(compile_app(app).trigger(TRIGGER), client=client)
+
+    def handle(path: str) -> dict[str, Any]:
+        try:
+            outcome = pipeline.handle(uuid.uuid4().hex, path)
+        except RetriesExhausted:
+            return {"status": "pending", "retries": pipeline.max_retries - 1}
+        return {"status": outcome.status, "retries": outcome.retries}
+
+    return handle
+
+
+def _baseline_handler(client: firestore.Client) -> Callable[[str], dict[str, Any]]:
+    module = load_baseline().module
+
+    def handle(path: str) -> dict[str, Any]:
+        module.rebuild_meeting(client, path.split("/")[1])
+        return {"status": "applied", "retries": 0}
+
+    return handle
+
+
+def _one(variant: str, emulator: Any, writers: int, events_each: int, deadline_s: float) -> dict[str, Any]:
+    emulator.reset()
+    plain = firestore.Client(project=emulator.project_id)
+    members = domain.seed_meeting(plain, "m1", writers)
+    make = _boiler_handler if variant == "boiler" else _baseline_handler
+    # Views exist before the run (one build from the meeting's creation).
+    make(plain)("meetings/m1") if variant == "baseline" else Pipeline(
+        compile_app(app).trigger("meeting_session_on_meeting"), client=plain
+    ).handle(uuid.uuid4().hex, "meetings/m1")
+    results: list[dict[str, Any]] = []
+    lock = threading.Lock()
+    start = threading.Barrier(writers + 1)
+    stop_at = [0.0]
+
+    def writer(uid: str) -> None:
+        client = firestore.Client(project=emulator.project_id)
+        handle = make(client)
+        ticket = client.document(f"meetings/m1/tickets/{uid}")
+        attending = True
+        start.wait()
+        for _ in range(events_each):
+            if time.perf_counter() > stop_at[0]:
+                return
+            attending = not attending
+            ticket.update({"attendance": attending})
+            began = time.perf_counter()
+            try:
+                result = handle(ticket.path)
+            except Exception as error:  # report, never hide: counted as a failed event
+                result = {"status": f"error:{type(error).__name__}", "retries": 0}
+            result["seconds"] = time.perf_counter() - began
+            with lock:
+                results.append(result)
+
+    threads = [threading.Thread(target=writer, args=(uid,), daemon=True) for uid in members]
+    for thread in threads:
+        thread.start()
+    stop_at[0] = time.perf_counter() + deadline_s
+    began = time.perf_counter()
+    start.wait()
+    for thread in threads:
+        thread.join(timeout=deadline_s + 120)
+    wall = time.perf_counter() - began
+    check = domain.wrong_views(plain)
+    events = len(results)
+    return {
+        "writers": writers,
+        "events": events,
+        "wall_s": wall,
+        "events_per_s": events / wall if wall else 0.0,
+        "retries_per_event": sum(r["retries"] for r in results) / events if events else 0.0,
+        "max_retries": max((r["retries"] for r in results), default=0),
+        "pending": sum(1 for r in results if r["status"] == "pending"),
+        "errors": sum(1 for r in results if r["status"].startswith("error")),
+        "median_event_ms": 1000 * sorted(r["seconds"] for r in results)[events // 2] if events else 0.0,
+        "check": check,
+        "wrong_views": domain.bad_count(check),
+    }
+
+
+def run(emulator: Any, writer_counts: tuple[int, ...], events_each: int, deadline_s: float) -> dict[str, Any]:
+    out: dict[str, Any] = {"events_each": events_each, "by_impl": {}}
+    for variant in ("boiler", "baseline"):
+        out["by_impl"][variant] = {str(n): _one(variant, emulator, n, events_each, deadline_s) for n in writer_counts}
+    return out

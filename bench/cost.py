@@ -1,0 +1,70 @@
+"""Cost per domain event: RPCs, documents read and written, per implementation and event type.
+
+Each event is written with a plain client, then its CloudEvent is delivered in-process to the
+implementation's trigger running on a counting client, against the standalone Firestore emulator.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from google.cloud import firestore
+
+from . import domain
+from .counting import counting_client
+from .handlers import Implementation
+
+EVENT_TYPES = ("ticket", "user", "location")
+
+
+def _one_size(impl: Implementation, emulator: Any, size: int, repeats: int) -> dict[str, Any]:
+    emulator.reset()
+    plain = firestore.Client(project=emulator.project_id)
+    client, tally = counting_client(emulator.project_id)
+    impl.set_client(client)
+    participants = domain.seed_meeting(plain, "m1", size)
+    meeting = plain.document("meetings/m1").get().to_dict()
+    impl.deliver("meeting", "meetings/m1", None, meeting)  # views and (boiler) the record exist
+    # The renamed user attends throughout (a rename of an absent user changes no view); the
+    # ticket toggles belong to someone else.
+    renamed, toggled = participants[1], participants[-1]
+    results: dict[str, Any] = {}
+    for event_type in EVENT_TYPES:
+        samples = []
+        for repeat in range(repeats):
+            if event_type == "ticket":
+                path = f"meetings/m1/tickets/{toggled}"
+                before = plain.document(path).get().to_dict()
+                after = {**before, "attendance": not before["attendance"]}
+            elif event_type == "user":
+                path = f"users/{renamed}"
+                before = plain.document(path).get().to_dict()
+                after = {**before, "firstName": f"Renamed{repeat}"}
+            else:
+                path = "locations/l1"
+                before = plain.document(path).get().to_dict()
+                after = {**before, "address": f"{repeat} Changed St"}
+            plain.document(path).set(after)
+            tally.reset()
+            began = time.perf_counter()
+            impl.deliver(event_type, path, before, after)
+            elapsed = time.perf_counter() - began
+            samples.append({**tally.snapshot(), "seconds": elapsed})
+        results[event_type] = {
+            "rpcs": sum(s["rpcs"] for s in samples) / repeats,
+            "reads": sum(s["reads"] for s in samples) / repeats,
+            "writes": sum(s["writes"] for s in samples) / repeats,
+            "methods": samples[-1]["methods"],
+            "in_process_ms": 1000 * min(s["seconds"] for s in samples),
+        }
+    check = domain.wrong_views(plain)
+    impl.set_client(None)
+    return {"events": results, "check": check}
+
+
+def run(emulator: Any, implementations: list[Implementation], sizes: tuple[int, ...], repeats: int) -> dict[str, Any]:
+    out: dict[str, Any] = {"sizes": list(sizes), "repeats": repeats, "by_impl": {}}
+    for impl in implementations:
+        out["by_impl"][impl.name] = {str(size): _one_size(impl, emulator, size, repeats) for size in sizes}
+    return out

@@ -1,0 +1,101 @@
+"""Counts RPCs, documents read and documents written by a google.cloud.firestore client.
+
+Wraps the client's GAPIC API object (every RPC the client library sends goes through it):
+reads are documents returned by lookups (a missing document counts, as Firestore bills it) and
+by queries (an empty query counts one, as billed); writes are the writes of each commit.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from google.cloud import firestore
+
+
+@dataclass
+class Tally:
+    rpcs: int = 0
+    reads: int = 0
+    writes: int = 0
+    methods: Counter[str] = field(default_factory=Counter)
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def add(self, rpcs: int = 0, reads: int = 0, writes: int = 0, method: str | None = None) -> None:
+        with self.lock:
+            self.rpcs += rpcs
+            self.reads += reads
+            self.writes += writes
+            if method:
+                self.methods[method] += rpcs
+
+    def reset(self) -> None:
+        with self.lock:
+            self.rpcs = self.reads = self.writes = 0
+            self.methods.clear()
+
+    def snapshot(self) -> dict[str, Any]:
+        with self.lock:
+            return {"rpcs": self.rpcs, "reads": self.reads, "writes": self.writes, "methods": dict(self.methods)}
+
+
+def _request_field(request: Any, name: str) -> Any:
+    if isinstance(request, dict):
+        return request.get(name)
+    return getattr(request, name, None)
+
+
+class _CountingApi:
+    """Delegates to the real FirestoreClient, counting each call."""
+
+    def __init__(self, api: Any, tally: Tally) -> None:
+        self._api = api
+        self._tally = tally
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._api, name)
+        if name.startswith("_") or not callable(attr):
+            return attr
+        tally = self._tally
+
+        if name == "batch_get_documents":
+
+            def lookup(*args: Any, **kwargs: Any) -> Iterator[Any]:
+                tally.add(rpcs=1, method=name)
+                for response in attr(*args, **kwargs):
+                    if response._pb.WhichOneof("result") is not None:
+                        tally.add(reads=1)
+                    yield response
+
+            return lookup
+        if name == "run_query":
+
+            def query(*args: Any, **kwargs: Any) -> Iterator[Any]:
+                tally.add(rpcs=1, method=name)
+                found = 0
+                for response in attr(*args, **kwargs):
+                    if response._pb.HasField("document"):
+                        found += 1
+                    yield response
+                tally.add(reads=max(found, 1))
+
+            return query
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            request = kwargs.get("request", args[0] if args else None)
+            writes = _request_field(request, "writes") if name in ("commit", "batch_write") else None
+            tally.add(rpcs=1, writes=len(writes or ()), method=name)
+            return attr(*args, **kwargs)
+
+        return call
+
+
+def counting_client(project: str) -> tuple[firestore.Client, Tally]:
+    """A client whose every RPC is tallied (the emulator host comes from the environment)."""
+    client = firestore.Client(project=project)
+    tally = Tally()
+    client._firestore_api_internal = _CountingApi(client._firestore_api, tally)
+    return client, tally

@@ -1,0 +1,55 @@
+"""The firebase-tools emulator suite with a generated config: boiler's codebase or the baseline's, never both."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from boiler.testing.emulators import EmulatorSuite, _link_sources
+
+PROJECT_ID = "demo-bench"
+BASELINE_SOURCE = "bench/baseline_functions"
+
+
+def functions_config(variant: str, root: Path) -> list[dict[str, Any]]:
+    """The ``functions`` section of firebase.json for one variant."""
+    if variant == "boiler":
+        config = json.loads((root / "firebase.json").read_text())["functions"]
+        return [{k: v for k, v in entry.items() if k != "predeploy"} for entry in config]
+    if variant == "baseline":
+        ensure_baseline_venv(root)
+        return [{
+            "source": BASELINE_SOURCE,
+            "codebase": "baseline",
+            "runtime": "python311",
+            "ignore": ["venv", "__pycache__"],
+        }]
+    raise ValueError(f"unknown variant {variant!r}")
+
+
+def ensure_baseline_venv(root: Path) -> None:
+    """firebase-tools runs a Python codebase from ``<source>/venv``: reuse functions/venv (same pins)."""
+    link = root / BASELINE_SOURCE / "venv"
+    if not link.exists():
+        if link.is_symlink():
+            link.unlink()
+        link.symlink_to(os.path.relpath(root / "functions" / "venv", link.parent))
+
+
+class BenchSuite(EmulatorSuite):
+    """Firestore + Functions emulators on free ports, running exactly one functions codebase."""
+
+    def __init__(self, variant: str, **kwargs: Any) -> None:
+        super().__init__(only=("firestore", "functions"), project_id=PROJECT_ID, **kwargs)
+        self.variant = variant
+
+    def _write_config(self) -> Path:
+        path = super()._write_config()
+        config = json.loads(path.read_text())
+        config["functions"] = functions_config(self.variant, self.root)
+        config.pop("hosting", None)
+        _link_sources({"functions": config["functions"]}, self.root, path.parent)
+        path.write_text(json.dumps(config, indent=2))
+        return path
