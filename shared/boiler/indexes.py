@@ -18,8 +18,6 @@ from typing import Any
 from .compiler import Build
 from .runtime import store
 
-# _boilerAggregates/{View}/keys/{key}: the records' collection id (see runtime/store.py).
-AGGREGATE_RECORDS = "keys"
 
 
 def generate_indexes(build: Build) -> dict[str, Any]:
@@ -27,7 +25,7 @@ def generate_indexes(build: Build) -> dict[str, Any]:
     overrides: list[dict[str, Any]] = []
     if build.triggers:
         overrides += [
-            {"collectionGroup": AGGREGATE_RECORDS, "fieldPath": name, "indexes": []}
+            {"collectionGroup": store.RECORDS, "fieldPath": name, "indexes": []}
             for name in ("sources", "views")
         ]
     overrides.append(

@@ -73,8 +73,7 @@ class ViewModel(Document):
         if not (isinstance(sources, type) and issubclass(sources, Sources)):
             raise DeclarationError(f"{cls.__name__}: sources= must be a Sources subclass, got {sources!r}")
         template = cls.__path_template__
-        key_wildcard = sources.__root__.template.id_wildcard
-        assert key_wildcard is not None  # checked when the Sources class was declared
+        key_wildcard = sources.__root__.template.id_wildcard or ""  # Sources checked it exists
         if key_wildcard not in template.wildcards:
             raise DeclarationError(
                 f"{cls.__name__}: path {template} must contain {{{key_wildcard}}}, the id of the root "

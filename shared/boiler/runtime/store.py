@@ -7,7 +7,9 @@ import datetime as dt
 from google.cloud import firestore
 
 # Collection names; the generated rules deny clients all of them.
-AGGREGATES = "_boilerAggregates"  # _boilerAggregates/{View}/keys/{key}: cached sources + view hashes
+AGGREGATES = "_boilerAggregates"  # _boilerAggregates/{View}/_boilerRecords/{key}: sources + view hashes
+# A collection-group id no app uses, so index overrides on it touch only boiler's records.
+RECORDS = "_boilerRecords"
 LEDGER = "_boilerLedger"  # one document per processed (function, event id)
 ERRORS = "_boilerErrors"  # invalid documents and other failures a developer must see
 PENDING = "_boilerPending"  # work handed to the durable path
@@ -23,11 +25,11 @@ def safe_id(*parts: str) -> str:
 
 
 def aggregate_ref(client: firestore.Client, view: str, key: str) -> firestore.DocumentReference:
-    return client.collection(AGGREGATES, view, "keys").document(key)
+    return client.collection(AGGREGATES, view, RECORDS).document(key)
 
 
 def aggregates_of(client: firestore.Client, view: str) -> firestore.CollectionReference:
-    return client.collection(AGGREGATES, view, "keys")
+    return client.collection(AGGREGATES, view, RECORDS)
 
 
 def ledger_ref(client: firestore.Client, function: str, event_id: str) -> firestore.DocumentReference:
