@@ -19,10 +19,12 @@ from __future__ import annotations
 import argparse
 import hashlib
 import importlib.util
+import os
 import random
 import sys
 import threading
 import time
+import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -42,6 +44,7 @@ from ..views import ViewModel
 from .events import deliver, document_written_event
 
 ROUND = 12  # domain writes between delivery rounds
+RARE_STEP_BOOST = 8  # only multi-commit events reach before_ledger: fail it more often
 STEPS = ("before_read", "after_read", "commit", "after_commit", "before_ledger")
 FUNCTIONS_MAIN = Path(__file__).resolve().parents[3] / "functions" / "main.py"
 
@@ -83,6 +86,7 @@ class ChaosReport:
     events: int = 0
     deliveries: int = 0
     faults: dict[str, int] = field(default_factory=dict)
+    steps: dict[str, int] = field(default_factory=dict)
     crashed: int = 0
     pending_after_drain: int = 0
     redriven: int = 0
@@ -99,7 +103,7 @@ class ChaosReport:
         rate = self.deliveries / self.seconds if self.seconds else 0.0
         return (
             f"seed={self.seed} writes={self.writes} events={self.events} deliveries={self.deliveries} "
-            f"faults={self.faults} crashed={self.crashed} pending={self.pending_after_drain} "
+            f"steps={self.steps} faults={self.faults} crashed={self.crashed} pending={self.pending_after_drain} "
             f"redriven={self.redriven} retries={self.retries} views={self.views} "
             f"{self.seconds:.1f}s ({rate:.0f} deliveries/s)"
         )
@@ -182,7 +186,7 @@ class MeetingRoomWorkload:
             return [self.write(f"locations/{location}", None)]
         if kind == "meeting" or not meetings:
             meeting_id = rng.choice(self._ids("m", self.config.meetings))
-            participants = rng.sample(self._ids("u", self.config.users), rng.randrange(0, 4))
+            participants = rng.sample(self._ids("u", self.config.users), rng.randrange(0, 6))
             writes = [
                 self.write(
                     f"meetings/{meeting_id}",
@@ -290,12 +294,22 @@ def first_divergence(expected: dict[str, Any], actual: dict[str, Any]) -> str | 
 
 
 # -- delivery ---------------------------------------------------------------------------------
-def load_functions(path: Path = FUNCTIONS_MAIN) -> Any:
-    """The project's ``functions/main.py`` as a module (what the Firebase CLI deploys)."""
+def load_functions(path: Path = FUNCTIONS_MAIN, group_size: int | None = 1) -> Any:
+    """The project's ``functions/main.py`` as a module (what the Firebase CLI deploys).
+
+    ``group_size`` (aggregates per commit) is small by default so that a user in a few
+    meetings already fans out over several commits and a separate ledger commit.
+    """
     spec = importlib.util.spec_from_file_location("boiler_chaos_functions_main", path)
-    assert spec is not None and spec.loader is not None
+    if spec is None or spec.loader is None:
+        raise FileNotFoundError(path)
     module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    default = pipeline.GROUP_SIZE
+    pipeline.GROUP_SIZE = group_size or default
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        pipeline.GROUP_SIZE = default
     return module
 
 
@@ -305,6 +319,7 @@ class FaultPlan:
     def __init__(self, seed: int, rate: float) -> None:
         self.seed, self.rate = seed, rate
         self.counts: dict[str, int] = {}
+        self.steps: dict[str, int] = {}  # how often each injection point was reached
         self._seen: dict[tuple[str, str, str], int] = {}
         self._lock = threading.Lock()
         self.enabled = True
@@ -316,10 +331,11 @@ class FaultPlan:
         with self._lock:
             occurrence = self._seen[key] = self._seen.get(key, 0) + 1
         digest = hashlib.blake2b(f"{self.seed}:{key}:{occurrence}".encode(), digest_size=8).digest()
+        rate = self.rate * RARE_STEP_BOOST if step == "before_ledger" else self.rate
         roll = int.from_bytes(digest, "big") / 2**64
-        if roll >= self.rate:
+        if roll >= rate:
             return
-        kind = ("crash", "error", "contention")[int(roll / self.rate * 3)]
+        kind = ("crash", "error", "contention")[int(roll / rate * 3)]
         if kind == "contention" and step not in ("commit", "before_read"):
             return
         with self._lock:
@@ -390,7 +406,7 @@ def run_chaos(
     deliveries = delivered
     report.deliveries = len(deliveries)
     report.events = len({(name, event["id"]) for name, _, event in deliveries})
-    report.faults, report.crashed = dict(plan.counts), crashed
+    report.faults, report.crashed, report.steps = dict(plan.counts), crashed, dict(plan.steps)
     report.retries = sum(retries.values())
     report.pending_after_drain = sum(
         1 for _ in client.collection(store.PENDING).select([]).stream()
@@ -411,6 +427,8 @@ def _counting(plan: FaultPlan, retries: dict[int, int]) -> Callable[[str, pipeli
     def hook(step: str, outcome: pipeline.Outcome) -> None:
         if step == "after_commit":
             retries[id(outcome)] = outcome.retries
+        with plan._lock:
+            plan.steps[step] = plan.steps.get(step, 0) + 1
         plan(step, outcome)
 
     return hook
@@ -468,8 +486,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--fault-rate", type=float, default=0.04)
     args = parser.parse_args(argv)
-    import os
-
     from meeting_room import app  # the flagship example the harness drives
 
     from .emulators import FirestoreEmulator
@@ -501,7 +517,6 @@ def main(argv: list[str] | None = None) -> int:
 
 def _wipe(client: firestore.Client) -> None:
     import os
-    import urllib.request
 
     host = os.environ["FIRESTORE_EMULATOR_HOST"]
     url = f"http://{host}/emulator/v1/projects/{client.project}/databases/(default)/documents"
