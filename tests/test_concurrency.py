@@ -111,11 +111,8 @@ def test_fifty_concurrent_toggles_all_apply_and_every_view_is_right(
         all(view["numAttending"] == PARTICIPANTS for view in views.values())
         and len(views) == PARTICIPANTS
     )
-    ledger = (
-        firestore.collection(store.LEDGER)
-        .where("function", "==", "meeting_session_on_ticket")
-        .stream()
-    )
+    ticket_events = FieldFilter("function", "==", "meeting_session_on_ticket")
+    ledger = firestore.collection(store.LEDGER).where(filter=ticket_events).stream()
     assert sum(1 for _ in ledger) == PARTICIPANTS
     retries = [outcomes[event["id"]].retries for event in events if event["id"] in outcomes]
     assert len(retries) == PARTICIPANTS and max(retries) < pipeline.MAX_RETRIES
@@ -123,3 +120,44 @@ def test_fifty_concurrent_toggles_all_apply_and_every_view_is_right(
         f"retries per event: mean {statistics.mean(retries):.2f}, max {max(retries)}, "
         f"total attempts {sum(o.attempts for o in outcomes.values())}"
     )
+
+
+def test_two_deliveries_of_one_event_racing_apply_it_once(
+    firestore: firestore.Client, functions: Any, outcomes: dict[str, pipeline.Outcome]
+) -> None:
+    user = {
+        "firstName": "Ann",
+        "lastName": "Lee",
+        "organization": "Acme",
+        "hearingAidRequested": False,
+    }
+    firestore.document("users/u1").set(user)
+    meeting = {"title": "Standup", "locationId": "", "participantIds": ["u1"]}
+    firestore.document("meetings/m1").set(meeting)
+    firestore.document("meetings/m1/tickets/u1").set({"attendance": True})
+    event = document_written_event("meetings/m1", None, meeting, event_id="same-event")
+    commits: list[str] = []
+    lock = threading.Lock()
+
+    def hook(step: str, outcome: pipeline.Outcome) -> None:
+        if step == "after_commit":
+            with lock:
+                commits.append(outcome.status)
+
+    pipeline.faults = hook
+    barrier = threading.Barrier(8)
+
+    def race(_: int) -> None:
+        barrier.wait()
+        deliver(functions.meeting_session_on_meeting, event)
+
+    for _ in range(5):  # several rounds: the race window is small
+        store.ledger_ref(firestore, "meeting_session_on_meeting", "same-event").delete()
+        store.aggregate_ref(firestore, "MeetingSession", "m1").delete()
+        firestore.document("users/u1/meetingSessions/m1").delete()
+        commits.clear()
+        with ThreadPoolExecutor(8) as pool:
+            list(pool.map(race, range(8)))
+        assert len(commits) == 1, commits  # exactly one delivery committed; the rest saw the ledger
+        assert stored_views(MeetingSession, firestore) == expected_views(MeetingSession, firestore)
+        assert not list(firestore.collection(store.PENDING).limit(1).stream())

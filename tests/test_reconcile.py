@@ -93,3 +93,30 @@ def test_deleted_root_views_and_record_are_removed(firestore: firestore.Client) 
     assert report.orphans == 3 and report.records_refreshed == 1
     assert not store.aggregate_ref(firestore, "MeetingSession", "m1").get().exists
     assert all(view(firestore, uid) is None for uid in ("u1", "u2", "u3"))
+
+
+def test_cli_reconcile_and_pending(firestore: firestore.Client, monkeypatch, capsys) -> None:  # type: ignore[no-untyped-def]
+    from boiler.cli import main
+    from boiler.runtime import durable
+
+    monkeypatch.setenv("GCLOUD_PROJECT", firestore.project)
+    create_meeting(firestore, "m1")
+    _build(firestore, "m1")
+    firestore.document("users/u2/meetingSessions/m1").delete()
+    assert main(["reconcile", "--app", "meeting_room"]) == 0
+    assert '"stale": 1' in capsys.readouterr().out
+    assert view(firestore, "u2") is not None
+
+    # A trigger killed before its commit left only its write-ahead pending entry.
+    firestore.document("meetings/m1").update({"title": "Renamed"})
+    entry = {
+        "kind": "view",
+        "function": "meeting_session_on_meeting",
+        "eventId": "e9",
+        "document": "meetings/m1",
+    }
+    durable.pending_ref(firestore, "meeting_session_on_meeting", "e9").set(entry)
+    assert main(["pending", "--app", "meeting_room", "--min-age", "0"]) == 0
+    assert '"redriven": 1' in capsys.readouterr().out
+    assert view(firestore, "u2")["title"] == "Renamed"  # type: ignore[index]
+    assert not list(firestore.collection(store.PENDING).stream())
