@@ -4,7 +4,6 @@ itself or another view (the declarations cannot express a cycle that compile_app
 from __future__ import annotations
 
 import pytest
-
 from boiler import App, DeclarationError, DomainModel, Root, Sources, ViewModel, compile_app
 from meeting_room import app as meeting_room
 
@@ -44,7 +43,7 @@ def test_view_written_where_its_own_source_lives_is_rejected() -> None:
 
 
 def test_two_views_feeding_each_other_are_rejected() -> None:
-    # B reads documents at A's path: A's writes would trigger B, and B writes where A's source lives.
+    # B reads documents at A's path (A's writes trigger B); B writes where A's source lives.
     class Summary(DomainModel, path="summaries/{roomId}"):
         name: str
 

@@ -15,13 +15,12 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
-from google.cloud import firestore
-from google.cloud.firestore_v1.base_query import FieldFilter
-
 from boiler.runtime import pipeline, store
 from boiler.runtime.client import use_client
 from boiler.testing.chaos import expected_views, load_functions, stored_views
 from boiler.testing.events import deliver, document_written_event
+from google.cloud import firestore
+from google.cloud.firestore_v1.base_query import FieldFilter
 from meeting_room import MeetingSession
 
 PARTICIPANTS = 50

@@ -6,10 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from google.cloud import firestore
-
 from boiler.runtime import durable, store
 from boiler.testing import wait_until
+from google.cloud import firestore
 
 from .meeting_fixtures import create_meeting, view
 

@@ -11,14 +11,13 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
-from google.cloud import firestore
-from google.cloud.firestore_v1.batch import WriteBatch
-
 from boiler import compile_app
 from boiler.runtime import pipeline, store
 from boiler.runtime.durable import redrive_all
 from boiler.runtime.pipeline import Outcome, Pipeline
 from boiler.testing.chaos import expected_views, stored_views
+from google.cloud import firestore
+from google.cloud.firestore_v1.batch import WriteBatch
 from meeting_room import MeetingSession, app
 
 BUILD = compile_app(app)

@@ -119,9 +119,7 @@ def _reject_loops(app: App, triggers: list[TriggerSpec]) -> None:
                 )
     # Other places a view must not land: where commands trigger, domain documents live, or
     # boiler keeps its records (internal collections are closed to clients and unwatched).
-    occupied = [
-        (f"command {c.__name__}", c.spec().template) for c in app.commands if _is_command(c)
-    ]
+    occupied = [(f"command {c.__name__}", c.spec().template) for c in _commands(app)]
     occupied += [(f"domain model {m.__name__}", m.path_template()) for m in app.domain]
     for view in app.views:
         written = view.spec().template
@@ -146,5 +144,5 @@ def _reject_loops(app: App, triggers: list[TriggerSpec]) -> None:
         paths[view.__name__] = template
 
 
-def _is_command(value: object) -> bool:
-    return isinstance(value, type) and issubclass(value, Command)
+def _commands(app: App) -> list[type[Command]]:
+    return [c for c in app.commands if isinstance(c, type) and issubclass(c, Command)]

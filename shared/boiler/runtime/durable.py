@@ -80,8 +80,12 @@ def task_id(function: str, event_id: str) -> str:
 
 def enqueue(function: str, event_id: str, document: str) -> bool:
     """Enqueue a redrive task; False (logged) if no task queue is reachable (the entry stays)."""
-    if os.environ.get("FIRESTORE_EMULATOR_HOST") and not os.environ.get("CLOUD_TASKS_EMULATOR_HOST"):
-        log.warning("boiler.enqueue_skipped", reason="emulator without the tasks emulator", eventId=event_id)
+    if os.environ.get("FIRESTORE_EMULATOR_HOST") and not os.environ.get(
+        "CLOUD_TASKS_EMULATOR_HOST"
+    ):
+        log.warning(
+            "boiler.enqueue_skipped", reason="emulator without the tasks emulator", eventId=event_id
+        )
         return False  # never reach for production Cloud Tasks from a local run
     try:
         from firebase_admin import functions as admin_functions
@@ -116,7 +120,9 @@ def _admin_app() -> Any:
         firebase_admin.delete_app(app)
     except ValueError:
         pass
-    return firebase_admin.initialize_app(options={"projectId": project} if project else None, name=ADMIN_APP)
+    return firebase_admin.initialize_app(
+        options={"projectId": project} if project else None, name=ADMIN_APP
+    )
 
 
 def redrive(
@@ -126,7 +132,7 @@ def redrive(
     document: str,
     client: firestore.Client | None = None,
 ) -> Outcome:
-    """What the task function runs: the event's rebuild again; raises if it still fails (task retries)."""
+    """What the task function runs: the event's rebuild again; raises if it fails (task retries)."""
     from .pipeline import Outcome, Pipeline
 
     pipeline = Pipeline(build.trigger(function), client=client)
@@ -164,7 +170,7 @@ def redrive_all(
     min_age: dt.timedelta = dt.timedelta(0),
     commands: Callable[[str, str, str], Any] | None = None,
 ) -> RedriveReport:
-    """Complete every pending entry older than ``min_age``; idempotent, safe next to live triggers."""
+    """Complete every pending entry older than ``min_age``; idempotent beside live triggers."""
     report = RedriveReport()
     now = dt.datetime.now(dt.UTC)
     names = {trigger.name for trigger in build.triggers}
@@ -174,11 +180,8 @@ def redrive_all(
         if started is not None and now - started < min_age:
             report.skipped += 1
             continue
-        function, event_id, document = (
-            entry.get("function"),
-            entry.get("eventId"),
-            entry.get("document"),
-        )
+        function = str(entry.get("function", ""))
+        event_id, document = str(entry.get("eventId", "")), str(entry.get("document", ""))
         try:
             if entry.get("kind", "view") == "view" and function in names:
                 redrive(build, function, event_id, document, client)

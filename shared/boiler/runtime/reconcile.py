@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import random
 import time
-from functools import partial
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, TypeVar
 
 from google.api_core import exceptions as gexc

@@ -102,8 +102,10 @@ class ChaosReport:
     def summary(self) -> str:
         rate = self.deliveries / self.seconds if self.seconds else 0.0
         return (
-            f"seed={self.seed} writes={self.writes} events={self.events} deliveries={self.deliveries} "
-            f"steps={self.steps} faults={self.faults} crashed={self.crashed} pending={self.pending_after_drain} "
+            f"seed={self.seed} writes={self.writes} events={self.events} "
+            f"deliveries={self.deliveries} "
+            f"steps={self.steps} faults={self.faults} crashed={self.crashed} "
+            f"pending={self.pending_after_drain} "
             f"redriven={self.redriven} retries={self.retries} views={self.views} "
             f"{self.seconds:.1f}s ({rate:.0f} deliveries/s)"
         )

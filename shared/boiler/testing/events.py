@@ -53,9 +53,9 @@ def encode_document(
     create_time: dt.datetime,
     update_time: dt.datetime,
 ) -> firestore_events.Document:
-    """A ``google.events`` Document with ``fields`` encoded exactly as the Firestore client encodes them."""
+    """A ``google.events`` Document with ``fields`` encoded as the Firestore client encodes them."""
     encoded = firestore_helpers.encode_dict(dict(fields))
-    # Same wire format (google.firestore.v1.Document): encode with the client's types, re-read as events'.
+    # Same wire format (google.firestore.v1.Document): encode as the client, re-read as events.
     client_doc = firestore_document.Document(
         name=name,
         fields=encoded,
@@ -75,9 +75,9 @@ def document_written_event(
     database: str = DEFAULT_DATABASE,
     time: dt.datetime | None = None,
 ) -> CloudEvent:
-    """A ``document.v1.written`` CloudEvent for ``document_path`` changing from ``before`` to ``after``.
+    """A ``document.v1.written`` CloudEvent: ``document_path`` went from ``before`` to ``after``.
 
-    ``None`` means the document does not exist (``before=None``: a create; ``after=None``: a delete).
+    ``None`` means the document does not exist (``before=None``: create; ``after=None``: delete).
     """
     project = _project(project)
     moment = time or dt.datetime.now(dt.UTC)
@@ -131,8 +131,12 @@ def post_to_emulator(
     The emulator base64-decodes ``application/protobuf`` bodies before handing them to the
     Python worker (firebase-tools functionsEmulator.js), so the body is base64 text.
     """
-    url = f"{functions_url.rstrip('/')}/functions/projects/{project}/triggers/{region}-{function_name}-0"
-    body = base64.b64encode(event.get_data())
+    base = functions_url.rstrip("/")
+    url = f"{base}/functions/projects/{project}/triggers/{region}-{function_name}-0"
+    data = event.get_data()
+    if not isinstance(data, bytes):
+        raise TypeError("post_to_emulator needs a protobuf event (document_written_event)")
+    body = base64.b64encode(data)
     request = urllib.request.Request(url, data=body, headers=binary_headers(event), method="POST")
     with urllib.request.urlopen(request, timeout=timeout) as response:
         response.read()
