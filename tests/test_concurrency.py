@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
-from boiler.runtime import pipeline, store
+from boiler.runtime import pipeline, retry, store
 from boiler.runtime.client import use_client
 from boiler.testing.chaos import expected_views, load_functions, stored_views
 from boiler.testing.events import deliver, document_written_event
@@ -114,7 +114,7 @@ def test_fifty_concurrent_toggles_all_apply_and_every_view_is_right(
     ledger = firestore.collection(store.LEDGER).where(filter=ticket_events).stream()
     assert sum(1 for _ in ledger) == PARTICIPANTS
     retries = [outcomes[event["id"]].retries for event in events if event["id"] in outcomes]
-    assert len(retries) == PARTICIPANTS and max(retries) < pipeline.MAX_RETRIES
+    assert len(retries) == PARTICIPANTS and max(retries) < retry.MAX_RETRIES
     print(
         f"retries per event: mean {statistics.mean(retries):.2f}, max {max(retries)}, "
         f"total attempts {sum(o.attempts for o in outcomes.values())}"

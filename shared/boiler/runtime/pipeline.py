@@ -7,8 +7,6 @@ Outcome(status='applied', aggregates=1, views_written=3, ...)
 from __future__ import annotations
 
 import os
-import random
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,27 +19,17 @@ from google.cloud.firestore_v1.field_path import FieldPath
 from ..compiler import TriggerSpec
 from ..errors import InvalidDocument, RetriesExhausted
 from ..sources import ChildrenSpec, RootSpec
-from . import durable, log, store
+from . import durable, log, retry, store
 from .aggregate import AggregateBuilder, WritePlan
 from .attempt import Attempt
 from .client import firestore_client
 
-MAX_RETRIES = int(os.environ.get("BOILER_MAX_RETRIES", "8"))
 # Aggregates rebuilt per commit when one change fans out; each commit stays well under
 # Firestore's 500-write limit (see WRITE_BUDGET).
 GROUP_SIZE = int(os.environ.get("BOILER_GROUP_SIZE", "25"))
 WRITE_BUDGET = 450
 # Firestore caps a commit request at 10 MiB; one aggregate's fat views are split well below it.
 BYTE_BUDGET = 4_000_000
-
-_RETRYABLE = (
-    gexc.Aborted,
-    gexc.DeadlineExceeded,
-    gexc.ServiceUnavailable,
-    gexc.InternalServerError,
-    gexc.ResourceExhausted,
-    gexc.TooManyRequests,
-)
 
 # Fault injection for tests: called with a step name ("before_read", "after_read", "commit",
 # "after_commit", "before_ledger") and the event's Outcome. None (zero cost) in production.
@@ -119,7 +107,7 @@ class Pipeline:
     ) -> None:
         self.trigger = trigger
         self._client = client
-        self.max_retries = max_retries or MAX_RETRIES
+        self.max_retries = max_retries or retry.MAX_RETRIES
         self.group_size = group_size or GROUP_SIZE
 
     @property
@@ -204,27 +192,23 @@ class Pipeline:
 
     # -- one optimistic attempt, retried ---------------------------------------------------
     def _retrying(self, outcome: Outcome, body: Callable[[Attempt], Any]) -> Any:
-        for attempt in range(1, self.max_retries + 1):
+        def once(number: int) -> Any:
             outcome.attempts += 1
+            outcome.retries += number > 1
+            unit = Attempt(self.client, number)
             try:
-                unit = Attempt(self.client, number=attempt)
                 result = body(unit)
                 unit.commit()
-            except (*_RETRYABLE, gexc.FailedPrecondition, gexc.AlreadyExists) as cause:
-                if isinstance(cause, gexc.AlreadyExists) and self._ledger(outcome).get().exists:
+            except gexc.AlreadyExists as cause:
+                if self._ledger(outcome).get().exists:
                     raise _Duplicate() from cause  # another delivery of this event committed first
-                if attempt == self.max_retries:
-                    raise RetriesExhausted(
-                        f"{self.trigger.name}: event {outcome.event_id} not committed after {attempt} attempts"
-                    ) from cause
-                outcome.retries += 1
-                log.debug("boiler.retry", attempt=attempt, error=type(cause).__name__, function=self.trigger.name)
-                time.sleep(_backoff(attempt))
-                continue
+                raise  # a record created meanwhile: a lost race, retried
             outcome.commits += 1 if unit.writes else 0
             _fault("after_commit", outcome)
             return result
-        raise RetriesExhausted(f"{self.trigger.name}: BOILER_MAX_RETRIES must be at least 1")
+
+        name = f"{self.trigger.name}: event {outcome.event_id}"
+        return retry.retrying(once, name, self.max_retries)[0]
 
     def _run_group(
         self,
@@ -373,7 +357,3 @@ class Pipeline:
             log.error("boiler.invalid_document", **{k: v for k, v in fields.items() if k != "at"})
         batch.commit()
 
-
-def _backoff(attempt: int) -> float:
-    """Full jitter: spreads colliding writers apart instead of retrying them in lockstep."""
-    return random.uniform(0, min(1.0, 0.02 * 2**attempt))

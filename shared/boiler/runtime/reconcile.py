@@ -12,27 +12,23 @@ nothing changed, so running it twice reports zero the second time::
 
 from __future__ import annotations
 
-import random
-import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any, TypeVar
+from typing import Any
 
-from google.api_core import exceptions as gexc
 from google.cloud import firestore
 from google.cloud.firestore_v1.field_path import FieldPath
 
-from ..errors import InvalidDocument, RetriesExhausted
+from ..errors import InvalidDocument
 from ..views import ViewModel
 from . import log, store
 from .aggregate import AggregateBuilder, AggregateState, WritePlan
 from .attempt import Attempt
+from .retry import committed
 
 WRITE_BUDGET = 450
 BYTE_BUDGET = 4_000_000
-MAX_ATTEMPTS = 8
-T = TypeVar("T")
 
 
 @dataclass
@@ -106,26 +102,6 @@ def reconcile(
     return report
 
 
-_RACES = (gexc.FailedPrecondition, gexc.AlreadyExists, gexc.Aborted, gexc.ServiceUnavailable)
-
-
-def _committed(client: firestore.Client, body: Callable[[Attempt], T]) -> T:
-    """Run ``body`` on fresh snapshots until its guarded commit wins (a live trigger may race)."""
-    for number in range(1, MAX_ATTEMPTS + 1):
-        attempt = Attempt(client, number=number)
-        try:
-            result = body(attempt)
-            attempt.commit()
-            return result
-        except _RACES as error:
-            if number == MAX_ATTEMPTS:
-                raise RetriesExhausted(
-                    f"reconcile: not committed after {number} attempts"
-                ) from error
-            time.sleep(random.uniform(0, min(1.0, 0.02 * 2**number)))
-    raise AssertionError("unreachable")
-
-
 def _reconcile_one(
     builder: AggregateBuilder, key: str, found: set[str], report: ReconcileReport
 ) -> None:
@@ -168,7 +144,7 @@ def _reconcile_one(
         )
         return plan, rest, (len(views), len(stale), len(orphans)), refreshed
 
-    result = _committed(client, rebuild)
+    result = committed(client, rebuild, name=f"reconcile {builder.spec.name}/{key}")
     if isinstance(result, str):
         report.invalid.append(result)
         return
@@ -180,8 +156,10 @@ def _reconcile_one(
     while rest:
         whole = WritePlan(plan.state, plan.views, plan.digests, plan.sizes, rest)
         chunk, remaining = whole.take(WRITE_BUDGET, BYTE_BUDGET)
-        done = _committed(
-            client, partial(builder.write_chunk, plan=plan, chunk=chunk, rest=remaining)
+        done = committed(
+            client,
+            partial(builder.write_chunk, plan=plan, chunk=chunk, rest=remaining),
+            name=f"reconcile {builder.spec.name}/{key}",
         )
         if done is None:
             return  # a live trigger rebuilt this aggregate meanwhile; it owns the rest

@@ -15,8 +15,11 @@ from typing import TypeVar
 
 from google.api_core import exceptions as gexc
 
+from google.cloud import firestore
+
 from ..errors import RetriesExhausted
 from . import log
+from .attempt import Attempt
 
 MAX_RETRIES = int(os.environ.get("BOILER_MAX_RETRIES", "8"))
 
@@ -60,3 +63,20 @@ def retrying(
             log.debug("boiler.retry", attempt=attempt, error=type(cause).__name__, function=name)
             time.sleep(backoff(attempt))
     raise RetriesExhausted(f"{name}: BOILER_MAX_RETRIES must be at least 1, is {limit}")
+
+
+def committed(
+    client: firestore.Client,
+    body: Callable[[Attempt], T],
+    name: str,
+    max_retries: int | None = None,
+) -> T:
+    """Run ``body`` on a fresh ``Attempt`` and commit it, until the guarded commit wins."""
+
+    def once(number: int) -> T:
+        attempt = Attempt(client, number)
+        result = body(attempt)
+        attempt.commit()
+        return result
+
+    return retrying(once, name, max_retries)[0]
