@@ -1,0 +1,135 @@
+// Drives the web demo in headless Chromium (playwright-core + the system's chromium).
+// Run by tests/test_web_demo.py; env: BOILER_HOSTING_URL, BOILER_CHROMIUM, BOILER_SCREENSHOTS.
+// Prints one JSON line of timings; exits 1 with a message on the first failed expectation.
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { chromium } from "playwright-core";
+
+const url = process.env.BOILER_HOSTING_URL;
+const executablePath = process.env.BOILER_CHROMIUM;
+const screenshots = process.env.BOILER_SCREENSHOTS;
+const TIMEOUT = Number(process.env.BOILER_BROWSER_TIMEOUT_MS || 20000);
+const FLAGS = [
+  "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+  "--disable-component-update", "--disable-sync", "--no-first-run",
+];
+
+const timings = {};
+const began = Date.now();
+const mark = (name) => (timings[name] = Date.now() - began);
+
+/** Wait until the element's text equals `expected`; fail naming what was seen instead. */
+async function waitForText(page, who, selector, expected) {
+  try {
+    await page.waitForFunction(
+      ([sel, text]) => document.querySelector(sel)?.textContent.trim() === text,
+      [selector, expected],
+      { timeout: TIMEOUT },
+    );
+  } catch {
+    const seen = await page.locator(selector).first().textContent().catch(() => null);
+    throw new Error(`${who}: ${selector} should read ${JSON.stringify(expected)}, ` +
+      `is ${JSON.stringify(seen)} after ${TIMEOUT} ms; view state: ` +
+      JSON.stringify(await page.locator("#view-state").textContent().catch(() => null)));
+  }
+}
+
+async function attendingUids(page) {
+  return page.$$eval("#attending li", (items) => items.map((item) => item.dataset.uid));
+}
+
+function expectEqual(actual, expected, what) {
+  if (JSON.stringify(actual) !== JSON.stringify(expected)) {
+    throw new Error(`${what}: expected ${JSON.stringify(expected)}, got ${JSON.stringify(actual)}`);
+  }
+}
+
+async function openAs(browser, uid, errors) {
+  // One context per user: separate storage, like two people on two machines.
+  const context = await browser.newContext({ viewport: { width: 900, height: 1000 } });
+  const page = await context.newPage();
+  page.on("pageerror", (error) => errors.push(`${uid}: ${error.message}`));
+  page.on("console", (msg) => msg.type() === "error" && errors.push(`${uid} console: ${msg.text()}`));
+  page.on("response", (response) => response.status() >= 400 &&
+    errors.push(`${uid}: HTTP ${response.status()} for ${response.url()}`));
+  await page.goto(url, { waitUntil: "load" });
+  await page.click(`#users button[data-uid="${uid}"]`);
+  return page;
+}
+
+async function main() {
+  const browser = await chromium.launch({ executablePath, headless: true, args: FLAGS });
+  mark("launched");
+  const errors = [];
+  try {
+    const bob = await openAs(browser, "bob", errors);
+    await waitForText(bob, "bob", "#title", "Project kickoff");
+    await waitForText(bob, "bob", "#num-attending", "2");
+    expectEqual(await attendingUids(bob), ["alice", "bob"], "bob sees who attends");
+    await waitForText(bob, "bob", "#toggle-attendance", "I'm not attending");
+    mark("bob_sees_view");
+
+    const alice = await openAs(browser, "alice", errors);
+    await waitForText(alice, "alice", "#num-attending", "2");
+    mark("alice_sees_view");
+
+    // Bob leaves: command -> AttendanceRequest trigger -> ticket -> view triggers -> both pages.
+    const clicked = Date.now();
+    await bob.click("#toggle-attendance");
+    await waitForText(bob, "bob", "#commands li:first-child .status", "applied");
+    await waitForText(bob, "bob", "#num-attending", "1");
+    timings.toggle_to_bob_view_ms = Date.now() - clicked;
+    await waitForText(alice, "alice", "#num-attending", "1");
+    timings.toggle_to_alice_view_ms = Date.now() - clicked;
+    expectEqual(await attendingUids(alice), ["alice"], "alice sees bob gone");
+    await waitForText(bob, "bob", "#toggle-attendance", "I'm attending");
+
+    // The rules: bob cannot read alice's view, nor change the meeting status (not a host).
+    await bob.click('#peek button[data-peek="alice"]');
+    await bob.waitForFunction(() => document.querySelector("#peek-result").className === "denied",
+      null, { timeout: TIMEOUT });
+    await bob.click('[data-status="closed"]');
+    await waitForText(bob, "bob", "#commands li:first-child .status", "denied");
+    mark("rules_checked");
+
+    // Bob comes back: both pages show 2 again, one of them with a hearing aid.
+    await bob.click("#toggle-attendance");
+    await waitForText(bob, "bob", "#commands li:first-child .status", "applied");
+    await waitForText(alice, "alice", "#num-attending", "2");
+    await waitForText(alice, "alice", "#num-hearing-aid", "1");
+    await waitForText(bob, "bob", "#num-attending", "2");
+    mark("bob_back");
+
+    // The host: a no-op transition is rejected by the command, closing is applied and shows
+    // live on both pages, after which attendance commands are rejected.
+    await alice.click('[data-status="in-session"]');
+    await waitForText(alice, "alice", "#commands li:first-child .status", "rejected");
+    await waitForText(alice, "alice", "#commands li:first-child .reason",
+      "(meeting kickoff is already 'in-session')");
+    await alice.click('[data-status="closed"]');
+    await waitForText(alice, "alice", "#commands li:first-child .status", "applied");
+    await waitForText(alice, "alice", "#in-session", "not in session");
+    await waitForText(bob, "bob", "#in-session", "not in session");
+    await bob.click("#toggle-attendance");
+    await waitForText(bob, "bob", "#commands li:first-child .status", "rejected");
+    await waitForText(bob, "bob", "#commands li:first-child .reason", "(meeting kickoff is closed)");
+    await waitForText(bob, "bob", "#num-attending", "2");
+    mark("host_checked");
+
+    if (screenshots) {
+      mkdirSync(screenshots, { recursive: true });
+      await bob.screenshot({ path: join(screenshots, "web-demo-bob.png"), fullPage: true });
+      await alice.screenshot({ path: join(screenshots, "web-demo-alice.png"), fullPage: true });
+    }
+    if (errors.length) throw new Error(`page errors:\n${errors.join("\n")}`);
+    mark("done");
+    console.log(JSON.stringify(timings));
+  } finally {
+    await browser.close();
+  }
+}
+
+main().catch((error) => {
+  console.error(`web demo: ${error.message}`);
+  process.exit(1);
+});

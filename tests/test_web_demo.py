@@ -1,0 +1,110 @@
+"""The web demo in real headless Chromium, against firebase-tools' emulators with hosting.
+
+The page (web/, built to web/dist by `./dev setup`) is served by the hosting emulator, signs
+in through the Auth emulator and reads its view live; tests/browser/web_demo.mjs drives two
+users' pages through playwright-core and the system's Chromium.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from boiler.testing import EmulatorSuite, wait_until
+from boiler.testing.emulators import EmulatorError
+from google.cloud import firestore
+from meeting_room.seed import MEETING_ID, USERS, seed
+
+ROOT = Path(__file__).resolve().parents[1]
+SCRIPT = ROOT / "tests" / "browser" / "web_demo.mjs"
+SCREENSHOTS = ROOT / ".boiler" / "screenshots"
+TIMEOUT = 60  # cold Python workers start on their first event, about 0.5 s each
+pytestmark = pytest.mark.suite
+
+
+def chromium() -> str:
+    """The browser binary: BOILER_CHROMIUM, else `chromium` on PATH; a missing one fails."""
+    found = os.environ.get("BOILER_CHROMIUM") or shutil.which("chromium")
+    if not found or not Path(found).exists():
+        pytest.fail(
+            "no Chromium for the browser test: run ./dev setup (installs the Debian package "
+            "`chromium` as root), or `apt-get install -y chromium`, or set BOILER_CHROMIUM="
+            "/path/to/chromium. (Never `npx playwright install`.)",
+            pytrace=False,
+        )
+    return found
+
+
+@pytest.fixture(scope="session")
+def web_suite() -> Iterator[EmulatorSuite]:
+    """Firestore, functions, auth and hosting (serving web/dist) on free ports."""
+    if not (ROOT / "web" / "dist" / "app.js").is_file():
+        pytest.fail("web/dist/app.js is missing: run ./dev setup (npm run build:web)", pytrace=False)
+    suite = EmulatorSuite(only=("firestore", "functions", "auth", "hosting"), project_id="demo-boiler")
+    try:
+        suite.start()
+    except EmulatorError as error:
+        pytest.fail(f"Firebase emulator suite did not start: {error}", pytrace=False)
+    try:
+        yield suite
+    finally:
+        suite.stop()
+
+
+@pytest.fixture
+def seeded(web_suite: EmulatorSuite, monkeypatch: pytest.MonkeyPatch) -> firestore.Client:
+    """The demo data, with every participant's view built (2 attending: alice and bob)."""
+    for name, value in web_suite.env().items():
+        monkeypatch.setenv(name, value)
+    web_suite.reset_firestore()
+    db = firestore.Client(project=web_suite.project_id)
+    seed(db)
+    for uid in USERS:
+        wait_until(lambda uid=uid: num_attending(db, uid) == 2, timeout=TIMEOUT,
+                   message=f"{uid}'s view built")
+    return db
+
+
+def num_attending(db: firestore.Client, uid: str) -> int | None:
+    snapshot = db.document(f"users/{uid}/meetingSessions/{MEETING_ID}").get()
+    return snapshot.get("numAttending") if snapshot.exists else None
+
+
+def test_two_users_see_an_attendance_toggle_live(
+    web_suite: EmulatorSuite, seeded: firestore.Client
+) -> None:
+    browser = chromium()
+    node = shutil.which("node")
+    assert node, "node not found on PATH (Node.js 20+ is required)"
+    env = {
+        **os.environ,
+        "BOILER_HOSTING_URL": web_suite.url("hosting"),
+        "BOILER_CHROMIUM": browser,
+        "BOILER_SCREENSHOTS": str(SCREENSHOTS),
+    }
+    result = subprocess.run(
+        [node, str(SCRIPT)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, (
+        f"{result.stderr}\n{result.stdout}\nemulator log: {web_suite.log_path}"
+    )
+    timings = json.loads(result.stdout.strip().splitlines()[-1])
+    print(f"browser timings (ms): {timings}")
+    # What the pages showed is what the domain says: bob left, came back, was refused once
+    # the host had closed the meeting.
+    assert seeded.document(f"meetings/{MEETING_ID}/tickets/bob").get().get("attendance") is True
+    requests = seeded.collection("users/bob/attendanceRequests").stream()
+    outcomes = sorted((r.get("processedAt"), r.get("attendance"), r.get("status")) for r in requests)
+    assert [outcome[1:] for outcome in outcomes] == [
+        (False, "applied"), (True, "applied"), (False, "rejected"),
+    ]
+    assert seeded.document(f"meetings/{MEETING_ID}").get().get("status") == "closed"
+    for uid in USERS:
+        view = seeded.document(f"users/{uid}/meetingSessions/{MEETING_ID}").get()
+        assert (view.get("numAttending"), view.get("inSession")) == (2, False)
