@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from .app import App
 from .commands import Command, check_access
 from .errors import DeclarationError
+from .paths import PathTemplate
 from .naming import to_snake
 from .runtime import store
 from .sources import SourceSpec
@@ -133,7 +134,7 @@ def _reject_loops(app: App, triggers: list[TriggerSpec]) -> None:
                     f"{view.__name__} writes {written}, where {what} lives ({template}); "
                     "give the view its own collection name"
                 )
-    paths = {}
+    paths: dict[str, PathTemplate] = {}
     for view in app.views:
         template = view.spec().template
         for other_name, other in paths.items():

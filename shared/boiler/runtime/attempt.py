@@ -21,7 +21,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from google.cloud import firestore
-from google.cloud.firestore_v1.base_query import BaseQuery
+from google.cloud.firestore_v1.query import Query
 
 
 class Attempt:
@@ -40,15 +40,13 @@ class Attempt:
         refs = list(refs)
         if not refs:
             return []
-        kwargs = {"read_time": self.read_time} if self.read_time is not None else {}
-        snapshots = list(self.client.get_all(refs, **kwargs))
+        snapshots = list(self.client.get_all(refs, read_time=self.read_time))
         for snapshot in snapshots:
             self._saw(snapshot)
         return snapshots
 
-    def query(self, query: BaseQuery) -> list[firestore.DocumentSnapshot]:
-        kwargs = {"read_time": self.read_time} if self.read_time is not None else {}
-        snapshots = list(query.get(**kwargs))  # type: ignore[attr-defined]
+    def query(self, query: Query) -> list[firestore.DocumentSnapshot]:
+        snapshots = list(query.stream(read_time=self.read_time))  # type: ignore[attr-defined]
         for snapshot in snapshots:
             self._saw(snapshot)
         return snapshots
