@@ -27,6 +27,7 @@ TIMEOUT = 60  # cold Python workers start on their first event, about 0.5 s each
 pytestmark = pytest.mark.suite
 
 
+@pytest.fixture(scope="session")
 def chromium() -> str:
     """The browser binary: BOILER_CHROMIUM, else `chromium` on PATH; a missing one fails."""
     found = os.environ.get("BOILER_CHROMIUM") or shutil.which("chromium")
@@ -44,8 +45,12 @@ def chromium() -> str:
 def web_suite() -> Iterator[EmulatorSuite]:
     """Firestore, functions, auth and hosting (serving web/dist) on free ports."""
     if not (ROOT / "web" / "dist" / "app.js").is_file():
-        pytest.fail("web/dist/app.js is missing: run ./dev setup (npm run build:web)", pytrace=False)
-    suite = EmulatorSuite(only=("firestore", "functions", "auth", "hosting"), project_id="demo-boiler")
+        pytest.fail(
+            "web/dist/app.js is missing: run ./dev setup (npm run build:web)", pytrace=False
+        )
+    suite = EmulatorSuite(
+        only=("firestore", "functions", "auth", "hosting"), project_id="demo-boiler"
+    )
     try:
         suite.start()
     except EmulatorError as error:
@@ -65,8 +70,11 @@ def seeded(web_suite: EmulatorSuite, monkeypatch: pytest.MonkeyPatch) -> firesto
     db = firestore.Client(project=web_suite.project_id)
     seed(db)
     for uid in USERS:
-        wait_until(lambda uid=uid: num_attending(db, uid) == 2, timeout=TIMEOUT,
-                   message=f"{uid}'s view built")
+        wait_until(
+            lambda uid=uid: num_attending(db, uid) == 2,
+            timeout=TIMEOUT,
+            message=f"{uid}'s view built",
+        )
     return db
 
 
@@ -76,19 +84,24 @@ def num_attending(db: firestore.Client, uid: str) -> int | None:
 
 
 def test_two_users_see_an_attendance_toggle_live(
-    web_suite: EmulatorSuite, seeded: firestore.Client
+    chromium: str, web_suite: EmulatorSuite, seeded: firestore.Client
 ) -> None:
-    browser = chromium()
+    # chromium comes first: a missing browser fails before the emulators start.
     node = shutil.which("node")
     assert node, "node not found on PATH (Node.js 20+ is required)"
     env = {
         **os.environ,
         "BOILER_HOSTING_URL": web_suite.url("hosting"),
-        "BOILER_CHROMIUM": browser,
+        "BOILER_CHROMIUM": chromium,
         "BOILER_SCREENSHOTS": str(SCREENSHOTS),
     }
     result = subprocess.run(
-        [node, str(SCRIPT)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+        [node, str(SCRIPT)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
         check=False,
     )
     assert result.returncode == 0, (
@@ -100,9 +113,13 @@ def test_two_users_see_an_attendance_toggle_live(
     # the host had closed the meeting.
     assert seeded.document(f"meetings/{MEETING_ID}/tickets/bob").get().get("attendance") is True
     requests = seeded.collection("users/bob/attendanceRequests").stream()
-    outcomes = sorted((r.get("processedAt"), r.get("attendance"), r.get("status")) for r in requests)
+    outcomes = sorted(
+        (r.get("processedAt"), r.get("attendance"), r.get("status")) for r in requests
+    )
     assert [outcome[1:] for outcome in outcomes] == [
-        (False, "applied"), (True, "applied"), (False, "rejected"),
+        (False, "applied"),
+        (True, "applied"),
+        (False, "rejected"),
     ]
     assert seeded.document(f"meetings/{MEETING_ID}").get().get("status") == "closed"
     for uid in USERS:
