@@ -115,3 +115,28 @@ def test_invalid_document_is_recorded_and_leaves_views_alone(meeting: firestore.
     meeting.document("meetings/m1/tickets/u3").update({"attendance": True})
     deliver(meeting, "ticket", "meetings/m1/tickets/u3")
     assert attending(meeting, "u1") == ["u1", "u2", "u3"]
+
+
+def test_a_rebuild_racing_the_roots_deletion_does_not_resurrect_views(firestore: firestore.Client) -> None:
+    """A cold rebuild reads the meeting, the meeting is deleted (its event finds no record and
+    nothing to do), then the rebuild commits: it must notice and remove what it wrote."""
+    from boiler.runtime import pipeline
+
+    create_meeting(firestore)
+    raced = []
+
+    def delete_meeting_meanwhile(step: str, outcome: Outcome) -> None:
+        if step == "after_read" and outcome.event_id == "late-ticket" and not raced:
+            raced.append(step)
+            firestore.document("meetings/m1").delete()
+            assert deliver(firestore, "meeting", "meetings/m1", event_id="deletion").views_deleted == 0
+
+    pipeline.faults = delete_meeting_meanwhile
+    try:
+        outcome = deliver(firestore, "ticket", "meetings/m1/tickets/u1", event_id="late-ticket")
+    finally:
+        pipeline.faults = None
+    assert raced and outcome.views_written == 3 and outcome.views_deleted == 3
+    assert list(firestore.collection_group("meetingSessions").stream()) == []
+    assert not store.aggregate_ref(firestore, "MeetingSession", "m1").get().exists
+    assert store.ledger_ref(firestore, "meeting_session_on_ticket", "late-ticket").get().exists

@@ -11,12 +11,10 @@ import json
 import os
 import shutil
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from boiler.testing import EmulatorSuite, wait_until
-from boiler.testing.emulators import EmulatorError
 from google.cloud import firestore
 from meeting_room.seed import MEETING_ID, USERS, seed
 
@@ -42,23 +40,13 @@ def chromium() -> str:
 
 
 @pytest.fixture(scope="session")
-def web_suite() -> Iterator[EmulatorSuite]:
-    """Firestore, functions, auth and hosting (serving web/dist) on free ports."""
+def web_suite(emulator_suite: EmulatorSuite) -> EmulatorSuite:
+    """The shared emulator suite, whose hosting emulator serves the built page (web/dist)."""
     if not (ROOT / "web" / "dist" / "app.js").is_file():
         pytest.fail(
             "web/dist/app.js is missing: run ./dev setup (npm run build:web)", pytrace=False
         )
-    suite = EmulatorSuite(
-        only=("firestore", "functions", "auth", "hosting"), project_id="demo-boiler"
-    )
-    try:
-        suite.start()
-    except EmulatorError as error:
-        pytest.fail(f"Firebase emulator suite did not start: {error}", pytrace=False)
-    try:
-        yield suite
-    finally:
-        suite.stop()
+    return emulator_suite
 
 
 @pytest.fixture

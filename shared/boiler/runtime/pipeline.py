@@ -91,8 +91,9 @@ class _GroupResult:
     # A single aggregate too large for one commit: the operations left for follow-up commits.
     plan: WritePlan | None = None
     rest: list[str] = field(default_factory=list)
-    # Dependencies first read by this attempt, with the version read (checked after commit).
-    new_dependencies: dict[str, Any] = field(default_factory=dict)
+    # Documents no earlier commit guarded, with the version read: re-read after the commit
+    # (see _run_group). {path: update time, None if missing}
+    recheck: dict[str, Any] = field(default_factory=dict)
 
 
 class Pipeline:
@@ -126,7 +127,12 @@ class Pipeline:
         except Exception as error:
             outcome.status = "pending"
             durable.hand_off(self.client, outcome, error)
-            log.error("boiler.pending", error=repr(error), cause=repr(error.__cause__), **outcome.log_fields())
+            log.error(
+                "boiler.pending",
+                error=repr(error),
+                cause=repr(error.__cause__),
+                **outcome.log_fields(),
+            )
             return outcome
 
     def run(self, outcome: Outcome, write_ahead: bool = True) -> Outcome:
@@ -145,7 +151,9 @@ class Pipeline:
             single = True
             for keys, last in self._key_groups(builder, outcome.document):
                 single = single and last
-                result = self._run_group(builder, keys, outcome, (ledger, pending) if single else None)
+                result = self._run_group(
+                    builder, keys, outcome, (ledger, pending) if single else None
+                )
                 if result.plan is not None and result.rest:
                     self._write_rest(builder, result, outcome)
                 ledger_written = result.ledger_written
@@ -164,7 +172,9 @@ class Pipeline:
         return outcome
 
     # -- which aggregates an event touches ------------------------------------------------
-    def _key_groups(self, builder: AggregateBuilder, document: str) -> Iterator[tuple[list[str], bool]]:
+    def _key_groups(
+        self, builder: AggregateBuilder, document: str
+    ) -> Iterator[tuple[list[str], bool]]:
         source = self.trigger.source
         values = source.template.match(document)
         if values is None:
@@ -220,7 +230,10 @@ class Pipeline:
     ) -> _GroupResult:
         try:
             result: _GroupResult = self._retrying(
-                outcome, lambda attempt: self._apply(attempt, builder, keys, outcome, ledger)
+                outcome,
+                lambda attempt: self._apply(
+                    attempt, builder, keys, outcome, ledger, reread=depth > 0
+                ),
             )
         except _GroupTooLarge:
             half = len(keys) // 2
@@ -232,9 +245,10 @@ class Pipeline:
         outcome.views_written += result.written
         outcome.views_deleted += result.deleted
         outcome.invalid.extend(result.invalid)
-        if result.new_dependencies and self._changed_since_read(result.new_dependencies):
-            # A document this commit started depending on changed after it was read, and its
-            # event may have looked for dependents before the commit listed it: go again.
+        if result.recheck and self._changed_since_read(result.recheck):
+            # A document this commit newly relied on changed after it was read, and that
+            # change's event may have run before this commit existed (it found no record, or
+            # no record listing the document), finding nothing to do: go again.
             if depth >= self.max_retries:
                 raise RetriesExhausted(f"{self.trigger.name}: dependencies of {keys} keep changing")
             outcome.retries += 1
@@ -258,6 +272,7 @@ class Pipeline:
         keys: list[str],
         outcome: Outcome,
         ledger: tuple[firestore.DocumentReference, firestore.DocumentReference] | None,
+        reread: bool = False,
     ) -> _GroupResult:
         _fault("before_read", outcome)
         # One snapshot for every read: the changed document is read as it is now, so a stale
@@ -265,7 +280,9 @@ class Pipeline:
         # A retry lost a race to another rebuild of the same aggregate: it rereads every source
         # (not only this event's document), so its commit also covers the changes of all the
         # events it raced with, and those then find nothing left to write: contention converges.
-        states = builder.load(attempt, keys, refresh=outcome.document, full=attempt.number > 1)
+        states = builder.load(
+            attempt, keys, refresh=outcome.document, full=reread or attempt.number > 1
+        )
         _fault("after_read", outcome)
         result = _GroupResult()
         plans: list[WritePlan] = []
@@ -280,7 +297,10 @@ class Pipeline:
             plans.append(builder.plan(state, views))
             known = set((state.stored or {}).get("deps", []))
             for path in set(builder.dependencies(state)) - known:
-                result.new_dependencies[path] = attempt.update_times.get(path)
+                result.recheck[path] = attempt.update_times.get(path)
+            if state.snapshot is None:  # no record guarded the root yet (e.g. deleted meanwhile)
+                root = builder.root_path(state.key)
+                result.recheck[root] = attempt.update_times.get(root)
         budget = (2 if ledger is not None else 0) + sum(plan.writes() for plan in plans)
         size = sum(sum(plan.sizes.values()) for plan in plans)
         if (budget > WRITE_BUDGET or size > BYTE_BUDGET) and len(keys) > 1:
@@ -303,16 +323,20 @@ class Pipeline:
         _fault("commit", outcome)
         return result
 
-    def _write_rest(self, builder: AggregateBuilder, result: _GroupResult, outcome: Outcome) -> None:
+    def _write_rest(
+        self, builder: AggregateBuilder, result: _GroupResult, outcome: Outcome
+    ) -> None:
         """Follow-up commits of one oversized aggregate; each rechecks the record version."""
         plan, rest = result.plan, result.rest
         assert plan is not None
         while rest:
-            chunk, remaining = WritePlan(plan.state, plan.views, plan.digests, plan.sizes, rest).take(
-                WRITE_BUDGET - 1, BYTE_BUDGET
-            )
+            chunk, remaining = WritePlan(
+                plan.state, plan.views, plan.digests, plan.sizes, rest
+            ).take(WRITE_BUDGET - 1, BYTE_BUDGET)
 
-            def body(attempt: Attempt, chunk: list[str] = chunk, remaining: list[str] = remaining) -> Any:
+            def body(
+                attempt: Attempt, chunk: list[str] = chunk, remaining: list[str] = remaining
+            ) -> Any:
                 _fault("before_read", outcome)
                 done = builder.write_chunk(attempt, plan, chunk, remaining)
                 _fault("commit", outcome)
@@ -320,7 +344,9 @@ class Pipeline:
 
             done = self._retrying(outcome, body)
             if done is None:
-                log.info("boiler.superseded", key=plan.state.key, left=len(rest), **outcome.log_fields())
+                log.info(
+                    "boiler.superseded", key=plan.state.key, left=len(rest), **outcome.log_fields()
+                )
                 return
             outcome.views_written += done[0]
             outcome.views_deleted += done[1]
@@ -356,4 +382,3 @@ class Pipeline:
             batch.set(ref, fields)
             log.error("boiler.invalid_document", **{k: v for k, v in fields.items() if k != "at"})
         batch.commit()
-
