@@ -29,11 +29,11 @@ QUICK: dict[str, Any] = {
     "fanout": {"sizes": (100, 400), "baseline_sizes": (100,)},
 }
 FULL: dict[str, Any] = {
-    "freshness": {"writes": 200, "warmup": 10, "participants": 3, "rounds": 2},
+    "freshness": {"writes": 210, "warmup": 10, "participants": 3, "rounds": 3},
     "cost": {"sizes": (3, 30), "repeats": 3},
     "coldstart": {"runs": 7, "views": (10, 50, 200)},
     "contention": {"writers": (10, 50), "events_each": 5, "deadline_s": 90},
-    "fanout": {"sizes": (100, 1000, 10000), "baseline_sizes": (100, 1000)},
+    "fanout": {"sizes": (100, 1000, 3000), "baseline_sizes": (100, 1000)},
 }
 
 
@@ -43,7 +43,9 @@ def log(message: str) -> None:
 
 def _command(*args: str) -> str:
     try:
-        return subprocess.run(args, capture_output=True, text=True, timeout=60, check=False).stdout.strip()
+        return subprocess.run(
+            args, capture_output=True, text=True, timeout=60, check=False
+        ).stdout.strip()
     except OSError:
         return "unknown"
 
@@ -64,9 +66,15 @@ def machine() -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="fewer samples and sizes (under 2 minutes)")
-    parser.add_argument("--only", default=",".join(SECTIONS), help=f"comma-separated subset of {SECTIONS}")
-    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results", help="results directory")
+    parser.add_argument(
+        "--quick", action="store_true", help="fewer samples and sizes (under 2 minutes)"
+    )
+    parser.add_argument(
+        "--only", default=",".join(SECTIONS), help=f"comma-separated subset of {SECTIONS}"
+    )
+    parser.add_argument(
+        "--out", type=Path, default=ROOT / "bench" / "results", help="results directory"
+    )
     args = parser.parse_args(argv)
     only = [name.strip() for name in args.only.split(",") if name.strip()]
     unknown = set(only) - set(SECTIONS)
@@ -108,7 +116,12 @@ def main(argv: list[str] | None = None) -> int:
                 timed("cost", lambda: cost.run(emulator, handlers.both(), c["sizes"], c["repeats"]))
             if "contention" in only:
                 c = config["contention"]
-                timed("contention", lambda: contention.run(emulator, c["writers"], c["events_each"], c["deadline_s"]))
+                timed(
+                    "contention",
+                    lambda: contention.run(
+                        emulator, c["writers"], c["events_each"], c["deadline_s"]
+                    ),
+                )
             if "fanout" in only:
                 c = config["fanout"]
                 timed("fanout", lambda: fanout.run(emulator, c["sizes"], c["baseline_sizes"]))
@@ -117,7 +130,10 @@ def main(argv: list[str] | None = None) -> int:
         from . import freshness
 
         c = config["freshness"]
-        timed("freshness", lambda: freshness.run(c["writes"], c["warmup"], c["participants"], c["rounds"], log))
+        timed(
+            "freshness",
+            lambda: freshness.run(c["writes"], c["warmup"], c["participants"], c["rounds"], log),
+        )
 
     from . import report
 
@@ -135,7 +151,10 @@ def main(argv: list[str] | None = None) -> int:
     (args.out / "latest.md").write_text(header + "\n\n" + text + "\n")
     plots = report.plot(results, args.out)
     print(header + "\n\n" + text)
-    print(f"\nwrote {args.out / 'latest.json'}, {args.out / 'latest.md'}, " + ", ".join(p.name for p in plots))
+    print(
+        f"\nwrote {args.out / 'latest.json'}, {args.out / 'latest.md'}, "
+        + ", ".join(p.name for p in plots)
+    )
     return 0
 
 

@@ -77,7 +77,9 @@ def synthetic_app(views: int) -> str:
                     participants: dict[str, User] = Many(User, ids="participant_ids")
 
 
-                class View{i}(ViewModel, path="users/{{uid}}/view{i}/{{meetingId}}", sources=Data{i}):
+                class View{i}(
+                    ViewModel, path="users/{{uid}}/view{i}/{{meetingId}}", sources=Data{i}
+                ):
                     title: str
                     num_attending: int
 
@@ -104,7 +106,11 @@ def import_seconds(modules: dict[str, Path], runs: int, python: Path) -> dict[st
 
     def once(module: Path) -> float:
         result = subprocess.run(
-            [str(python), "-c", _PROBE, str(module)], env=env, check=True, capture_output=True, text=True
+            [str(python), "-c", _PROBE, str(module)],
+            env=env,
+            check=True,
+            capture_output=True,
+            text=True,
         )
         return float(result.stdout.strip().splitlines()[-1])
 
@@ -142,10 +148,12 @@ def run(runs: int, view_counts: tuple[int, ...]) -> dict[str, Any]:
         for name in ("bare", "baseline", "boiler"):
             out["modules"][name] = {"samples_s": samples[name], "median_s": median(samples[name])}
         for count in view_counts:
-            out["growth"].append({
-                "views": count,
-                "functions": 4 * count,
-                "boiler_median_s": median(samples[f"synthetic_{count}"]),
-                "bare_same_functions_median_s": median(samples[f"bare_{count}"]),
-            })
+            out["growth"].append(
+                {
+                    "views": count,
+                    "functions": 4 * count,
+                    "boiler_median_s": median(samples[f"synthetic_{count}"]),
+                    "bare_same_functions_median_s": median(samples[f"bare_{count}"]),
+                }
+            )
     return out

@@ -8,6 +8,7 @@ by queries (an empty query counts one, as billed); writes are the writes of each
 from __future__ import annotations
 
 import threading
+import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -22,9 +23,12 @@ class Tally:
     reads: int = 0
     writes: int = 0
     methods: Counter[str] = field(default_factory=Counter)
+    seconds: Counter[str] = field(default_factory=Counter)  # wall time spent in each RPC method
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
-    def add(self, rpcs: int = 0, reads: int = 0, writes: int = 0, method: str | None = None) -> None:
+    def add(
+        self, rpcs: int = 0, reads: int = 0, writes: int = 0, method: str | None = None
+    ) -> None:
         with self.lock:
             self.rpcs += rpcs
             self.reads += reads
@@ -32,14 +36,25 @@ class Tally:
             if method:
                 self.methods[method] += rpcs
 
+    def took(self, method: str, seconds: float) -> None:
+        with self.lock:
+            self.seconds[method] += seconds
+
     def reset(self) -> None:
         with self.lock:
             self.rpcs = self.reads = self.writes = 0
             self.methods.clear()
+            self.seconds.clear()
 
     def snapshot(self) -> dict[str, Any]:
         with self.lock:
-            return {"rpcs": self.rpcs, "reads": self.reads, "writes": self.writes, "methods": dict(self.methods)}
+            return {
+                "rpcs": self.rpcs,
+                "reads": self.reads,
+                "writes": self.writes,
+                "methods": dict(self.methods),
+                "rpc_ms": {name: 1000 * value for name, value in self.seconds.items()},
+            }
 
 
 def _request_field(request: Any, name: str) -> Any:
@@ -65,30 +80,40 @@ class _CountingApi:
 
             def lookup(*args: Any, **kwargs: Any) -> Iterator[Any]:
                 tally.add(rpcs=1, method=name)
+                began = time.perf_counter()
                 for response in attr(*args, **kwargs):
                     if response._pb.WhichOneof("result") is not None:
                         tally.add(reads=1)
                     yield response
+                tally.took(name, time.perf_counter() - began)
 
             return lookup
         if name == "run_query":
 
             def query(*args: Any, **kwargs: Any) -> Iterator[Any]:
                 tally.add(rpcs=1, method=name)
+                began = time.perf_counter()
                 found = 0
                 for response in attr(*args, **kwargs):
                     if response._pb.HasField("document"):
                         found += 1
                     yield response
+                tally.took(name, time.perf_counter() - began)
                 tally.add(reads=max(found, 1))
 
             return query
 
         def call(*args: Any, **kwargs: Any) -> Any:
             request = kwargs.get("request", args[0] if args else None)
-            writes = _request_field(request, "writes") if name in ("commit", "batch_write") else None
+            writes = (
+                _request_field(request, "writes") if name in ("commit", "batch_write") else None
+            )
             tally.add(rpcs=1, writes=len(writes or ()), method=name)
-            return attr(*args, **kwargs)
+            began = time.perf_counter()
+            try:
+                return attr(*args, **kwargs)
+            finally:
+                tally.took(name, time.perf_counter() - began)
 
         return call
 

@@ -1,4 +1,4 @@
-"""Meeting-room data for the benchmarks, and the from-scratch truth every view is checked against."""
+"""Meeting-room data for the benchmarks, and the from-scratch truth views are checked against."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ from collections.abc import Iterable
 from typing import Any
 
 from google.cloud import firestore
-
 from meeting_room import Location, Meeting, MeetingSession, Ticket, User
 from meeting_room.views import MeetingData
 
@@ -30,7 +29,9 @@ def user_doc(index: int) -> dict[str, Any]:
 LOCATION = {"address": "1 Market St", "latitude": 37.79, "longitude": -122.39}
 
 
-def commit_in_batches(client: firestore.Client, writes: Iterable[tuple[str, dict[str, Any]]]) -> int:
+def commit_in_batches(
+    client: firestore.Client, writes: Iterable[tuple[str, dict[str, Any]]]
+) -> int:
     """Plain set() of many documents, 450 per commit; returns how many were written."""
     batch, count, total = client.batch(), 0, 0
     for path, data in writes:
@@ -63,12 +64,19 @@ def meeting_writes(
     ]
     for position, participant in enumerate(participants):
         role = "host" if position == 0 else "participant"
-        writes.append((f"meetings/{meeting_id}/tickets/{participant}", {"role": role, "attendance": attending}))
+        writes.append(
+            (
+                f"meetings/{meeting_id}/tickets/{participant}",
+                {"role": role, "attendance": attending},
+            )
+        )
     return writes
 
 
-def seed_meeting(client: firestore.Client, meeting_id: str, size: int, location_id: str = "l1") -> list[str]:
-    """Users u00000.., a location and one meeting where everyone attends; returns the participant ids."""
+def seed_meeting(
+    client: firestore.Client, meeting_id: str, size: int, location_id: str = "l1"
+) -> list[str]:
+    """Users u00000.., a location, one meeting where everyone attends; returns participant ids."""
     participants = [uid(i) for i in range(size)]
     writes = [(f"users/{p}", user_doc(i)) for i, p in enumerate(participants)]
     writes.append((f"locations/{location_id}", LOCATION))
@@ -82,9 +90,13 @@ def seed_meeting(client: firestore.Client, meeting_id: str, size: int, location_
 
 def expected_views(client: firestore.Client) -> dict[str, dict[str, Any]]:
     """Every view a from-scratch build of the current domain gives, by path (four queries)."""
-    users = {s.id: User.from_firestore(s.reference.path, s.to_dict()) for s in client.collection("users").stream()}
+    users = {
+        s.id: User.from_firestore(s.reference.path, s.to_dict())
+        for s in client.collection("users").stream()
+    }
     locations = {
-        s.id: Location.from_firestore(s.reference.path, s.to_dict()) for s in client.collection("locations").stream()
+        s.id: Location.from_firestore(s.reference.path, s.to_dict())
+        for s in client.collection("locations").stream()
     }
     tickets: dict[str, dict[str, Ticket]] = defaultdict(dict)
     for snap in client.collection_group("tickets").stream():
@@ -100,12 +112,16 @@ def expected_views(client: firestore.Client) -> dict[str, dict[str, Any]]:
             tickets=tickets.get(snap.id, {}),
             participants={p: users[p] for p in meeting.participant_ids if p in users},
         )
-        views.update({path: view.to_firestore() for path, view in MeetingSession.build_paths(data).items()})
+        views.update(
+            {path: view.to_firestore() for path, view in MeetingSession.build_paths(data).items()}
+        )
     return views
 
 
 def actual_views(client: firestore.Client) -> dict[str, dict[str, Any]]:
-    return {s.reference.path: s.to_dict() for s in client.collection_group(VIEW_COLLECTION).stream()}
+    return {
+        s.reference.path: s.to_dict() for s in client.collection_group(VIEW_COLLECTION).stream()
+    }
 
 
 def wrong_views(client: firestore.Client) -> dict[str, int]:
@@ -113,7 +129,9 @@ def wrong_views(client: firestore.Client) -> dict[str, int]:
     expected, actual = expected_views(client), actual_views(client)
     return {
         "views": len(expected),
-        "wrong": sum(1 for path in expected.keys() & actual.keys() if expected[path] != actual[path]),
+        "wrong": sum(
+            1 for path in expected.keys() & actual.keys() if expected[path] != actual[path]
+        ),
         "missing": len(expected.keys() - actual.keys()),
         "extra": len(actual.keys() - expected.keys()),
     }

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import queue
+import re
 import time
 from collections.abc import Callable
 from typing import Any
@@ -56,7 +57,9 @@ def _attending(data: Snapshot) -> set[str] | None:
     return None if data is None else {entry["uid"] for entry in data.get("attending", [])}
 
 
-def measure(variant: str, writes: int, warmup: int, participants: int, log: Callable[[str], None]) -> dict[str, Any]:
+def measure(
+    variant: str, writes: int, warmup: int, participants: int, log: Callable[[str], None]
+) -> dict[str, Any]:
     """One stack run: ``warmup`` + ``writes`` alternating floor and view round trips."""
     suite = BenchSuite(variant)
     log(f"freshness/{variant}: starting emulators (log {suite.log_path})")
@@ -94,16 +97,20 @@ def measure(variant: str, writes: int, warmup: int, participants: int, log: Call
             if arrived is None:
                 timeouts += 1
                 if timeouts >= 3:
-                    log(f"freshness/{variant}: 3 views never arrived; giving up (log {suite.log_path})")
+                    log(
+                        f"freshness/{variant}: 3 views never arrived; giving up (log {suite.log_path})"
+                    )
                     break
             elif i >= warmup:
                 view_ms.append(1000 * (arrived - t0))
         check = _settled_check(client)
+        executions = _execution_ms(suite.log_path.read_text(errors="replace"))[warmup + 1 :]
         return {
             "variant": variant,
             "participants": participants,
             "view_ms": view_ms,
             "floor_ms": floor_ms,
+            "function_ms": executions,
             "timeouts": timeouts,
             "startup_s": suite.startup_seconds,
             "first_view_s": first_view,
@@ -120,6 +127,14 @@ def measure(variant: str, writes: int, warmup: int, participants: int, log: Call
         suite.stop(timeout=3)  # leaked functions workers: no need to wait 20 s before SIGKILL
 
 
+_FINISHED = re.compile(r'Finished "[\w-]+_on_ticket" in ([\d.]+)ms')
+
+
+def _execution_ms(log_text: str) -> list[float]:
+    """The ticket trigger's run times as the functions emulator reports them (request to return)."""
+    return [float(match) for match in _FINISHED.findall(log_text)]
+
+
 def _settled_check(client: firestore.Client, timeout: float = 15) -> dict[str, int]:
     """Views vs. a from-scratch build, once every in-flight event has landed (or the deadline passed)."""
     deadline = time.monotonic() + timeout
@@ -130,7 +145,9 @@ def _settled_check(client: firestore.Client, timeout: float = 15) -> dict[str, i
         time.sleep(0.2)
 
 
-def run(writes: int, warmup: int, participants: int, rounds: int, log: Callable[[str], None]) -> dict[str, Any]:
+def run(
+    writes: int, warmup: int, participants: int, rounds: int, log: Callable[[str], None]
+) -> dict[str, Any]:
     """``rounds`` x (boiler stack, baseline stack), samples pooled per variant."""
     per_round = max(1, writes // rounds)
     runs: list[dict[str, Any]] = []
@@ -143,10 +160,15 @@ def run(writes: int, warmup: int, participants: int, rounds: int, log: Callable[
         pooled[variant] = {
             "view_ms": [x for r in mine for x in r["view_ms"]],
             "floor_ms": [x for r in mine for x in r["floor_ms"]],
+            "function_ms": [x for r in mine for x in r["function_ms"]],
             "timeouts": sum(r["timeouts"] for r in mine),
             "wrong_views": sum(domain.bad_count(r["check"]) for r in mine),
             "startup_s": [r["startup_s"] for r in mine],
             "first_view_s": [r["first_view_s"] for r in mine],
         }
-    return {"participants": participants, "writes_per_variant": per_round * rounds, "rounds": rounds,
-            "variants": pooled}
+    return {
+        "participants": participants,
+        "writes_per_variant": per_round * rounds,
+        "rounds": rounds,
+        "variants": pooled,
+    }

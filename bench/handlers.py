@@ -1,4 +1,4 @@
-"""The two implementations under test, loaded in-process: boiler's deployable functions and the baseline."""
+"""The implementations under test, loaded in-process: boiler's functions and the baseline."""
 
 from __future__ import annotations
 
@@ -10,10 +10,9 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from google.cloud import firestore
-
 from boiler.runtime.client import use_client
 from boiler.testing.events import deliver, document_written_event
+from google.cloud import firestore
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -31,14 +30,16 @@ def _load(name: str, path: Path) -> ModuleType:
 
 @dataclass(frozen=True)
 class Implementation:
-    """One variant's four triggers (ticket, meeting, user, location) and how to point it at a client."""
+    """A variant's four triggers (ticket, meeting, user, location); how to give it a client."""
 
     name: str
     module: ModuleType
     functions: dict[str, Callable[[Any], Any]]
     set_client: Callable[[firestore.Client | None], None]
 
-    def deliver(self, source: str, path: str, before: dict[str, Any] | None, after: dict[str, Any] | None) -> None:
+    def deliver(
+        self, source: str, path: str, before: dict[str, Any] | None, after: dict[str, Any] | None
+    ) -> None:
         """Call the trigger for ``source`` in-process with a real binary-mode CloudEvent."""
         deliver(self.functions[source], document_written_event(path, before, after))
 

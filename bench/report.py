@@ -28,7 +28,10 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     """A GitHub-flavoured Markdown table, columns padded to line up in a terminal too."""
     cells = [[str(h) for h in headers]] + [[fmt(c) for c in row] for row in rows]
     widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
-    lines = ["| " + " | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) + " |" for row in cells]
+    lines = [
+        "| " + " | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) + " |"
+        for row in cells
+    ]
     lines.insert(1, "|" + "|".join("-" * (w + 2) for w in widths) + "|")
     return "\n".join(lines)
 
@@ -39,10 +42,11 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
 def freshness_section(fresh: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     variants = fresh["variants"]
     floor = variants["boiler"]["floor_ms"] + variants["baseline"]["floor_ms"]
-    rows = [["floor (no function)", *_lat(floor), "-", "-"]]
+    rows = [["floor (no function)", *_lat(floor), "-", "-", "-"]]
     for name in ("baseline", "boiler"):
         v = variants[name]
-        rows.append([name, *_lat(v["view_ms"]), v["timeouts"], v["wrong_views"]])
+        function = median(v.get("function_ms", []))
+        rows.append([name, *_lat(v["view_ms"]), function, v["timeouts"], v["wrong_views"]])
     boiler_med = median(variants["boiler"]["view_ms"])
     baseline_med = median(variants["baseline"]["view_ms"])
     derived = {
@@ -53,7 +57,8 @@ def freshness_section(fresh: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     text = (
         f"Freshness: write -> on_snapshot of the view, {fresh['writes_per_variant']} writes per variant, "
         f"{fresh['participants']} participants, {fresh['rounds']} stack run(s) per variant (ms)\n"
-        + table(["path", "n", "median", "p95", "p99", "timeouts", "wrong views"], rows)
+        + table(["path", "n", "median", "p95", "p99", "function run (median)", "timeouts",
+                 "wrong views"], rows)
         + f"\nboiler / baseline (median): {fmt(derived['boiler_over_baseline'], 2)}x;"
         f" boiler - floor: {fmt(derived['boiler_minus_floor_ms'])} ms;"
         f" baseline - floor: {fmt(derived['baseline_minus_floor_ms'])} ms"
@@ -74,15 +79,34 @@ def cost_section(cost: dict[str, Any]) -> tuple[str, dict[str, Any]]:
             b = cost["by_impl"]["boiler"][str(size)]["events"][event]
             h = cost["by_impl"]["baseline"][str(size)]["events"][event]
             worst = max(worst, ratio(b["reads"], h["reads"]))
-            rows.append([event, size, b["reads"], h["reads"], b["writes"], h["writes"], b["rpcs"], h["rpcs"]])
+            rows.append(
+                [
+                    event,
+                    size,
+                    b["reads"],
+                    h["reads"],
+                    b["writes"],
+                    h["writes"],
+                    b["rpcs"],
+                    h["rpcs"],
+                ]
+            )
     wrong = sum(
         r["check"]["wrong"] + r["check"]["missing"] + r["check"]["extra"]
         for impl in cost["by_impl"].values()
         for r in impl.values()
     )
     text = "Cost per event (documents read / written, RPCs; boiler vs baseline)\n" + table(
-        ["event", "participants", "reads boiler", "reads base", "writes boiler", "writes base",
-         "RPCs boiler", "RPCs base"],
+        [
+            "event",
+            "participants",
+            "reads boiler",
+            "reads base",
+            "writes boiler",
+            "writes base",
+            "RPCs boiler",
+            "RPCs base",
+        ],
         rows,
     )
     return text, {"max_reads_ratio": worst, "wrong_views": wrong}
@@ -90,9 +114,17 @@ def cost_section(cost: dict[str, Any]) -> tuple[str, dict[str, Any]]:
 
 def coldstart_section(cold: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     bare = cold["modules"]["bare"]["median_s"]
-    rows = [[name, 1000 * m["median_s"], ratio(m["median_s"], bare)] for name, m in cold["modules"].items()]
+    rows = [
+        [name, 1000 * m["median_s"], ratio(m["median_s"], bare)]
+        for name, m in cold["modules"].items()
+    ]
     growth = [
-        [g["views"], g["functions"], 1000 * g["boiler_median_s"], 1000 * g["bare_same_functions_median_s"]]
+        [
+            g["views"],
+            g["functions"],
+            1000 * g["boiler_median_s"],
+            1000 * g["bare_same_functions_median_s"],
+        ]
         for g in cold["growth"]
     ]
     text = (
@@ -109,14 +141,37 @@ def contention_section(cont: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     wrong_boiler = 0
     for impl, by_n in cont["by_impl"].items():
         for n, r in by_n.items():
-            rows.append([impl, int(n), r["events"], r["events_per_s"], r["retries_per_event"], r["max_retries"],
-                         r["pending"], r["errors"], r["wrong_views"]])
+            rows.append(
+                [
+                    impl,
+                    int(n),
+                    r["events"],
+                    r["events_per_s"],
+                    r["retries_per_event"],
+                    r["max_retries"],
+                    r["pending"],
+                    r["errors"],
+                    r["wrong_views"],
+                ]
+            )
             if impl == "boiler":
                 wrong_boiler += r["wrong_views"]
-    text = "Contention: N concurrent writers on one meeting (in-process triggers, standalone emulator)\n" + table(
-        ["impl", "writers", "events", "events/s", "retries/event", "max retries", "to durable path",
-         "errors", "wrong views"],
-        rows,
+    text = (
+        "Contention: N concurrent writers on one meeting (in-process triggers, standalone emulator)\n"
+        + table(
+            [
+                "impl",
+                "writers",
+                "events",
+                "events/s",
+                "retries/event",
+                "max retries",
+                "to durable path",
+                "errors",
+                "wrong views",
+            ],
+            rows,
+        )
     )
     return text, {"wrong_views": wrong_boiler}
 
@@ -126,12 +181,22 @@ def fanout_section(fan: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     wrong_boiler = 0
     for impl, runs in fan["by_impl"].items():
         for r in runs:
-            rows.append([impl, r["views"], r["drain_s"], r["views_per_s"], r["peak_heap_mb"], r["peak_rss_growth_mb"],
-                         r["wrong_views"]])
+            rows.append(
+                [
+                    impl,
+                    r["views"],
+                    r["drain_s"],
+                    r["views_per_s"],
+                    r["peak_heap_mb"],
+                    r["peak_rss_growth_mb"],
+                    r["wrong_views"],
+                ]
+            )
             if impl == "boiler":
                 wrong_boiler += r["wrong_views"]
     text = "Fan-out: one user rename changing N views\n" + table(
-        ["impl", "views", "drain s", "views/s", "peak heap MB", "RSS growth MB", "wrong views"], rows
+        ["impl", "views", "drain s", "views/s", "peak heap MB", "RSS growth MB", "wrong views"],
+        rows,
     )
     boiler = fan["by_impl"]["boiler"]
     per_view = [r["drain_s"] / r["views"] for r in boiler]
@@ -142,13 +207,23 @@ def targets(results: dict[str, Any], derived: dict[str, dict[str, Any]]) -> list
     rows = []
     if "freshness" in derived:
         value = derived["freshness"]["boiler_over_baseline"]
-        rows.append(["freshness median <= 1.15x baseline", f"{fmt(value, 2)}x", _ok(value <= FRESHNESS_TARGET)])
+        rows.append(
+            [
+                "freshness median <= 1.15x baseline",
+                f"{fmt(value, 2)}x",
+                _ok(value <= FRESHNESS_TARGET),
+            ]
+        )
     if "cost" in derived:
         value = derived["cost"]["max_reads_ratio"]
-        rows.append(["reads per event <= baseline (worst case)", f"{fmt(value, 2)}x", _ok(value <= 1.0)])
+        rows.append(
+            ["reads per event <= baseline (worst case)", f"{fmt(value, 2)}x", _ok(value <= 1.0)]
+        )
     if "coldstart" in derived:
         value = derived["coldstart"]["boiler_over_bare"]
-        rows.append(["cold-start import <= 1.3x bare", f"{fmt(value, 2)}x", _ok(value <= COLDSTART_TARGET)])
+        rows.append(
+            ["cold-start import <= 1.3x bare", f"{fmt(value, 2)}x", _ok(value <= COLDSTART_TARGET)]
+        )
     wrong = 0
     for section in ("cost", "contention", "fanout"):
         wrong += derived.get(section, {}).get("wrong_views", 0)
@@ -166,9 +241,13 @@ def render(results: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     """The whole report as text, and the derived figures (ratios, targets) for latest.json."""
     parts: list[str] = []
     derived: dict[str, dict[str, Any]] = {}
-    for name, section in (("freshness", freshness_section), ("cost", cost_section),
-                          ("coldstart", coldstart_section), ("contention", contention_section),
-                          ("fanout", fanout_section)):
+    for name, section in (
+        ("freshness", freshness_section),
+        ("cost", cost_section),
+        ("coldstart", coldstart_section),
+        ("contention", contention_section),
+        ("fanout", fanout_section),
+    ):
         if name in results:
             text, derived[name] = section(results[name])
             parts.append(text)
@@ -198,7 +277,8 @@ def plot(results: dict[str, Any], directory: Path) -> list[Path]:
     if "freshness" in results:
         variants = results["freshness"]["variants"]
         series = {
-            "floor (no function)": variants["boiler"]["floor_ms"] + variants["baseline"]["floor_ms"],
+            "floor (no function)": variants["boiler"]["floor_ms"]
+            + variants["baseline"]["floor_ms"],
             "baseline": variants["baseline"]["view_ms"],
             "boiler": variants["boiler"]["view_ms"],
         }
@@ -240,9 +320,15 @@ def plot(results: dict[str, Any], directory: Path) -> list[Path]:
         left.set_ylabel("import ms (median)")
         left.set_title("Import of functions/main.py")
         views = [g["views"] for g in cold["growth"]]
-        right.plot(views, [1000 * g["boiler_median_s"] for g in cold["growth"]], "o-", label="boiler app")
-        right.plot(views, [1000 * g["bare_same_functions_median_s"] for g in cold["growth"]], "s-",
-                   label="bare triggers (same count)")
+        right.plot(
+            views, [1000 * g["boiler_median_s"] for g in cold["growth"]], "o-", label="boiler app"
+        )
+        right.plot(
+            views,
+            [1000 * g["bare_same_functions_median_s"] for g in cold["growth"]],
+            "s-",
+            label="bare triggers (same count)",
+        )
         right.set_xlabel("declared view models (4 triggers each)")
         right.set_ylabel("import ms (median)")
         right.set_title("Growth")
@@ -273,7 +359,9 @@ def plot(results: dict[str, Any], directory: Path) -> list[Path]:
             if not runs:
                 continue
             left.loglog([r["views"] for r in runs], [r["drain_s"] for r in runs], "o-", label=impl)
-            right.plot([r["views"] for r in runs], [r["peak_heap_mb"] for r in runs], "o-", label=impl)
+            right.plot(
+                [r["views"] for r in runs], [r["peak_heap_mb"] for r in runs], "o-", label=impl
+            )
         left.set_xlabel("views changed by one rename")
         left.set_ylabel("drain time (s)")
         left.set_title("Fan-out drain time (log-log)")

@@ -20,12 +20,14 @@ def functions_config(variant: str, root: Path) -> list[dict[str, Any]]:
         return [{k: v for k, v in entry.items() if k != "predeploy"} for entry in config]
     if variant == "baseline":
         ensure_baseline_venv(root)
-        return [{
-            "source": BASELINE_SOURCE,
-            "codebase": "baseline",
-            "runtime": "python311",
-            "ignore": ["venv", "__pycache__"],
-        }]
+        return [
+            {
+                "source": BASELINE_SOURCE,
+                "codebase": "baseline",
+                "runtime": "python311",
+                "ignore": ["venv", "__pycache__"],
+            }
+        ]
     raise ValueError(f"unknown variant {variant!r}")
 
 

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 
 def percentile(values: Sequence[float], q: float) -> float:
-    """The q-th percentile (0..100), linear interpolation between closest ranks (numpy's default)."""
+    """The q-th percentile (0..100), interpolating linearly between ranks (numpy's default)."""
     if not values:
         return math.nan
     if not 0 <= q <= 100:

@@ -104,7 +104,9 @@ def baseline_on_meeting(event: firestore_fn.Event[Any]) -> None:
     meeting_id = event.params["meetingId"]
     before = event.data.before.to_dict() if event.data.before else None
     after = event.data.after.to_dict() if event.data.after else None
-    removed = set((before or {}).get("participantIds", [])) - set((after or {}).get("participantIds", []))
+    removed = set((before or {}).get("participantIds", [])) - set(
+        (after or {}).get("participantIds", [])
+    )
     client = db()
     for uid in removed:
         client.document(f"users/{uid}/meetingSessions/{meeting_id}").delete()

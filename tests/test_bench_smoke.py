@@ -1,0 +1,113 @@
+"""The benchmark's pure parts: percentile math, table formatting, and the baseline computing the
+same view as boiler for the same data (no timing assertions)."""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from meeting_room import Location, Meeting, MeetingSession, Ticket, User  # noqa: E402
+from meeting_room.views import MeetingData  # noqa: E402
+
+from bench import report, stats  # noqa: E402
+from bench.domain import LOCATION, user_doc  # noqa: E402
+
+
+def _baseline():
+    spec = importlib.util.spec_from_file_location(
+        "bench_baseline_main_test", ROOT / "bench/baseline_functions/main.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_percentile_matches_linear_interpolation() -> None:
+    values = [5.0, 1.0, 3.0, 2.0, 4.0]
+    assert stats.percentile(values, 0) == 1.0
+    assert stats.percentile(values, 50) == 3.0
+    assert stats.percentile(values, 100) == 5.0
+    assert stats.percentile(values, 25) == 2.0
+    assert stats.percentile([1.0, 2.0], 95) == pytest.approx(1.95)
+    assert math.isnan(stats.percentile([], 50))
+    with pytest.raises(ValueError):
+        stats.percentile(values, 101)
+
+
+def test_summary_and_ratio() -> None:
+    summary = stats.summary([float(i) for i in range(1, 101)])
+    assert summary["n"] == 100
+    assert summary["median"] == pytest.approx(50.5)
+    assert summary["p99"] == pytest.approx(99.01)
+    assert math.isnan(stats.ratio(1.0, 0.0))
+
+
+def test_table_lines_up() -> None:
+    text = report.table(
+        ["name", "ms"], [["boiler", 12.345], ["baseline", 1234.5], ["floor", float("nan")]]
+    )
+    lines = text.splitlines()
+    assert lines[0].startswith("| name")
+    assert set(lines[1]) <= {"|", "-"}
+    assert len({len(line) for line in lines}) == 1
+    assert "12.3" in text and "1,234.5" in text and "n/a" in text
+
+
+@pytest.mark.parametrize(
+    "attendance", [{}, {"u00000": True}, {"u00000": True, "u00001": False, "u00002": True}]
+)
+@pytest.mark.parametrize("with_location", [True, False])
+def test_baseline_builds_the_same_view_as_boiler(
+    attendance: dict[str, bool], with_location: bool
+) -> None:
+    participants = ["u00002", "u00000", "u00001", "missing"]
+    users = {uid: user_doc(i) for i, uid in enumerate(participants[:3])}
+    meeting = {
+        "title": "Weekly",
+        "locationId": "l1",
+        "status": "in-session",
+        "participantIds": participants,
+    }
+    tickets = {
+        uid: {"role": "participant", "attendance": present} for uid, present in attendance.items()
+    }
+    location = LOCATION if with_location else None
+
+    baseline_view = _baseline().view_of("m1", meeting, location, tickets, users)
+    data = MeetingData(
+        "m1",
+        meeting=Meeting.from_firestore("meetings/m1", meeting),
+        location=Location.from_firestore("locations/l1", location) if location else None,
+        tickets={
+            uid: Ticket.from_firestore(f"meetings/m1/tickets/{uid}", t)
+            for uid, t in tickets.items()
+        },
+        participants={uid: User.from_firestore(f"users/{uid}", u) for uid, u in users.items()},
+    )
+    boiler_views = MeetingSession.build_paths(data)
+    assert set(boiler_views) == {f"users/{uid}/meetingSessions/m1" for uid in participants}
+    for view in boiler_views.values():
+        assert view.to_firestore() == baseline_view
+
+
+def test_report_renders_targets_from_results() -> None:
+    fresh = {
+        "participants": 3,
+        "writes_per_variant": 2,
+        "rounds": 1,
+        "variants": {
+            name: {"view_ms": [10.0, 12.0], "floor_ms": [5.0, 6.0], "timeouts": 0, "wrong_views": 0}
+            for name in ("boiler", "baseline")
+        },
+    }
+    text, derived = report.render({"freshness": fresh})
+    assert derived["freshness"]["boiler_over_baseline"] == pytest.approx(1.0)
+    assert "freshness median <= 1.15x baseline" in text and "met" in text
