@@ -1,5 +1,5 @@
 """``python -m bench [--quick] [--only SECTION,...]``: run the benchmarks, print the table, write
-``bench/results/latest.json``, ``latest.md`` and PNG plots. Starts (and stops) every emulator itself.
+``bench/results/latest.json``, ``latest.md`` and PNG plots. Starts and stops every emulator itself.
 """
 
 from __future__ import annotations
@@ -143,8 +143,9 @@ def main(argv: list[str] | None = None) -> int:
     results["derived"] = derived
     args.out.mkdir(parents=True, exist_ok=True)
     header = (
-        f"boiler benchmarks ({results['mode']} mode, {results['started']}, commit {results['machine']['git_commit']}, "
-        f"{results['machine']['nproc']} cores, load {results['machine']['load_average_at_start'][0]:.1f} at start; "
+        f"boiler benchmarks ({results['mode']} mode, {results['started']}, "
+        f"commit {results['machine']['git_commit']}, {results['machine']['nproc']} cores, "
+        f"load {results['machine']['load_average_at_start'][0]:.1f} at start; "
         f"{results['seconds']['total']} s)"
     )
     (args.out / "latest.json").write_text(json.dumps(results, indent=1, default=str))

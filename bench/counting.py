@@ -24,6 +24,7 @@ class Tally:
     writes: int = 0
     methods: Counter[str] = field(default_factory=Counter)
     seconds: Counter[str] = field(default_factory=Counter)  # wall time spent in each RPC method
+    trace: list[tuple[str, float, float]] = field(default_factory=list)  # (method, start, end)
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def add(
@@ -36,15 +37,18 @@ class Tally:
             if method:
                 self.methods[method] += rpcs
 
-    def took(self, method: str, seconds: float) -> None:
+    def took(self, method: str, seconds: float, end: float | None = None) -> None:
+        end = time.perf_counter() if end is None else end
         with self.lock:
             self.seconds[method] += seconds
+            self.trace.append((method, end - seconds, end))
 
     def reset(self) -> None:
         with self.lock:
             self.rpcs = self.reads = self.writes = 0
             self.methods.clear()
             self.seconds.clear()
+            self.trace.clear()
 
     def snapshot(self) -> dict[str, Any]:
         with self.lock:
@@ -80,26 +84,35 @@ class _CountingApi:
 
             def lookup(*args: Any, **kwargs: Any) -> Iterator[Any]:
                 tally.add(rpcs=1, method=name)
-                began = time.perf_counter()
-                for response in attr(*args, **kwargs):
-                    if response._pb.WhichOneof("result") is not None:
-                        tally.add(reads=1)
-                    yield response
-                tally.took(name, time.perf_counter() - began)
+                began = last = time.perf_counter()
+                # A caller may stop early (DocumentReference.get): the RPC ends at its last answer.
+                try:
+                    for response in attr(*args, **kwargs):
+                        last = time.perf_counter()
+                        if response._pb.WhichOneof("result") is not None:
+                            tally.add(reads=1)
+                        yield response
+                    last = time.perf_counter()
+                finally:
+                    tally.took(name, last - began, end=last)
 
             return lookup
         if name == "run_query":
 
             def query(*args: Any, **kwargs: Any) -> Iterator[Any]:
                 tally.add(rpcs=1, method=name)
-                began = time.perf_counter()
+                began = last = time.perf_counter()
                 found = 0
-                for response in attr(*args, **kwargs):
-                    if response._pb.HasField("document"):
-                        found += 1
-                    yield response
-                tally.took(name, time.perf_counter() - began)
-                tally.add(reads=max(found, 1))
+                try:
+                    for response in attr(*args, **kwargs):
+                        last = time.perf_counter()
+                        if response._pb.HasField("document"):
+                            found += 1
+                        yield response
+                    last = time.perf_counter()
+                finally:
+                    tally.took(name, last - began, end=last)
+                    tally.add(reads=max(found, 1))
 
             return query
 

@@ -1,4 +1,4 @@
-"""Freshness: domain write -> view visible to an ``on_snapshot`` listener, through the functions emulator.
+"""Freshness: domain write -> view visible to an ``on_snapshot`` listener, through functions.
 
 For each variant a fresh emulator suite runs only that variant's codebase. Each round trip
 alternates a floor sample (write a document nobody triggers on and listen to that document)
@@ -13,12 +13,15 @@ import queue
 import re
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from google.cloud import firestore
 
 from . import domain
 from .stack import BenchSuite
+
+ROOT = Path(__file__).resolve().parent.parent
 
 Snapshot = dict[str, Any] | None
 
@@ -58,7 +61,12 @@ def _attending(data: Snapshot) -> set[str] | None:
 
 
 def measure(
-    variant: str, writes: int, warmup: int, participants: int, log: Callable[[str], None]
+    variant: str,
+    writes: int,
+    warmup: int,
+    participants: int,
+    log: Callable[[str], None],
+    keep_log: bool = False,
 ) -> dict[str, Any]:
     """One stack run: ``warmup`` + ``writes`` alternating floor and view round trips."""
     suite = BenchSuite(variant)
@@ -98,7 +106,8 @@ def measure(
                 timeouts += 1
                 if timeouts >= 3:
                     log(
-                        f"freshness/{variant}: 3 views never arrived; giving up (log {suite.log_path})"
+                        f"freshness/{variant}: 3 views never arrived; giving up "
+                        f"(log {suite.log_path})"
                     )
                     break
             elif i >= warmup:
@@ -115,6 +124,7 @@ def measure(
             "startup_s": suite.startup_seconds,
             "first_view_s": first_view,
             "check": check,
+            "log": str(suite.log_path) if keep_log else None,
         }
     finally:
         for listener in listeners:
@@ -136,7 +146,7 @@ def _execution_ms(log_text: str) -> list[float]:
 
 
 def _settled_check(client: firestore.Client, timeout: float = 15) -> dict[str, int]:
-    """Views vs. a from-scratch build, once every in-flight event has landed (or the deadline passed)."""
+    """Views vs. a from-scratch build, once in-flight events have landed (or at the deadline)."""
     deadline = time.monotonic() + timeout
     while True:
         check = domain.wrong_views(client)

@@ -55,10 +55,21 @@ def freshness_section(fresh: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         "baseline_minus_floor_ms": baseline_med - median(variants["baseline"]["floor_ms"]),
     }
     text = (
-        f"Freshness: write -> on_snapshot of the view, {fresh['writes_per_variant']} writes per variant, "
+        f"Freshness: write -> on_snapshot of the view, {fresh['writes_per_variant']} writes each, "
         f"{fresh['participants']} participants, {fresh['rounds']} stack run(s) per variant (ms)\n"
-        + table(["path", "n", "median", "p95", "p99", "function run (median)", "timeouts",
-                 "wrong views"], rows)
+        + table(
+            [
+                "path",
+                "n",
+                "median",
+                "p95",
+                "p99",
+                "function run (median)",
+                "timeouts",
+                "wrong views",
+            ],
+            rows,
+        )
         + f"\nboiler / baseline (median): {fmt(derived['boiler_over_baseline'], 2)}x;"
         f" boiler - floor: {fmt(derived['boiler_minus_floor_ms'])} ms;"
         f" baseline - floor: {fmt(derived['baseline_minus_floor_ms'])} ms"
@@ -128,7 +139,7 @@ def coldstart_section(cold: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         for g in cold["growth"]
     ]
     text = (
-        f"Cold start: import of the functions module in a fresh process (median of {cold['runs']})\n"
+        f"Cold start: import of the functions module, fresh process (median of {cold['runs']})\n"
         + table(["module", "import ms", "x bare"], rows)
         + "\n\nGrowth with declared view models (4 triggers each)\n"
         + table(["views", "functions", "boiler ms", "bare module, same functions, ms"], growth)
@@ -157,7 +168,7 @@ def contention_section(cont: dict[str, Any]) -> tuple[str, dict[str, Any]]:
             if impl == "boiler":
                 wrong_boiler += r["wrong_views"]
     text = (
-        "Contention: N concurrent writers on one meeting (in-process triggers, standalone emulator)\n"
+        "Contention: N concurrent writers on one meeting (in-process triggers, bare Firestore)\n"
         + table(
             [
                 "impl",

@@ -1,4 +1,4 @@
-"""The firebase-tools emulator suite with a generated config: boiler's codebase or the baseline's, never both."""
+"""firebase-tools' emulators, generated config: boiler's codebase or the baseline's, never both."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ from boiler.testing.emulators import EmulatorSuite, _link_sources
 
 PROJECT_ID = "demo-bench"
 BASELINE_SOURCE = "bench/baseline_functions"
+# Extra variants (e.g. bench.profile's wrapper codebases): variant -> source dir under the root.
+ROOT_SOURCES: dict[str, str] = {}
 
 
 def functions_config(variant: str, root: Path) -> list[dict[str, Any]]:
@@ -28,11 +30,20 @@ def functions_config(variant: str, root: Path) -> list[dict[str, Any]]:
                 "ignore": ["venv", "__pycache__"],
             }
         ]
+    if variant in ROOT_SOURCES:
+        return [
+            {
+                "source": ROOT_SOURCES[variant],
+                "codebase": variant.replace("-", ""),
+                "runtime": "python311",
+                "ignore": ["venv", "__pycache__"],
+            }
+        ]
     raise ValueError(f"unknown variant {variant!r}")
 
 
 def ensure_baseline_venv(root: Path) -> None:
-    """firebase-tools runs a Python codebase from ``<source>/venv``: reuse functions/venv (same pins)."""
+    """firebase-tools runs a Python codebase from ``<source>/venv``: reuse functions/venv."""
     link = root / BASELINE_SOURCE / "venv"
     if not link.exists():
         if link.is_symlink():

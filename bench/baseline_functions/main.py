@@ -63,7 +63,7 @@ def view_of(
 
 
 def rebuild(client: firestore.Client, meeting: firestore.DocumentSnapshot) -> int:
-    """Read what the meeting's view needs and overwrite every participant's copy; returns views written."""
+    """Read what the meeting's view needs, overwrite every participant's copy; returns the count."""
     data = meeting.to_dict() or {}
     participant_ids = list(dict.fromkeys(data.get("participantIds", [])))
     location = None
