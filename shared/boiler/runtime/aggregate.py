@@ -42,6 +42,8 @@ class AggregateState:
     invalid: InvalidDocument | None = None
     # View paths a chunked write has not reached yet: their stored content is unknown.
     unsynced: set[str] = field(default_factory=set)
+    # The root as validated last, with the raw fields it came from (parsed once per change).
+    parsed_root: tuple[dict[str, Any], DomainModel] | None = None
 
     @classmethod
     def from_snapshot(cls, key: str, snapshot: firestore.DocumentSnapshot | None) -> AggregateState:
@@ -86,8 +88,30 @@ class WritePlan:
         return self.operations[:count], self.operations[count:]
 
 
+def _record_changes(stored: dict[str, Any] | None, record: dict[str, Any]) -> dict[str, Any]:
+    """The field updates turning ``stored`` into ``record``; source entries one by one.
+
+    A commit then carries what changed (one ticket, say), not the whole cached aggregate.
+    """
+    stored = stored or {}
+    changes: dict[str, Any] = {}
+    for name in record.keys() | (stored.keys() & {"unsynced"}):
+        old, new = stored.get(name), record.get(name, firestore.DELETE_FIELD)
+        if name == "sources" and isinstance(old, dict):
+            for path in old.keys() | new.keys():
+                if path not in new:
+                    changes[FieldPath(name, path).to_api_repr()] = firestore.DELETE_FIELD
+                elif path not in old or old[path] != new[path]:
+                    changes[FieldPath(name, path).to_api_repr()] = new[path]
+        elif old != new:
+            changes[name] = new
+    return changes
+
+
 def _payload(view: ViewModel) -> bytes:
-    return json.dumps(view.model_dump(by_alias=True, mode="json"), sort_keys=True, separators=(",", ":")).encode()
+    return json.dumps(
+        view.model_dump(by_alias=True, mode="json"), sort_keys=True, separators=(",", ":")
+    ).encode()
 
 
 def view_digest(view: ViewModel) -> str:
@@ -122,7 +146,11 @@ class AggregateBuilder:
     def _root_model(self, state: AggregateState) -> DomainModel | None:
         path = self.root_path(state.key)
         raw = state.sources.get(path)
-        return None if raw is None else self.root.model.from_firestore(path, raw)
+        if raw is None:
+            return None
+        if state.parsed_root is None or state.parsed_root[0] is not raw:
+            state.parsed_root = (raw, self.root.model.from_firestore(path, raw))
+        return state.parsed_root[1]
 
     def _required(self, state: AggregateState) -> tuple[set[str], set[str]]:
         """Document paths and child collections this aggregate needs, as far as known yet."""
@@ -144,12 +172,17 @@ class AggregateBuilder:
         keys: Iterable[str],
         refresh: str | None,
         full: bool = False,
+        also: Iterable[firestore.DocumentReference] = (),
     ) -> list[AggregateState]:
-        """Read the records of ``keys`` and the changed document in one batch, then what is missing."""
+        """Read the records of ``keys`` and the changed document in one batch, then what is missing.
+
+        ``also`` are read in the same batch, for the caller (``attempt.update_times`` has them).
+        """
         keys = list(keys)
         refs = [self.record_ref(key) for key in keys]
         if refresh is not None:
             refs.append(self.client.document(refresh))
+        refs.extend(also)
         snapshots = {snap.reference.path: snap for snap in attempt.get_all(refs)}
         fresh: Raw = None
         if refresh is not None:
@@ -247,10 +280,16 @@ class AggregateBuilder:
         """The view writes and deletes that bring the stored views to ``views``."""
         digests: dict[str, str] = {}
         sizes: dict[str, int] = {}
+        hashed: dict[int, tuple[str, int]] = {}  # fan-out often repeats one view object
         for path, view in views.items():
-            payload = _payload(view)
-            digests[path] = hashlib.blake2b(payload, digest_size=12).hexdigest()
-            sizes[path] = len(payload) + len(path) + 64
+            if id(view) not in hashed:
+                payload = _payload(view)
+                hashed[id(view)] = (
+                    hashlib.blake2b(payload, digest_size=12).hexdigest(),
+                    len(payload),
+                )
+            digests[path], size = hashed[id(view)]
+            sizes[path] = size + len(path) + 64
         changed = [p for p in views if state.views.get(p) != digests[p] or p in state.unsynced]
         gone = (state.views.keys() | state.unsynced) - digests.keys()
         return WritePlan(state, views, digests, sizes, sorted(changed) + sorted(gone))
@@ -268,7 +307,9 @@ class AggregateBuilder:
         them as unsynced so any later rebuild rewrites them even if it wins the race.
         """
         state = plan.state
-        written, deleted = self._stage(attempt, plan, plan.operations if operations is None else operations)
+        written, deleted = self._stage(
+            attempt, plan, plan.operations if operations is None else operations
+        )
         ref = self.record_ref(state.key)
         unsynced = sorted(rest)
         if self._root_model(state) is None and not unsynced:
@@ -284,18 +325,19 @@ class AggregateBuilder:
         }
         if unsynced:  # a root deleted with more views than one commit holds keeps a tombstone
             record["unsynced"] = unsynced
-        stored = {name: value for name, value in (state.stored or {}).items() if name not in ("updatedAt", "version")}
-        if stored != record:
+        changes = _record_changes(state.stored, record)
+        if changes:
             plan.version = uuid.uuid4().hex
-            record.setdefault("unsynced", firestore.DELETE_FIELD)
-            attempt.guarded_update(
-                ref, state.snapshot, {**record, "version": plan.version, "updatedAt": firestore.SERVER_TIMESTAMP}
-            )
+            stamp = {"version": plan.version, "updatedAt": firestore.SERVER_TIMESTAMP}
+            whole_or_changes = record if state.snapshot is None else changes
+            attempt.guarded_update(ref, state.snapshot, {**whole_or_changes, **stamp})
         else:
             plan.version = str((state.stored or {}).get("version", ""))
         return written, deleted
 
-    def write_chunk(self, attempt: Attempt, plan: WritePlan, chunk: list[str], rest: list[str]) -> tuple[int, int] | None:
+    def write_chunk(
+        self, attempt: Attempt, plan: WritePlan, chunk: list[str], rest: list[str]
+    ) -> tuple[int, int] | None:
         """A follow-up commit of a chunked rebuild; ``None`` when a newer rebuild replaced the record."""
         ref = self.record_ref(plan.state.key)
         (snapshot,) = attempt.get_all([ref])
@@ -308,12 +350,17 @@ class AggregateBuilder:
             attempt.guarded_update(ref, snapshot, {"unsynced": rest or firestore.DELETE_FIELD})
         return written, deleted
 
-    def _stage(self, attempt: Attempt, plan: WritePlan, operations: Iterable[str]) -> tuple[int, int]:
+    def _stage(
+        self, attempt: Attempt, plan: WritePlan, operations: Iterable[str]
+    ) -> tuple[int, int]:
         written = deleted = 0
+        documents: dict[int, dict[str, Any]] = {}
         for path in operations:
             view = plan.views.get(path)
             if view is not None:
-                attempt.set(self.client.document(path), view.to_firestore())
+                if id(view) not in documents:
+                    documents[id(view)] = view.to_firestore()
+                attempt.set(self.client.document(path), documents[id(view)])
                 written += 1
             else:
                 attempt.delete(self.client.document(path))

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from functools import partial
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -71,6 +73,32 @@ class Outcome:
 def _fault(step: str, outcome: Outcome) -> None:
     if faults is not None:
         faults(step, outcome)
+
+
+@dataclass
+class _Event:
+    """One delivery's bookkeeping documents and its write-ahead entry (being written)."""
+
+    ledger: firestore.DocumentReference
+    pending: firestore.DocumentReference
+    write_ahead: Future[None] | None = None
+    ledger_read: bool = False  # the first snapshot read includes the ledger entry
+
+    def written_ahead(self) -> None:
+        """Wait until the write-ahead entry is stored: before any commit that could remove it."""
+        if self.write_ahead is not None:
+            self.write_ahead.result()
+
+
+_background: ThreadPoolExecutor | None = None
+
+
+def _in_background(call: Callable[[], None]) -> Future[None]:
+    # The write-ahead entry travels while the event's reads do: one round trip, not two.
+    global _background
+    if _background is None:
+        _background = ThreadPoolExecutor(max_workers=8, thread_name_prefix="boiler-write-ahead")
+    return _background.submit(call)
 
 
 class _Duplicate(Exception):
@@ -137,36 +165,34 @@ class Pipeline:
 
     def run(self, outcome: Outcome, write_ahead: bool = True) -> Outcome:
         """``handle`` without the hand-off: raises if the event could not be applied (durable retries)."""
-        ledger = store.ledger_ref(self.client, self.trigger.name, outcome.event_id)
-        if ledger.get().exists:
-            outcome.status = "duplicate"
-            log.info("boiler.duplicate", **outcome.log_fields())
-            return outcome
-        pending = durable.pending_ref(self.client, self.trigger.name, outcome.event_id)
+        event = _Event(
+            ledger=store.ledger_ref(self.client, self.trigger.name, outcome.event_id),
+            pending=durable.pending_ref(self.client, self.trigger.name, outcome.event_id),
+        )
         if write_ahead:
-            durable.mark(pending, outcome)
+            event.write_ahead = _in_background(partial(durable.mark, event.pending, outcome))
         builder = AggregateBuilder(self.trigger.view, self.client)
         try:
             ledger_written = False
             single = True
             for keys, last in self._key_groups(builder, outcome.document):
                 single = single and last
-                result = self._run_group(
-                    builder, keys, outcome, (ledger, pending) if single else None
-                )
+                result = self._run_group(builder, keys, outcome, event, final=single)
                 if result.plan is not None and result.rest:
-                    self._write_rest(builder, result, outcome)
+                    self._write_rest(builder, result, outcome, event)
                 ledger_written = result.ledger_written
             if not ledger_written:
                 _fault("before_ledger", outcome)
+                event.written_ahead()
                 batch = self.client.batch()
-                batch.create(ledger, self._ledger_entry(outcome.document, outcome.invalid))
-                batch.delete(pending)
+                batch.create(event.ledger, self._ledger_entry(outcome.document, outcome.invalid))
+                batch.delete(event.pending)
                 batch.commit()
                 outcome.commits += 1
         except (_Duplicate, gexc.AlreadyExists):
-            outcome.status = "duplicate"
-            pending.delete()  # a racing delivery wrote it and finished first
+            outcome.status = "duplicate"  # applied before, or by a racing delivery first
+            event.written_ahead()
+            event.pending.delete()
         self._record_invalid(outcome)
         log.info(f"boiler.{outcome.status}", **outcome.log_fields())
         return outcome
@@ -201,16 +227,17 @@ class Pipeline:
             cursor = snapshots[self.group_size - 1]
 
     # -- one optimistic attempt, retried ---------------------------------------------------
-    def _retrying(self, outcome: Outcome, body: Callable[[Attempt], Any]) -> Any:
+    def _retrying(self, outcome: Outcome, event: _Event, body: Callable[[Attempt], Any]) -> Any:
         def once(number: int) -> Any:
             outcome.attempts += 1
             outcome.retries += number > 1
             unit = Attempt(self.client, number)
             try:
                 result = body(unit)
+                event.written_ahead()
                 unit.commit()
             except gexc.AlreadyExists as cause:
-                if self._ledger(outcome).get().exists:
+                if event.ledger.get().exists:
                     raise _Duplicate() from cause  # another delivery of this event committed first
                 raise  # a record created meanwhile: a lost race, retried
             outcome.commits += 1 if unit.writes else 0
@@ -225,22 +252,24 @@ class Pipeline:
         builder: AggregateBuilder,
         keys: list[str],
         outcome: Outcome,
-        ledger: tuple[firestore.DocumentReference, firestore.DocumentReference] | None,
+        event: _Event,
+        final: bool,
         depth: int = 0,
     ) -> _GroupResult:
         try:
             result: _GroupResult = self._retrying(
                 outcome,
+                event,
                 lambda attempt: self._apply(
-                    attempt, builder, keys, outcome, ledger, reread=depth > 0
+                    attempt, builder, keys, outcome, event, final, reread=depth > 0
                 ),
             )
         except _GroupTooLarge:
             half = len(keys) // 2
-            first = self._run_group(builder, keys[:half], outcome, None)
+            first = self._run_group(builder, keys[:half], outcome, event, final=False)
             if first.plan is not None and first.rest:
-                self._write_rest(builder, first, outcome)
-            return self._run_group(builder, keys[half:], outcome, None)
+                self._write_rest(builder, first, outcome, event)
+            return self._run_group(builder, keys[half:], outcome, event, final=False)
         outcome.aggregates += result.aggregates
         outcome.views_written += result.written
         outcome.views_deleted += result.deleted
@@ -252,7 +281,7 @@ class Pipeline:
             if depth >= self.max_retries:
                 raise RetriesExhausted(f"{self.trigger.name}: dependencies of {keys} keep changing")
             outcome.retries += 1
-            self._run_group(builder, keys, outcome, None, depth + 1)
+            self._run_group(builder, keys, outcome, event, final=False, depth=depth + 1)
         return result
 
     def _changed_since_read(self, seen: dict[str, Any]) -> bool:
@@ -262,16 +291,14 @@ class Pipeline:
             for snap in self.client.get_all(refs)
         )
 
-    def _ledger(self, outcome: Outcome) -> firestore.DocumentReference:
-        return store.ledger_ref(self.client, self.trigger.name, outcome.event_id)
-
     def _apply(
         self,
         attempt: Attempt,
         builder: AggregateBuilder,
         keys: list[str],
         outcome: Outcome,
-        ledger: tuple[firestore.DocumentReference, firestore.DocumentReference] | None,
+        event: _Event,
+        final: bool,
         reread: bool = False,
     ) -> _GroupResult:
         _fault("before_read", outcome)
@@ -280,9 +307,18 @@ class Pipeline:
         # A retry lost a race to another rebuild of the same aggregate: it rereads every source
         # (not only this event's document), so its commit also covers the changes of all the
         # events it raced with, and those then find nothing left to write: contention converges.
+        check_ledger = not event.ledger_read
         states = builder.load(
-            attempt, keys, refresh=outcome.document, full=reread or attempt.number > 1
+            attempt,
+            keys,
+            refresh=outcome.document,
+            full=reread or attempt.number > 1,
+            also=[event.ledger] if check_ledger else [],
         )
+        if check_ledger:  # the ledger entry came with the first snapshot: no extra round trip
+            if attempt.update_times.get(event.ledger.path) is not None:
+                raise _Duplicate()
+            event.ledger_read = True
         _fault("after_read", outcome)
         result = _GroupResult()
         plans: list[WritePlan] = []
@@ -301,7 +337,7 @@ class Pipeline:
             if state.snapshot is None:  # no record guarded the root yet (e.g. deleted meanwhile)
                 root = builder.root_path(state.key)
                 result.recheck[root] = attempt.update_times.get(root)
-        budget = (2 if ledger is not None else 0) + sum(plan.writes() for plan in plans)
+        budget = (2 if final else 0) + sum(plan.writes() for plan in plans)
         size = sum(sum(plan.sizes.values()) for plan in plans)
         if (budget > WRITE_BUDGET or size > BYTE_BUDGET) and len(keys) > 1:
             raise _GroupTooLarge()
@@ -316,15 +352,15 @@ class Pipeline:
                 written, deleted = builder.write(attempt, plan)
             result.written, result.deleted = result.written + written, result.deleted + deleted
         result.aggregates = len(plans)
-        if ledger is not None and not result.rest:
-            attempt.create(ledger[0], self._ledger_entry(outcome.document, result.invalid))
-            attempt.delete(ledger[1])
+        if final and not result.rest:
+            attempt.create(event.ledger, self._ledger_entry(outcome.document, result.invalid))
+            attempt.delete(event.pending)
             result.ledger_written = True
         _fault("commit", outcome)
         return result
 
     def _write_rest(
-        self, builder: AggregateBuilder, result: _GroupResult, outcome: Outcome
+        self, builder: AggregateBuilder, result: _GroupResult, outcome: Outcome, event: _Event
     ) -> None:
         """Follow-up commits of one oversized aggregate; each rechecks the record version."""
         plan, rest = result.plan, result.rest
@@ -342,7 +378,7 @@ class Pipeline:
                 _fault("commit", outcome)
                 return done
 
-            done = self._retrying(outcome, body)
+            done = self._retrying(outcome, event, body)
             if done is None:
                 log.info(
                     "boiler.superseded", key=plan.state.key, left=len(rest), **outcome.log_fields()
