@@ -7,9 +7,24 @@ from typing import Any
 from google.cloud import firestore
 
 PEOPLE = {
-    "u1": {"firstName": "Ann", "lastName": "Lee", "organization": "Acme", "hearingAidRequested": False},
-    "u2": {"firstName": "Bo", "lastName": "Ma", "organization": "Initech", "hearingAidRequested": True},
-    "u3": {"firstName": "Cy", "lastName": "No", "organization": "Acme", "hearingAidRequested": False},
+    "u1": {
+        "firstName": "Ann",
+        "lastName": "Lee",
+        "organization": "Acme",
+        "hearingAidRequested": False,
+    },
+    "u2": {
+        "firstName": "Bo",
+        "lastName": "Ma",
+        "organization": "Initech",
+        "hearingAidRequested": True,
+    },
+    "u3": {
+        "firstName": "Cy",
+        "lastName": "No",
+        "organization": "Acme",
+        "hearingAidRequested": False,
+    },
 }
 
 
@@ -20,10 +35,14 @@ def create_meeting(
     location_id: str = "l1",
 ) -> dict[str, Any]:
     """Users, a location, a meeting and one ticket per participant (value: attendance)."""
-    participants = participants if participants is not None else {"u1": True, "u2": True, "u3": False}
+    participants = (
+        participants if participants is not None else {"u1": True, "u2": True, "u3": False}
+    )
     for uid in participants:
         db.document(f"users/{uid}").set(PEOPLE.get(uid, {**PEOPLE["u1"], "firstName": uid.upper()}))
-    db.document(f"locations/{location_id}").set({"address": "1 Main St", "latitude": 52.5, "longitude": 13.4})
+    db.document(f"locations/{location_id}").set(
+        {"address": "1 Main St", "latitude": 52.5, "longitude": 13.4}
+    )
     meeting = {
         "title": f"Meeting {meeting_id}",
         "locationId": location_id,
@@ -33,7 +52,9 @@ def create_meeting(
     db.document(f"meetings/{meeting_id}").set(meeting)
     for uid, attending in participants.items():
         role = "host" if uid == next(iter(participants)) else "participant"
-        db.document(f"meetings/{meeting_id}/tickets/{uid}").set({"role": role, "attendance": attending})
+        db.document(f"meetings/{meeting_id}/tickets/{uid}").set(
+            {"role": role, "attendance": attending}
+        )
     return meeting
 
 

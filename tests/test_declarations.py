@@ -1,10 +1,20 @@
-"""Declarations are validated eagerly, with errors naming the class, the field and the fix (pure)."""
+"""Declarations are validated eagerly; errors name the class, the field and the fix (pure)."""
 
 from __future__ import annotations
 
 import pytest
-
-from boiler import App, Children, DeclarationError, DomainModel, Join, Many, Root, Sources, ViewModel, compile_app
+from boiler import (
+    App,
+    Children,
+    DeclarationError,
+    DomainModel,
+    Join,
+    Many,
+    Root,
+    Sources,
+    ViewModel,
+    compile_app,
+)
 from boiler.errors import InvalidDocument
 from meeting_room import app as meeting_app
 from meeting_room.domain import Location, Meeting, Ticket, User
@@ -22,7 +32,8 @@ def test_meeting_room_compiles_one_trigger_per_view_and_source() -> None:
 
 def test_domain_fields_are_camel_case_in_firestore() -> None:
     user = User.from_firestore(
-        "users/u1", {"firstName": "A", "lastName": "B", "organization": "O", "hearingAidRequested": True}
+        "users/u1",
+        {"firstName": "A", "lastName": "B", "organization": "O", "hearingAidRequested": True},
     )
     assert user.hearing_aid_requested is True
     assert user.to_firestore() == {

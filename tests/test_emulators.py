@@ -69,8 +69,9 @@ def test_wait_until_reports_the_last_value() -> None:
 
 
 @pytest.mark.suite
-def test_suite_exposes_working_ports(emulator_suite: EmulatorSuite,
-                                     suite_firestore: firestore_module.Client) -> None:
+def test_suite_exposes_working_ports(
+    emulator_suite: EmulatorSuite, suite_firestore: firestore_module.Client
+) -> None:
     for name in ("firestore", "functions", "auth"):
         assert port_open("127.0.0.1", emulator_suite.ports[name]), name
     assert len(set(emulator_suite.ports.values())) == len(emulator_suite.ports)

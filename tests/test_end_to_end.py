@@ -9,10 +9,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from google.cloud import firestore
-
 from boiler.runtime import store
 from boiler.testing import wait_until
+from google.cloud import firestore
 
 from .meeting_fixtures import attending, create_meeting, view
 
@@ -20,7 +19,7 @@ TIMEOUT = 60  # cold Python workers start on their first event, about 0.5 s each
 
 
 class Domain:
-    """Writes domain documents and counts them, so a test can wait until every event is processed."""
+    """Writes domain documents and counts them: a test can wait until all events are processed."""
 
     def __init__(self, db: firestore.Client) -> None:
         self.db = db
@@ -58,7 +57,9 @@ def domain(suite_firestore: firestore.Client) -> Domain:
     return domain
 
 
-def views_equal(db: firestore.Client, uids: list[str], predicate: Any, meeting_id: str = "m1") -> bool:
+def views_equal(
+    db: firestore.Client, uids: list[str], predicate: Any, meeting_id: str = "m1"
+) -> bool:
     return all(predicate(view(db, uid, meeting_id)) for uid in uids)
 
 
@@ -78,7 +79,9 @@ def test_meeting_creation_builds_one_view_per_participant(domain: Domain) -> Non
         "numAttending": 2,
         "numHearingAidRequested": 1,
     }
-    wait_until(lambda: views_equal(db, ["u1", "u2", "u3"], lambda v: v == expected), timeout=TIMEOUT)
+    wait_until(
+        lambda: views_equal(db, ["u1", "u2", "u3"], lambda v: v == expected), timeout=TIMEOUT
+    )
     domain.settled()
     sessions = sorted(doc.reference.path for doc in db.collection_group("meetingSessions").stream())
     assert sessions == [f"users/{uid}/meetingSessions/m1" for uid in ("u1", "u2", "u3")]
@@ -88,7 +91,10 @@ def test_meeting_creation_builds_one_view_per_participant(domain: Domain) -> Non
 def test_attendance_toggle_updates_every_participant(domain: Domain) -> None:
     domain.settled()
     domain.update("meetings/m1/tickets/u3", {"attendance": True})
-    wait_until(lambda: views_equal(domain.db, ["u1", "u2", "u3"], lambda v: v["numAttending"] == 3), timeout=TIMEOUT)
+    wait_until(
+        lambda: views_equal(domain.db, ["u1", "u2", "u3"], lambda v: v["numAttending"] == 3),
+        timeout=TIMEOUT,
+    )
     domain.settled()
     assert attending(domain.db, "u2") == ["u1", "u2", "u3"]
 
@@ -100,10 +106,15 @@ def test_rename_updates_every_meeting_view_the_user_appears_in(domain: Domain) -
 
     def renamed(meeting_id: str, uids: list[str]) -> bool:
         return views_equal(
-            domain.db, uids, lambda v: v and "Bob Ma" in [a["name"] for a in v["attending"]], meeting_id
+            domain.db,
+            uids,
+            lambda v: v and "Bob Ma" in [a["name"] for a in v["attending"]],
+            meeting_id,
         )
 
-    wait_until(lambda: renamed("m1", ["u1", "u2", "u3"]) and renamed("m2", ["u1", "u2"]), timeout=TIMEOUT)
+    wait_until(
+        lambda: renamed("m1", ["u1", "u2", "u3"]) and renamed("m2", ["u1", "u2"]), timeout=TIMEOUT
+    )
     domain.settled()
     assert renamed("m1", ["u1", "u2", "u3"]) and renamed("m2", ["u1", "u2"])
 
@@ -111,14 +122,20 @@ def test_rename_updates_every_meeting_view_the_user_appears_in(domain: Domain) -
 def test_location_change_updates_the_views(domain: Domain) -> None:
     domain.settled()
     domain.update("locations/l1", {"address": "2 Side St"})
-    wait_until(lambda: views_equal(domain.db, ["u1", "u2", "u3"], lambda v: v["address"] == "2 Side St"), timeout=TIMEOUT)
+    wait_until(
+        lambda: views_equal(domain.db, ["u1", "u2", "u3"], lambda v: v["address"] == "2 Side St"),
+        timeout=TIMEOUT,
+    )
 
 
 def test_removed_participant_loses_view_and_entry(domain: Domain) -> None:
     domain.settled()
     domain.update("meetings/m1", {"participantIds": ["u1", "u3"]})
     wait_until(
-        lambda: view(domain.db, "u2") is None and views_equal(domain.db, ["u1", "u3"], lambda v: v["numAttending"] == 1),
+        lambda: (
+            view(domain.db, "u2") is None
+            and views_equal(domain.db, ["u1", "u3"], lambda v: v["numAttending"] == 1)
+        ),
         timeout=TIMEOUT,
     )
     domain.settled()
@@ -128,7 +145,9 @@ def test_removed_participant_loses_view_and_entry(domain: Domain) -> None:
 def test_deleting_the_meeting_removes_all_its_views(domain: Domain) -> None:
     domain.settled()
     domain.delete("meetings/m1")
-    wait_until(lambda: not list(domain.db.collection_group("meetingSessions").stream()), timeout=TIMEOUT)
+    wait_until(
+        lambda: not list(domain.db.collection_group("meetingSessions").stream()), timeout=TIMEOUT
+    )
     domain.settled()
     assert not list(domain.db.collection_group("meetingSessions").stream())
 
@@ -153,13 +172,18 @@ def test_malformed_document_is_reported_and_does_not_block_other_meetings(domain
     assert view(domain.db, "u1") == before
 
 
-def test_replayed_event_with_the_same_id_changes_nothing(domain: Domain, emulator_suite: Any) -> None:
+def test_replayed_event_with_the_same_id_changes_nothing(
+    domain: Domain, emulator_suite: Any
+) -> None:
     from boiler.testing.events import document_written_event, post_to_emulator
 
     db = domain.db
     domain.update("meetings/m1/tickets/u3", {"attendance": True})
     domain.settled()
-    before = {uid: db.document(f"users/{uid}/meetingSessions/m1").get().update_time for uid in ("u1", "u2", "u3")}
+    before = {
+        uid: db.document(f"users/{uid}/meetingSessions/m1").get().update_time
+        for uid in ("u1", "u2", "u3")
+    }
     # The platform delivers one event three times (same id, as at-least-once delivery may).
     event = document_written_event(
         "meetings/m1/tickets/u3",
@@ -172,12 +196,21 @@ def test_replayed_event_with_the_same_id_changes_nothing(domain: Domain, emulato
     first_processed = None
     for _ in range(3):
         status = post_to_emulator(
-            emulator_suite.url("functions"), emulator_suite.project_id, "us-central1", "meeting_session_on_ticket", event
+            emulator_suite.url("functions"),
+            emulator_suite.project_id,
+            "us-central1",
+            "meeting_session_on_ticket",
+            event,
         )
         assert status == 200
-        entry = wait_until(lambda: ledger.get().to_dict(), timeout=TIMEOUT, message="the replayed event processed")
+        entry = wait_until(
+            lambda: ledger.get().to_dict(), timeout=TIMEOUT, message="the replayed event processed"
+        )
         first_processed = first_processed or entry["processedAt"]
         assert entry["processedAt"] == first_processed  # recorded once, never again
-    after = {uid: db.document(f"users/{uid}/meetingSessions/m1").get().update_time for uid in ("u1", "u2", "u3")}
+    after = {
+        uid: db.document(f"users/{uid}/meetingSessions/m1").get().update_time
+        for uid in ("u1", "u2", "u3")
+    }
     assert after == before  # the state it describes was already applied: no view rewritten
     assert attending(db, "u1") == ["u1", "u2", "u3"]

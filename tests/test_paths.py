@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from boiler import DeclarationError, PathTemplate
 
 
@@ -16,7 +15,12 @@ def test_match_and_format_round_trip() -> None:
 
 @pytest.mark.parametrize(
     "path",
-    ["users/u1", "users/u1/meetingSessions", "users/u1/other/m1", "users/u1/meetingSessions/m1/x/y"],
+    [
+        "users/u1",
+        "users/u1/meetingSessions",
+        "users/u1/other/m1",
+        "users/u1/meetingSessions/m1/x/y",
+    ],
 )
 def test_match_rejects_other_paths(path: str) -> None:
     assert PathTemplate.parse("users/{uid}/meetingSessions/{meetingId}").match(path) is None

@@ -5,11 +5,10 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from google.cloud import firestore
-
 from boiler import compile_app
 from boiler.runtime import store
 from boiler.runtime.pipeline import Outcome, Pipeline
+from google.cloud import firestore
 from meeting_room import app
 
 from .meeting_fixtures import attending, create_meeting, view
@@ -17,7 +16,9 @@ from .meeting_fixtures import attending, create_meeting, view
 BUILD = compile_app(app)
 
 
-def deliver(db: firestore.Client, source: str, document: str, event_id: str | None = None) -> Outcome:
+def deliver(
+    db: firestore.Client, source: str, document: str, event_id: str | None = None
+) -> Outcome:
     """Run the trigger for ``source`` (meeting/ticket/user/location) as one event delivery would."""
     trigger = BUILD.trigger(f"meeting_session_on_{source}")
     return Pipeline(trigger, client=db).handle(event_id or str(uuid.uuid4()), document)
@@ -40,7 +41,9 @@ def test_first_build_writes_one_view_per_participant(meeting: firestore.Client) 
 def test_duplicate_delivery_changes_nothing(meeting: firestore.Client) -> None:
     meeting.document("meetings/m1/tickets/u3").update({"attendance": True})
     first = deliver(meeting, "ticket", "meetings/m1/tickets/u3", event_id="evt-1")
-    before = {uid: meeting.document(f"users/{uid}/meetingSessions/m1").get() for uid in ("u1", "u2", "u3")}
+    before = {
+        uid: meeting.document(f"users/{uid}/meetingSessions/m1").get() for uid in ("u1", "u2", "u3")
+    }
     second = deliver(meeting, "ticket", "meetings/m1/tickets/u3", event_id="evt-1")
     assert (first.status, first.views_written) == ("applied", 3)
     assert (second.status, second.views_written) == ("duplicate", 0)
@@ -100,14 +103,18 @@ def test_invalid_document_is_recorded_and_leaves_views_alone(meeting: firestore.
     before = view(meeting, "u1")
     meeting.document("meetings/m1/tickets/u3").update({"attendance": "yes"})
     outcome = deliver(meeting, "ticket", "meetings/m1/tickets/u3", event_id="bad-1")
-    assert outcome.status == "applied" and [e.path for e in outcome.invalid] == ["meetings/m1/tickets/u3"]
+    assert outcome.status == "applied" and [e.path for e in outcome.invalid] == [
+        "meetings/m1/tickets/u3"
+    ]
     assert view(meeting, "u1") == before
     errors = [doc.to_dict() for doc in meeting.collection(store.ERRORS).stream()]
     assert [(e["sourcePath"], e["fields"], e["eventId"]) for e in errors] == [
         ("meetings/m1/tickets/u3", ["attendance"], "bad-1")
     ]
     # The event is marked processed (no crash loop) and other meetings keep updating.
-    assert deliver(meeting, "ticket", "meetings/m1/tickets/u3", event_id="bad-1").status == "duplicate"
+    assert (
+        deliver(meeting, "ticket", "meetings/m1/tickets/u3", event_id="bad-1").status == "duplicate"
+    )
     meeting.document("meetings/m2/tickets/u2").update({"attendance": True})
     deliver(meeting, "ticket", "meetings/m2/tickets/u2")
     assert attending(meeting, "u1", "m2") == ["u2"]
@@ -117,7 +124,9 @@ def test_invalid_document_is_recorded_and_leaves_views_alone(meeting: firestore.
     assert attending(meeting, "u1") == ["u1", "u2", "u3"]
 
 
-def test_a_rebuild_racing_the_roots_deletion_does_not_resurrect_views(firestore: firestore.Client) -> None:
+def test_a_rebuild_racing_the_roots_deletion_does_not_resurrect_views(
+    firestore: firestore.Client,
+) -> None:
     """A cold rebuild reads the meeting, the meeting is deleted (its event finds no record and
     nothing to do), then the rebuild commits: it must notice and remove what it wrote."""
     from boiler.runtime import pipeline
@@ -129,7 +138,9 @@ def test_a_rebuild_racing_the_roots_deletion_does_not_resurrect_views(firestore:
         if step == "after_read" and outcome.event_id == "late-ticket" and not raced:
             raced.append(step)
             firestore.document("meetings/m1").delete()
-            assert deliver(firestore, "meeting", "meetings/m1", event_id="deletion").views_deleted == 0
+            assert (
+                deliver(firestore, "meeting", "meetings/m1", event_id="deletion").views_deleted == 0
+            )
 
     pipeline.faults = delete_meeting_meanwhile
     try:

@@ -7,10 +7,9 @@ import types
 import uuid
 from pathlib import Path
 
-from google.cloud import firestore
-
 from boiler import compile_app
 from boiler.runtime.pipeline import Pipeline
+from google.cloud import firestore
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 
@@ -38,7 +37,10 @@ def test_readme_example_keeps_the_city_view_in_step(firestore: firestore.Client)
     firestore.document("countries/fr").set({"name": "France"})
     firestore.document("cities/paris").set({"cityName": "Paris", "countryId": "fr"})
     deliver("city_view_on_city", "cities/paris")
-    assert firestore.document("cityViews/paris").get().to_dict() == {"name": "Paris", "country": "France"}
+    assert firestore.document("cityViews/paris").get().to_dict() == {
+        "name": "Paris",
+        "country": "France",
+    }
 
     firestore.document("countries/fr").update({"name": "République française"})
     deliver("city_view_on_country", "countries/fr")

@@ -8,7 +8,12 @@ from meeting_room.views import MeetingData, MeetingSession
 
 def _data(**overrides: object) -> MeetingData:
     loaded: dict[str, object] = {
-        "meeting": Meeting(title="Standup", location_id="l1", status="in-session", participant_ids=["u2", "u1", "u3"]),
+        "meeting": Meeting(
+            title="Standup",
+            location_id="l1",
+            status="in-session",
+            participant_ids=["u2", "u1", "u3"],
+        ),
         "location": Location(address="1 Main St", latitude=1.5, longitude=-2.5),
         "tickets": {
             "u1": Ticket(role="host", attendance=True),
@@ -16,9 +21,13 @@ def _data(**overrides: object) -> MeetingData:
             "u3": Ticket(attendance=False),
         },
         "participants": {
-            "u1": User(first_name="Ann", last_name="Lee", organization="Acme", hearing_aid_requested=True),
+            "u1": User(
+                first_name="Ann", last_name="Lee", organization="Acme", hearing_aid_requested=True
+            ),
             "u2": User(first_name="Bo", last_name="Ma", organization="Initech"),
-            "u3": User(first_name="Cy", last_name="No", organization="Acme", hearing_aid_requested=True),
+            "u3": User(
+                first_name="Cy", last_name="No", organization="Acme", hearing_aid_requested=True
+            ),
         },
     }
     loaded.update(overrides)
@@ -54,8 +63,15 @@ def test_attending_needs_a_ticket_with_attendance() -> None:
 
 def test_missing_location_and_status_not_in_session() -> None:
     meeting = Meeting(title="Later", location_id="gone", status="closed", participant_ids=["u1"])
-    view = MeetingSession.build_paths(_data(meeting=meeting, location=None))["users/u1/meetingSessions/m1"]
-    assert (view.address, view.latitude, view.longitude, view.in_session) == (None, None, None, False)
+    view = MeetingSession.build_paths(_data(meeting=meeting, location=None))[
+        "users/u1/meetingSessions/m1"
+    ]
+    assert (view.address, view.latitude, view.longitude, view.in_session) == (
+        None,
+        None,
+        None,
+        False,
+    )
 
 
 def test_no_participants_no_views() -> None:

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from .app import App
 from .commands import Command, check_access
 from .errors import DeclarationError
-from .paths import PathTemplate
 from .naming import to_snake
+from .paths import PathTemplate
 from .runtime import store
 from .sources import SourceSpec
 from .views import ViewModel, ViewSpec
@@ -65,7 +65,9 @@ def compile_app(app: App) -> Build:
     for view in app.views:
         spec = view.spec()
         if "build" not in vars(view):
-            raise DeclarationError(f"{view.__name__} must define `@classmethod def build(cls, data)`")
+            raise DeclarationError(
+                f"{view.__name__} must define `@classmethod def build(cls, data)`"
+            )
         for source in spec.sources.__sources__.values():
             name = f"{to_snake(spec.name)}_on_{to_snake(source.model.__name__)}"
             if name in names:
@@ -140,7 +142,8 @@ def _reject_loops(app: App, triggers: list[TriggerSpec]) -> None:
         for other_name, other in paths.items():
             if template.overlaps(other):
                 raise DeclarationError(
-                    f"{view.__name__} and {other_name} both write {template}; give each view its own collection"
+                    f"{view.__name__} and {other_name} both write {template}; "
+                    "give each view its own collection"
                 )
         paths[view.__name__] = template
 

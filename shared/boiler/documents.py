@@ -1,4 +1,7 @@
-"""Pydantic base for every document boiler reads or writes: camelCase in Firestore, snake_case in Python."""
+"""Pydantic base of every document boiler reads or writes.
+
+Fields are camelCase in Firestore and snake_case in Python.
+"""
 
 from __future__ import annotations
 
@@ -16,7 +19,9 @@ class Document(BaseModel):
     """A Firestore document's fields, validated; subclasses declare ``path=`` as a class keyword."""
 
     # strict: Firestore values are typed; "yes" is not a bool and 1.5 is not an int.
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True, strict=True)
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, frozen=True, strict=True
+    )
 
     __path_template__: ClassVar[PathTemplate]
 
@@ -32,7 +37,7 @@ class Document(BaseModel):
 
     @classmethod
     def from_firestore(cls, path: str, data: Mapping[str, Any]) -> Self:
-        """Validate raw Firestore fields; a mismatch raises ``InvalidDocument`` naming path and fields."""
+        """Validate raw Firestore fields; a mismatch raises ``InvalidDocument`` (path, fields)."""
         try:
             return cls.model_validate(data)
         except ValidationError as error:
@@ -67,6 +72,6 @@ class DomainModel(Document):
 
             raise DeclarationError(
                 f"{cls.__name__} has no path: declare it as "
-                f"`class {cls.__name__}(DomainModel, path=\"collection/{{id}}\")`"
+                f'`class {cls.__name__}(DomainModel, path="collection/{{id}}")`'
             )
         return template

@@ -19,8 +19,8 @@ class DeclarationError(BoilerError):
 class InvalidDocument(BoilerError):
     """A Firestore document does not match its declared model.
 
-    >>> InvalidDocument("meetings/m1/tickets/u1", [("attendance", "Input should be a valid boolean")])
-    InvalidDocument('meetings/m1/tickets/u1: attendance: Input should be a valid boolean')
+    >>> InvalidDocument("meetings/m1/tickets/u1", [("attendance", "not a boolean")])
+    InvalidDocument('meetings/m1/tickets/u1: attendance: not a boolean')
     """
 
     def __init__(self, path: str, problems: Sequence[tuple[str, str]]) -> None:
@@ -46,4 +46,4 @@ class CommandRejected(BoilerError):
 
 
 class RetriesExhausted(BoilerError):
-    """A trigger could not commit within MAX_RETRIES attempts; the work was handed to the durable path."""
+    """No commit within MAX_RETRIES attempts; the work goes to the durable path."""

@@ -1,4 +1,4 @@
-"""The Firebase connector: compiled triggers as ``firestore_fn`` functions the Firebase CLI discovers.
+"""The Firebase connector: compiled triggers as functions the Firebase CLI discovers.
 
 In ``functions/main.py``::
 

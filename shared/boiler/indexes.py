@@ -19,7 +19,6 @@ from .compiler import Build
 from .runtime import store
 
 
-
 def generate_indexes(build: Build) -> dict[str, Any]:
     """The complete ``firestore.indexes.json`` content for ``build``; a pure function."""
     overrides: list[dict[str, Any]] = []

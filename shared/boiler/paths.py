@@ -40,7 +40,9 @@ class PathTemplate:
             if wildcard:
                 name = wildcard.group(1)
                 if name in wildcards:
-                    raise DeclarationError(f"path {text!r} uses {{{name}}} twice; name each wildcard once")
+                    raise DeclarationError(
+                        f"path {text!r} uses {{{name}}} twice; name each wildcard once"
+                    )
                 if index % 2 == 0:
                     raise DeclarationError(
                         f"path {text!r}: collection segment {segment} cannot be a wildcard; "
@@ -95,12 +97,14 @@ class PathTemplate:
                 continue
             value = values.get(wildcard.group(1))
             if not value or "/" in value:
-                raise ValueError(f"{self.text}: {{{wildcard.group(1)}}} needs a document id, got {value!r}")
+                raise ValueError(
+                    f"{self.text}: {{{wildcard.group(1)}}} needs a document id, got {value!r}"
+                )
             parts.append(value)
         return "/".join(parts)
 
     def overlaps(self, other: PathTemplate) -> bool:
-        """True if some document path matches both templates (a write to one could trigger the other)."""
+        """True if a document path can match both (a write to one could trigger the other)."""
         if len(self.segments) != len(other.segments):
             return False
         for mine, theirs in zip(self.segments, other.segments, strict=True):

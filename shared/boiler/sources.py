@@ -58,7 +58,11 @@ class ManySpec(SourceSpec):
 
     def paths(self, root: DomainModel) -> list[str]:
         wildcard = self.template.wildcards[0]
-        return [self.template.format(**{wildcard: value}) for value in dict.fromkeys(getattr(root, self.ids)) if value]
+        return [
+            self.template.format(**{wildcard: value})
+            for value in dict.fromkeys(getattr(root, self.ids))
+            if value
+        ]
 
 
 @dataclass(frozen=True)
@@ -146,19 +150,23 @@ def _validate(owner: type, spec: SourceSpec, root: RootSpec) -> None:
     template = spec.template
     if isinstance(spec, RootSpec):
         if template.id_wildcard is None:
-            raise DeclarationError(f"{owner.__name__}.{spec.name}: the root path {template} needs an {{id}} wildcard")
+            raise DeclarationError(
+                f"{owner.__name__}.{spec.name}: the root path {template} needs an {{id}} wildcard"
+            )
         return
     if isinstance(spec, ChildrenSpec):
         if template.parent != root.template:
             raise DeclarationError(
-                f"{owner.__name__}.{spec.name}: {spec.model.__name__} ({template}) is not a subcollection "
+                f"{owner.__name__}.{spec.name}: {spec.model.__name__} ({template}) "
+                f"is not a subcollection "
                 f"of the root {root.model.__name__} ({root.template}); its path must start with "
                 f"'{root.template}/'"
             )
         return
     if len(template.wildcards) != 1 or template.id_wildcard is None:
         raise DeclarationError(
-            f"{owner.__name__}.{spec.name}: {spec.model.__name__} ({template}) must live in a top-level "
+            f"{owner.__name__}.{spec.name}: {spec.model.__name__} ({template}) "
+            "must live in a top-level "
             "collection with one {id} wildcard to be joined by id"
         )
     field = spec.on if isinstance(spec, JoinSpec) else spec.ids  # type: ignore[attr-defined]

@@ -68,21 +68,26 @@ class ViewModel(Document):
         if path is None or sources is None:
             raise DeclarationError(
                 f"{cls.__name__}: a view model needs both path= and sources=, e.g. "
-                f"`class {cls.__name__}(ViewModel, path=\"users/{{uid}}/things/{{thingId}}\", sources=ThingData)`"
+                f'`class {cls.__name__}(ViewModel, path="users/{{uid}}/things/{{thingId}}", '
+                "sources=ThingData)`"
             )
         if not (isinstance(sources, type) and issubclass(sources, Sources)):
-            raise DeclarationError(f"{cls.__name__}: sources= must be a Sources subclass, got {sources!r}")
+            raise DeclarationError(
+                f"{cls.__name__}: sources= must be a Sources subclass, got {sources!r}"
+            )
         template = cls.__path_template__
         key_wildcard = sources.__root__.template.id_wildcard or ""  # Sources checked it exists
         if key_wildcard not in template.wildcards:
             raise DeclarationError(
-                f"{cls.__name__}: path {template} must contain {{{key_wildcard}}}, the id of the root "
+                f"{cls.__name__}: path {template} must contain {{{key_wildcard}}}, "
+                f"the id of the root "
                 f"{sources.__root__.model.__name__}, so each aggregate owns its views"
             )
         others = [name for name in template.wildcards if name != key_wildcard]
         if len(others) > 1:
             raise DeclarationError(
-                f"{cls.__name__}: path {template} has wildcards {others} besides {{{key_wildcard}}}; "
+                f"{cls.__name__}: path {template} has wildcards {others} "
+                f"besides {{{key_wildcard}}}; "
                 "at most one may fan out (the keys of the dict build() returns)"
             )
         cls.__view_spec__ = ViewSpec(
@@ -103,7 +108,9 @@ class ViewModel(Document):
     def spec(cls) -> ViewSpec:
         spec = cls.__dict__.get("__view_spec__")
         if spec is None:
-            raise DeclarationError(f"{cls.__name__} is not a declared view model (no path=/sources=)")
+            raise DeclarationError(
+                f"{cls.__name__} is not a declared view model (no path=/sources=)"
+            )
         return spec
 
     @classmethod
@@ -116,7 +123,8 @@ class ViewModel(Document):
                 return {}
             if isinstance(built, dict):
                 raise DeclarationError(
-                    f"{cls.__name__}.build returned a dict but {spec.template} has no fan-out wildcard; "
+                    f"{cls.__name__}.build returned a dict but {spec.template} "
+                    "has no fan-out wildcard; "
                     "return one view (or None)"
                 )
             return {spec.path(data.key, None): built}

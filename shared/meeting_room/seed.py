@@ -14,9 +14,15 @@ from google.cloud import firestore
 from .domain import Location, Meeting, Ticket, User
 
 USERS = {
-    "alice": User(first_name="Alice", last_name="Ng", organization="Acme", hearing_aid_requested=False),
-    "bob": User(first_name="Bob", last_name="Okafor", organization="Acme", hearing_aid_requested=True),
-    "carol": User(first_name="Carol", last_name="Silva", organization="Globex", hearing_aid_requested=False),
+    "alice": User(
+        first_name="Alice", last_name="Ng", organization="Acme", hearing_aid_requested=False
+    ),
+    "bob": User(
+        first_name="Bob", last_name="Okafor", organization="Acme", hearing_aid_requested=True
+    ),
+    "carol": User(
+        first_name="Carol", last_name="Silva", organization="Globex", hearing_aid_requested=False
+    ),
 }
 LOCATION_ID = "hq"
 MEETING_ID = "kickoff"
@@ -40,7 +46,12 @@ def seed(client: firestore.Client) -> list[str]:
     )
     put(
         Meeting.path_template().format(meetingId=MEETING_ID),
-        Meeting(title="Project kickoff", location_id=LOCATION_ID, status="in-session", participant_ids=list(USERS)),
+        Meeting(
+            title="Project kickoff",
+            location_id=LOCATION_ID,
+            status="in-session",
+            participant_ids=list(USERS),
+        ),
     )
     for uid in USERS:
         ticket = Ticket(role="host" if uid == "alice" else "participant", attendance=uid != "carol")
@@ -55,9 +66,13 @@ def main() -> None:
             "FIRESTORE_EMULATOR_HOST is not set: seed only the local emulators "
             "(run `./dev up`, or `./dev exec -- python -m meeting_room.seed`)."
         )
-    project = os.environ.get("GCLOUD_PROJECT") or os.environ.get("GOOGLE_CLOUD_PROJECT") or "demo-boiler"
+    project = (
+        os.environ.get("GCLOUD_PROJECT") or os.environ.get("GOOGLE_CLOUD_PROJECT") or "demo-boiler"
+    )
     paths = seed(firestore.Client(project=project))
-    print(f"seeded {len(paths)} documents; views appear at users/<uid>/meetingSessions/{MEETING_ID}")
+    print(
+        f"seeded {len(paths)} documents; views appear at users/<uid>/meetingSessions/{MEETING_ID}"
+    )
 
 
 if __name__ == "__main__":

@@ -301,7 +301,7 @@ class AggregateBuilder:
         operations: list[str] | None = None,
         rest: Iterable[str] = (),
     ) -> tuple[int, int]:
-        """Stage ``operations`` (default: all) and the updated record; returns (views written, deleted).
+        """Stage ``operations`` (default: all) and the record; returns (views written, deleted).
 
         ``rest`` are operations left to follow-up commits (``write_rest``); the record lists
         them as unsynced so any later rebuild rewrites them even if it wins the race.
@@ -338,7 +338,7 @@ class AggregateBuilder:
     def write_chunk(
         self, attempt: Attempt, plan: WritePlan, chunk: list[str], rest: list[str]
     ) -> tuple[int, int] | None:
-        """A follow-up commit of a chunked rebuild; ``None`` when a newer rebuild replaced the record."""
+        """A follow-up commit of a chunked rebuild; ``None`` if a newer rebuild took over."""
         ref = self.record_ref(plan.state.key)
         (snapshot,) = attempt.get_all([ref])
         if not snapshot.exists or snapshot.get("version") != plan.version:

@@ -36,7 +36,9 @@ class Attempt:
         self.writes = 0
 
     # -- reads (no locks) -------------------------------------------------------------------
-    def get_all(self, refs: Iterable[firestore.DocumentReference]) -> list[firestore.DocumentSnapshot]:
+    def get_all(
+        self, refs: Iterable[firestore.DocumentReference]
+    ) -> list[firestore.DocumentSnapshot]:
         refs = list(refs)
         if not refs:
             return []
@@ -54,7 +56,9 @@ class Attempt:
     def _saw(self, snapshot: firestore.DocumentSnapshot) -> None:
         if self.read_time is None and snapshot.read_time is not None:
             self.read_time = snapshot.read_time  # later reads see the same snapshot
-        self.update_times[snapshot.reference.path] = snapshot.update_time if snapshot.exists else None
+        self.update_times[snapshot.reference.path] = (
+            snapshot.update_time if snapshot.exists else None
+        )
 
     # -- writes ------------------------------------------------------------------------------
     def set(self, ref: firestore.DocumentReference, data: Mapping[str, Any]) -> None:
@@ -70,21 +74,28 @@ class Attempt:
         self.writes += 1
 
     def guarded_update(
-        self, ref: firestore.DocumentReference, seen: firestore.DocumentSnapshot | None, data: Mapping[str, Any]
+        self,
+        ref: firestore.DocumentReference,
+        seen: firestore.DocumentSnapshot | None,
+        data: Mapping[str, Any],
     ) -> None:
         """Write ``data`` only if ``ref`` is still as ``seen`` (created if it did not exist)."""
         if seen is None or not seen.exists:
-            self._batch.create(ref, {k: v for k, v in data.items() if v is not firestore.DELETE_FIELD})
+            self._batch.create(
+                ref, {k: v for k, v in data.items() if v is not firestore.DELETE_FIELD}
+            )
         else:
             option = self.client.write_option(last_update_time=seen.update_time)
             self._batch.update(ref, dict(data), option=option)
         self.writes += 1
 
-    def guarded_delete(self, ref: firestore.DocumentReference, seen: firestore.DocumentSnapshot) -> None:
+    def guarded_delete(
+        self, ref: firestore.DocumentReference, seen: firestore.DocumentSnapshot
+    ) -> None:
         self._batch.delete(ref, option=self.client.write_option(last_update_time=seen.update_time))
         self.writes += 1
 
     def commit(self) -> None:
-        """Apply every staged write atomically (raises FailedPrecondition/AlreadyExists on a race)."""
+        """Apply every staged write atomically (FailedPrecondition/AlreadyExists on a race)."""
         if self.writes:
             self._batch.commit()

@@ -17,7 +17,7 @@ def project_id() -> str | None:
 
 
 def firestore_client() -> firestore.Client:
-    """The process-wide client; with FIRESTORE_EMULATOR_HOST set it talks to the emulator as admin."""
+    """The process-wide client; with FIRESTORE_EMULATOR_HOST set, the emulator as admin."""
     global _client
     if _client is None:
         with _lock:

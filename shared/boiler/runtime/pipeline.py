@@ -1,4 +1,6 @@
-"""The pipeline of one trigger (DESIGN.md): ledger, optimistic commit with preconditions, retries, durable hand-off.
+"""The pipeline of one trigger (DESIGN.md).
+
+Ledger, optimistic commit with preconditions, retries, durable hand-off.
 
 >>> Pipeline(build.trigger("meeting_session_on_ticket")).handle(event_id, "meetings/m1/tickets/u1")
 Outcome(status='applied', aggregates=1, views_written=3, ...)
@@ -9,8 +11,8 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from functools import partial
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from google.api_core import exceptions as gexc
@@ -146,8 +148,9 @@ class Pipeline:
     def handle(self, event_id: str, document: str) -> Outcome:
         """Apply the change to ``document`` announced by event ``event_id`` to every affected view.
 
-        Never loses the work: if it cannot finish, the event is left in ``_boilerPending`` (written
-        before the first commit, so even a killed invocation leaves it) and handed to the task queue.
+        Never loses the work: if it cannot finish, the event is left in ``_boilerPending``
+        (written before the first commit, so even a killed invocation leaves it) and handed to
+        the task queue.
         """
         outcome = Outcome(self.trigger.name, event_id, document)
         try:
@@ -164,7 +167,7 @@ class Pipeline:
             return outcome
 
     def run(self, outcome: Outcome, write_ahead: bool = True) -> Outcome:
-        """``handle`` without the hand-off: raises if the event could not be applied (durable retries)."""
+        """``handle`` without the hand-off: raises if the event could not be applied."""
         event = _Event(
             ledger=store.ledger_ref(self.client, self.trigger.name, outcome.event_id),
             pending=durable.pending_ref(self.client, self.trigger.name, outcome.event_id),

@@ -14,7 +14,6 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from google.api_core import exceptions as gexc
-
 from google.cloud import firestore
 
 from ..errors import RetriesExhausted

@@ -7,7 +7,9 @@ import datetime as dt
 from google.cloud import firestore
 
 # Collection names; the generated rules deny clients all of them.
-AGGREGATES = "_boilerAggregates"  # _boilerAggregates/{View}/_boilerRecords/{key}: sources + view hashes
+AGGREGATES = (
+    "_boilerAggregates"  # _boilerAggregates/{View}/_boilerRecords/{key}: sources + view hashes
+)
 # A collection-group id no app uses, so index overrides on it touch only boiler's records.
 RECORDS = "_boilerRecords"
 LEDGER = "_boilerLedger"  # one document per processed (function, event id)
@@ -32,7 +34,9 @@ def aggregates_of(client: firestore.Client, view: str) -> firestore.CollectionRe
     return client.collection(AGGREGATES, view, RECORDS)
 
 
-def ledger_ref(client: firestore.Client, function: str, event_id: str) -> firestore.DocumentReference:
+def ledger_ref(
+    client: firestore.Client, function: str, event_id: str
+) -> firestore.DocumentReference:
     return client.collection(LEDGER).document(safe_id(function, event_id))
 
 

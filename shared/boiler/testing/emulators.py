@@ -132,7 +132,9 @@ def cloud_sdk_firestore_jar() -> Path | None:
     if shutil.which("dpkg"):
         result = subprocess.run(
             ["dpkg", "-L", "google-cloud-cli-firestore-emulator"],
-            capture_output=True, text=True, check=False,
+            capture_output=True,
+            text=True,
+            check=False,
         )
         for line in result.stdout.splitlines():
             if line.endswith(".jar") and Path(line).is_file():
@@ -142,7 +144,10 @@ def cloud_sdk_firestore_jar() -> Path | None:
         try:
             result = subprocess.run(
                 [gcloud, "info", "--format=value(installation.sdk_root)"],
-                capture_output=True, text=True, timeout=60, check=False,
+                capture_output=True,
+                text=True,
+                timeout=60,
+                check=False,
             )
         except subprocess.TimeoutExpired:
             return None
@@ -175,11 +180,13 @@ def firestore_launcher(root: Path | None = None) -> Path | None:
     target = cloud_sdk_firestore_jar()
     if target is None:
         return None
-    manifest = _manifest({
-        "Manifest-Version": "1.0",
-        "Main-Class": FIRESTORE_MAIN_CLASS,
-        "Class-Path": target.resolve().as_uri(),
-    })
+    manifest = _manifest(
+        {
+            "Manifest-Version": "1.0",
+            "Main-Class": FIRESTORE_MAIN_CLASS,
+            "Class-Path": target.resolve().as_uri(),
+        }
+    )
     launcher = state_dir(root) / "firestore-launcher.jar"
     if launcher.is_file():
         with zipfile.ZipFile(launcher) as existing:
@@ -400,21 +407,37 @@ class FirestoreEmulator:
         """Start the emulator and wait until `GET /` answers `Ok`."""
         java = find_java(17)
         command = [
-            java, "-jar", str(firestore_jar(self.root)),
-            "--host", LOOPBACK, "--port", str(self.port),
-            "--project_id", self.project_id, "--single_project_mode", "true",
+            java,
+            "-jar",
+            str(firestore_jar(self.root)),
+            "--host",
+            LOOPBACK,
+            "--port",
+            str(self.port),
+            "--project_id",
+            self.project_id,
+            "--single_project_mode",
+            "true",
         ]
         if self.rules is not None:
             command += ["--rules", str(self.rules)]
         began = time.monotonic()
         with open(self.log_path, "wb") as log:
             self.process = subprocess.Popen(
-                command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                command,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
                 start_new_session=True,
             )
         try:
-            _wait(lambda: _answers_ok(self.url + "/"), timeout, "Firestore emulator",
-                  self.process, self.log_path)
+            _wait(
+                lambda: _answers_ok(self.url + "/"),
+                timeout,
+                "Firestore emulator",
+                self.process,
+                self.log_path,
+            )
         except EmulatorError:
             self.stop()
             raise
@@ -551,8 +574,14 @@ class EmulatorSuite:
         """Run `firebase emulators:start` and wait until every emulator answers."""
         config = self._write_config()
         command = [
-            firebase_cli(self.root), "emulators:start",
-            "--only", ",".join(self.only), "--project", self.project_id, "--config", str(config),
+            firebase_cli(self.root),
+            "emulators:start",
+            "--only",
+            ",".join(self.only),
+            "--project",
+            self.project_id,
+            "--config",
+            str(config),
         ]
         env = firebase_env(self.root)
         began = time.monotonic()
@@ -560,12 +589,23 @@ class EmulatorSuite:
             log.write(f"$ {' '.join(command)}\n".encode())
             log.flush()
             self.process = subprocess.Popen(
-                command, cwd=self.root, env=env, stdout=log, stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL, start_new_session=True,
+                command,
+                cwd=self.root,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
             )
         try:
-            _wait(self._ready, timeout, f"emulators {','.join(self.only)}", self.process,
-                  self.log_path, interval=0.2)
+            _wait(
+                self._ready,
+                timeout,
+                f"emulators {','.join(self.only)}",
+                self.process,
+                self.log_path,
+                interval=0.2,
+            )
         except EmulatorError:
             self.stop()
             raise
@@ -650,8 +690,11 @@ class EmulatorSuite:
 
 def _link_sources(config: dict[str, Any], root: Path, config_dir: Path) -> None:
     """Symlink the files firebase.json names (rules, functions, hosting...) into config_dir."""
-    for name, keys in (("firestore", ("rules", "indexes")), ("functions", ("source",)),
-                       ("hosting", ("public",))):
+    for name, keys in (
+        ("firestore", ("rules", "indexes")),
+        ("functions", ("source",)),
+        ("hosting", ("public",)),
+    ):
         section = config.get(name)
         for entry in section if isinstance(section, list) else [section or {}]:
             for key in keys:

@@ -62,7 +62,7 @@ def firestore(firestore_emulator: FirestoreEmulator, monkeypatch: pytest.MonkeyP
 
 @pytest.fixture(scope="session")
 def emulator_suite() -> Iterator[EmulatorSuite]:
-    """firebase-tools' Firestore, Functions, Auth and Hosting emulators (free ports) for the session.
+    """firebase-tools' Firestore, Functions, Auth and Hosting emulators (free ports).
 
     Functions come from the project's functions/main.py, with shared/ on PYTHONPATH; hosting
     serves web/dist. One suite serves every test: starting one costs 10-20 s.

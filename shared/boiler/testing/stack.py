@@ -1,7 +1,7 @@
 """The local stack behind `./dev`: `python -m boiler.testing.stack up|exec|firestore-jar`.
 
-    python -m boiler.testing.stack up                 # emulators + seed, until Ctrl-C
-    python -m boiler.testing.stack exec -- pytest -q  # emulators around one command
+python -m boiler.testing.stack up                 # emulators + seed, until Ctrl-C
+python -m boiler.testing.stack exec -- pytest -q  # emulators around one command
 """
 
 from __future__ import annotations
@@ -34,8 +34,12 @@ def stack_env(suite: EmulatorSuite) -> dict[str, str]:
 
 def describe(suite: EmulatorSuite) -> str:
     rows = [f"project id       {suite.project_id}"]
-    names = {"firestore": "Firestore", "functions": "Functions", "auth": "Auth",
-             "hosting": "Hosting"}
+    names = {
+        "firestore": "Firestore",
+        "functions": "Functions",
+        "auth": "Auth",
+        "hosting": "Hosting",
+    }
     for key, title in names.items():
         if key in suite.ports:
             rows.append(f"{title:<16} {suite.url(key)}")
@@ -127,14 +131,18 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="action", required=True)
     for name, func in (("up", up), ("exec", exec_command)):
         sub = commands.add_parser(name)
-        sub.add_argument("--free-ports", action="store_true",
-                         help="pick free ports instead of the ones in firebase.json")
+        sub.add_argument(
+            "--free-ports",
+            action="store_true",
+            help="pick free ports instead of the ones in firebase.json",
+        )
         sub.set_defaults(func=func)
     commands.choices["up"].add_argument("--no-seed", dest="seed", action="store_false")
     commands.choices["exec"].add_argument("--seed", action="store_true")
     commands.choices["exec"].add_argument("command", nargs=argparse.REMAINDER)
-    commands.add_parser("firestore-jar", help="write the Firestore launcher jar, print its path"
-                        ).set_defaults(func=firestore_jar)
+    commands.add_parser(
+        "firestore-jar", help="write the Firestore launcher jar, print its path"
+    ).set_defaults(func=firestore_jar)
     args = parser.parse_args(argv)
     try:
         return int(args.func(args))
