@@ -75,7 +75,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--out", type=Path, default=ROOT / "bench" / "results", help="results directory"
     )
+    parser.add_argument(
+        "--render-only",
+        action="store_true",
+        help="re-render latest.md and the plots from the existing latest.json (no measuring)",
+    )
     args = parser.parse_args(argv)
+    if args.render_only:
+        return _render(json.loads((args.out / "latest.json").read_text()), args.out)
     only = [name.strip() for name in args.only.split(",") if name.strip()]
     unknown = set(only) - set(SECTIONS)
     if unknown:
@@ -135,25 +142,29 @@ def main(argv: list[str] | None = None) -> int:
             lambda: freshness.run(c["writes"], c["warmup"], c["participants"], c["rounds"], log),
         )
 
-    from . import report
-
     results["machine"]["load_average_at_end"] = os.getloadavg()
     results["seconds"]["total"] = round(time.perf_counter() - began, 1)
+    return _render(results, args.out)
+
+
+def _render(results: dict[str, Any], out: Path) -> int:
+    from . import report
+
     text, derived = report.render(results)
     results["derived"] = derived
-    args.out.mkdir(parents=True, exist_ok=True)
+    out.mkdir(parents=True, exist_ok=True)
     header = (
         f"boiler benchmarks ({results['mode']} mode, {results['started']}, "
         f"commit {results['machine']['git_commit']}, {results['machine']['nproc']} cores, "
         f"load {results['machine']['load_average_at_start'][0]:.1f} at start; "
         f"{results['seconds']['total']} s)"
     )
-    (args.out / "latest.json").write_text(json.dumps(results, indent=1, default=str))
-    (args.out / "latest.md").write_text(header + "\n\n" + text + "\n")
-    plots = report.plot(results, args.out)
+    (out / "latest.json").write_text(json.dumps(results, indent=1, default=str))
+    (out / "latest.md").write_text(header + "\n\n" + text + "\n")
+    plots = report.plot(results, out)
     print(header + "\n\n" + text)
     print(
-        f"\nwrote {args.out / 'latest.json'}, {args.out / 'latest.md'}, "
+        f"\nwrote {out / 'latest.json'}, {out / 'latest.md'}, "
         + ", ".join(p.name for p in plots)
     )
     return 0
