@@ -1,8 +1,8 @@
 """The durable path: work a trigger could not finish is recorded, then completed later.
 
 Python Firestore triggers are never retried by the platform. So before its first commit an
-event writes ``_boilerPending/{function}:{eventId}`` (document path, attempts); the commit
-that writes the ledger entry deletes it. An event that fails leaves the entry with its error
+event writes ``_boilerPending/{function}:{eventId}`` (document path, attempts), deleted once
+the ledger entry says the event is done. An event that fails leaves the entry with its error
 and enqueues a task for the ``boilerRedrive`` task-queue function (retried with backoff);
 an invocation that dies leaves the entry for ``redrive_all`` (CLI: ``python -m boiler
 pending``). Redriving reruns the same state-based rebuild, so it is always safe::

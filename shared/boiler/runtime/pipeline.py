@@ -32,6 +32,7 @@ from .client import firestore_client
 # Firestore's 500-write limit (see WRITE_BUDGET).
 GROUP_SIZE = int(os.environ.get("BOILER_GROUP_SIZE", "25"))
 WRITE_BUDGET = 450
+KEY_PAGE = 500  # affected aggregates fetched per dependency query
 # Firestore caps a commit request at 10 MiB; one aggregate's fat views are split well below it.
 BYTE_BUDGET = 4_000_000
 
@@ -87,7 +88,7 @@ class _Event:
     ledger_read: bool = False  # the first snapshot read includes the ledger entry
 
     def written_ahead(self) -> None:
-        """Wait until the write-ahead entry is stored: before any commit that could remove it."""
+        """Wait until the write-ahead entry is stored (before removing it)."""
         if self.write_ahead is not None:
             self.write_ahead.result()
 
@@ -186,16 +187,15 @@ class Pipeline:
                 ledger_written = result.ledger_written
             if not ledger_written:
                 _fault("before_ledger", outcome)
-                event.written_ahead()
-                batch = self.client.batch()
-                batch.create(event.ledger, self._ledger_entry(outcome.document, outcome.invalid))
-                batch.delete(event.pending)
-                batch.commit()
+                event.ledger.create(self._ledger_entry(outcome.document, outcome.invalid))
                 outcome.commits += 1
         except (_Duplicate, gexc.AlreadyExists):
             outcome.status = "duplicate"  # applied before, or by a racing delivery first
-            event.written_ahead()
-            event.pending.delete()
+        # Done (the ledger entry says so): the write-ahead entry, once stored, can go. Its
+        # write travelled beside the event's reads and commits, off the path to a fresh view;
+        # an entry left by a death right here is harmless (a redrive finds the ledger entry).
+        event.written_ahead()
+        event.pending.delete()
         self._record_invalid(outcome)
         log.info(f"boiler.{outcome.status}", **outcome.log_fields())
         return outcome
@@ -218,16 +218,21 @@ class Pipeline:
             .order_by(FieldPath.document_id())
             .select([])
         )
+        # Keys come KEY_PAGE at a time (each page query scans the index once), and are
+        # rebuilt group_size at a time (one commit each).
         cursor = None
         while True:
             page = query.start_after(cursor) if cursor is not None else query
-            snapshots = list(page.limit(self.group_size + 1).stream())
-            keys = [snap.id for snap in snapshots[: self.group_size]]
-            more = len(snapshots) > self.group_size
-            yield keys, not more
-            if not more:
+            snapshots = list(page.limit(KEY_PAGE + 1).stream())
+            page_keys = [snap.id for snap in snapshots[:KEY_PAGE]]
+            more_pages = len(snapshots) > KEY_PAGE
+            for start in range(0, max(len(page_keys), 1), self.group_size):
+                keys = page_keys[start : start + self.group_size]
+                last = not more_pages and start + self.group_size >= len(page_keys)
+                yield keys, last
+            if not more_pages:
                 return
-            cursor = snapshots[self.group_size - 1]
+            cursor = snapshots[KEY_PAGE - 1]
 
     # -- one optimistic attempt, retried ---------------------------------------------------
     def _retrying(self, outcome: Outcome, event: _Event, body: Callable[[Attempt], Any]) -> Any:
@@ -237,7 +242,6 @@ class Pipeline:
             unit = Attempt(self.client, number)
             try:
                 result = body(unit)
-                event.written_ahead()
                 unit.commit()
             except gexc.AlreadyExists as cause:
                 if event.ledger.get().exists:
@@ -357,7 +361,6 @@ class Pipeline:
         result.aggregates = len(plans)
         if final and not result.rest:
             attempt.create(event.ledger, self._ledger_entry(outcome.document, result.invalid))
-            attempt.delete(event.pending)
             result.ledger_written = True
         _fault("commit", outcome)
         return result
