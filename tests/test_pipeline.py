@@ -143,10 +143,12 @@ def test_a_rebuild_racing_the_roots_deletion_does_not_resurrect_views(
             )
 
     pipeline.faults = delete_meeting_meanwhile
+    pipeline.serialize_local_events = False  # the deletion runs as if on another instance
     try:
         outcome = deliver(firestore, "ticket", "meetings/m1/tickets/u1", event_id="late-ticket")
     finally:
         pipeline.faults = None
+        pipeline.serialize_local_events = True
     assert raced and outcome.views_written == 3 and outcome.views_deleted == 3
     assert list(firestore.collection_group("meetingSessions").stream()) == []
     assert not store.aggregate_ref(firestore, "MeetingSession", "m1").get().exists

@@ -9,8 +9,10 @@ Outcome(status='applied', aggregates=1, views_written=3, ...)
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -102,6 +104,23 @@ def _in_background(call: Callable[[], None]) -> Future[None]:
     if _background is None:
         _background = ThreadPoolExecutor(max_workers=8, thread_name_prefix="boiler-write-ahead")
     return _background.submit(call)
+
+
+# Events for one aggregate handled by the same instance (functions run many events at once)
+# take turns instead of racing: each then finds the previous commit and builds on it, and
+# optimistic retries are left for races between instances. Striped: bounded memory.
+_STRIPES = [threading.Lock() for _ in range(256)]
+# Tests that stand in for many instances in one process turn this off to keep the races.
+serialize_local_events = True
+
+
+@contextmanager
+def _one_at_a_time(view: str, keys: list[str]) -> Iterator[None]:
+    if len(keys) != 1 or not serialize_local_events:  # fan-out groups: rarely contended
+        yield
+        return
+    with _STRIPES[hash((view, keys[0])) % len(_STRIPES)]:
+        yield
 
 
 class _Duplicate(Exception):
@@ -264,13 +283,14 @@ class Pipeline:
         depth: int = 0,
     ) -> _GroupResult:
         try:
-            result: _GroupResult = self._retrying(
-                outcome,
-                event,
-                lambda attempt: self._apply(
-                    attempt, builder, keys, outcome, event, final, reread=depth > 0
-                ),
-            )
+            with _one_at_a_time(builder.spec.name, keys):
+                result: _GroupResult = self._retrying(
+                    outcome,
+                    event,
+                    lambda attempt: self._apply(
+                        attempt, builder, keys, outcome, event, final, reread=depth > 0
+                    ),
+                )
         except _GroupTooLarge:
             half = len(keys) // 2
             first = self._run_group(builder, keys[:half], outcome, event, final=False)
