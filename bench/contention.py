@@ -1,7 +1,10 @@
 """Contention: N concurrent writers on one meeting, each toggling its own ticket and running the
-trigger for its event in-process right away (as N function instances would), against the
-standalone Firestore emulator. Boiler's pipeline reports attempts/retries per event; the
-baseline has no transaction, so it never retries but may leave views stale.
+trigger for its event in-process right away, against the standalone Firestore emulator.
+
+``boiler`` stands in for N function instances (their events race on the meeting's record and
+retry); ``boiler-1-instance`` is one instance running all N events at once (they take turns
+per aggregate). Boiler's pipeline reports attempts/retries per event; the baseline has no
+transaction, so it never retries but may leave views stale.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from typing import Any
 
 from boiler import compile_app
 from boiler.errors import RetriesExhausted
+from boiler.runtime import pipeline
 from boiler.runtime.pipeline import Pipeline
 from google.cloud import firestore
 from meeting_room import app
@@ -53,9 +57,10 @@ def _one(
     emulator.reset()
     plain = firestore.Client(project=emulator.project_id)
     members = domain.seed_meeting(plain, "m1", writers)
-    make = _boiler_handler if variant == "boiler" else _baseline_handler
+    boiler = variant.startswith("boiler")
+    make = _boiler_handler if boiler else _baseline_handler
     # Views exist before the run (one build from the meeting's creation).
-    make(plain)("meetings/m1") if variant == "baseline" else Pipeline(
+    make(plain)("meetings/m1") if not boiler else Pipeline(
         compile_app(app).trigger("meeting_session_on_meeting"), client=plain
     ).handle(uuid.uuid4().hex, "meetings/m1")
     results: list[dict[str, Any]] = []
@@ -84,6 +89,7 @@ def _one(
                 results.append(result)
 
     threads = [threading.Thread(target=writer, args=(uid,), daemon=True) for uid in members]
+    pipeline.serialize_local_events = variant == "boiler-1-instance"
     for thread in threads:
         thread.start()
     stop_at[0] = time.perf_counter() + deadline_s
@@ -92,8 +98,9 @@ def _one(
     for thread in threads:
         thread.join(timeout=deadline_s + 120)
     wall = time.perf_counter() - began
+    pipeline.serialize_local_events = True
     check = domain.wrong_views(plain)
-    redrive = _durable_path(plain) if variant == "boiler" else None
+    redrive = _durable_path(plain) if boiler else None
     after = domain.wrong_views(plain) if redrive is not None else check
     events = len(results)
     return {
@@ -132,7 +139,7 @@ def run(
     emulator: Any, writer_counts: tuple[int, ...], events_each: int, deadline_s: float
 ) -> dict[str, Any]:
     out: dict[str, Any] = {"events_each": events_each, "by_impl": {}}
-    for variant in ("boiler", "baseline"):
+    for variant in ("boiler", "boiler-1-instance", "baseline"):
         out["by_impl"][variant] = {
             str(n): _one(variant, emulator, n, events_each, deadline_s) for n in writer_counts
         }

@@ -166,7 +166,7 @@ def contention_section(cont: dict[str, Any]) -> tuple[str, dict[str, Any]]:
                     r["wrong_views"],
                 ]
             )
-            if impl == "boiler":
+            if impl.startswith("boiler"):
                 wrong_boiler += r["wrong_views"]
     text = (
         "Contention: N concurrent writers on one meeting (in-process triggers, bare Firestore)\n"
