@@ -77,7 +77,7 @@ def compile_app(app: App) -> Build:
                 )
             names.add(name)
             triggers.append(TriggerSpec(name=name, view=view, source=source))
-    _reject_loops(app, triggers)
+    _check_paths(app, triggers)
     for view in app.views:
         if view.spec().readable_by is not None:
             check_access(view, view.spec().readable_by, view.spec().template)
@@ -86,21 +86,11 @@ def compile_app(app: App) -> Build:
 
 
 def _compile_commands(app: App, names: set[str]) -> tuple[CommandTriggerSpec, ...]:
-    """One trigger per command; a command must never live where domain data or a view lives."""
-    occupied = {model.__name__: model.path_template() for model in app.domain}
-    occupied.update({view.__name__: view.spec().template for view in app.views})
+    """One trigger per command."""
     specs = []
     for command in app.commands:
         if not (isinstance(command, type) and issubclass(command, Command)):
             raise DeclarationError(f"App.commands: {command!r} is not a Command subclass")
-        template = command.spec().template
-        for other, other_template in occupied.items():
-            if template.overlaps(other_template):
-                raise DeclarationError(
-                    f"{command.__name__} ({template}) overlaps {other} ({other_template}); clients "
-                    "could write there. Give the command its own collection name."
-                )
-        occupied[command.__name__] = template
         name = f"apply_{to_snake(command.__name__)}"
         if name in names:
             raise DeclarationError(f"{command.__name__}: a function named {name} already exists")
@@ -109,43 +99,46 @@ def _compile_commands(app: App, names: set[str]) -> tuple[CommandTriggerSpec, ..
     return tuple(specs)
 
 
-def _reject_loops(app: App, triggers: list[TriggerSpec]) -> None:
-    """A view written where a trigger listens would re-trigger itself or another view forever."""
+def _check_paths(app: App, triggers: list[TriggerSpec]) -> None:
+    """Every path boiler or a client writes must be its own: a view where a trigger listens
+    re-triggers forever; a command over domain data or a view lets clients write there."""
+    listened = {t.source.model: t for t in triggers}
+    domain: list[tuple[str, PathTemplate]] = [
+        (f"domain model {model.__name__}", model.path_template())
+        for model in dict.fromkeys([*app.domain, *listened])
+    ]
+    written: list[tuple[str, PathTemplate]] = []
     for view in app.views:
-        written = view.spec().template
+        template = view.spec().template
+        if template.segments[0] in store.INTERNAL_COLLECTIONS:
+            raise DeclarationError(
+                f"{view.__name__} writes {template}, inside boiler's own {template.segments[0]}"
+            )
         for trigger in triggers:
-            if written.overlaps(trigger.source.template):
+            if template.overlaps(trigger.source.template):
                 raise DeclarationError(
-                    f"{view.__name__} writes {written}, which {trigger.name} listens to "
+                    f"{view.__name__} writes {template}, which {trigger.name} listens to "
                     f"({trigger.source.template}); a view must not live where a source lives. "
                     "Give the view its own collection name."
                 )
-    # Other places a view must not land: where commands trigger, domain documents live, or
-    # boiler keeps its records (internal collections are closed to clients and unwatched).
-    occupied = [(f"command {c.__name__}", c.spec().template) for c in _commands(app)]
-    occupied += [(f"domain model {m.__name__}", m.path_template()) for m in app.domain]
-    for view in app.views:
-        written = view.spec().template
-        if written.segments[0] in store.INTERNAL_COLLECTIONS:
-            raise DeclarationError(
-                f"{view.__name__} writes {written}, inside boiler's own {written.segments[0]}"
-            )
-        for what, template in occupied:
-            if written.overlaps(template):
-                raise DeclarationError(
-                    f"{view.__name__} writes {written}, where {what} lives ({template}); "
-                    "give the view its own collection name"
+        for what, other in [*domain, *written]:
+            if template.overlaps(other):
+                clash = (
+                    f"{view.__name__} and {what} both write {template}"
+                    if what.startswith("view")
+                    else f"{view.__name__} writes {template}, where {what} lives ({other})"
                 )
-    paths: dict[str, PathTemplate] = {}
-    for view in app.views:
-        template = view.spec().template
-        for other_name, other in paths.items():
+                raise DeclarationError(f"{clash}; give the view its own collection name")
+        written.append((f"view {view.__name__}", template))
+    for command in _commands(app):
+        template = command.spec().template
+        for what, other in [*domain, *written]:
             if template.overlaps(other):
                 raise DeclarationError(
-                    f"{view.__name__} and {other_name} both write {template}; "
-                    "give each view its own collection"
+                    f"{command.__name__} ({template}) overlaps {what.split()[-1]} ({other}); "
+                    "clients could write there. Give the command its own collection name."
                 )
-        paths[view.__name__] = template
+        written.append((f"command {command.__name__}", template))
 
 
 def _commands(app: App) -> list[type[Command]]:
