@@ -13,7 +13,7 @@ import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from functools import partial
 from typing import Any
 
@@ -24,6 +24,7 @@ from google.cloud.firestore_v1.field_path import FieldPath
 
 from ..compiler import TriggerSpec
 from ..errors import InvalidDocument, RetriesExhausted
+from ..naming import to_camel
 from ..sources import ChildrenSpec, RootSpec
 from . import durable, log, retry, store
 from .aggregate import AggregateBuilder, WritePlan
@@ -60,19 +61,10 @@ class Outcome:
     invalid: list[InvalidDocument] = field(default_factory=list)
 
     def log_fields(self) -> dict[str, Any]:
-        return {
-            "function": self.function,
-            "eventId": self.event_id,
-            "document": self.document,
-            "status": self.status,
-            "aggregates": self.aggregates,
-            "viewsWritten": self.views_written,
-            "viewsDeleted": self.views_deleted,
-            "attempts": self.attempts,
-            "retries": self.retries,
-            "commits": self.commits,
-            "invalid": [str(error) for error in self.invalid],
-        }
+        """Every field, camelCase like the rest of what boiler writes."""
+        logged = {to_camel(f.name): getattr(self, f.name) for f in fields(self)}
+        logged["invalid"] = [str(error) for error in self.invalid]
+        return logged
 
 
 def _fault(step: str, outcome: Outcome) -> None:
