@@ -114,11 +114,6 @@ def _payload(view: ViewModel) -> bytes:
     ).encode()
 
 
-def view_digest(view: ViewModel) -> str:
-    """A short content hash: equal hashes mean the stored view needs no write."""
-    return hashlib.blake2b(_payload(view), digest_size=12).hexdigest()
-
-
 class AggregateBuilder:
     """Loads, computes and writes the aggregates of one view model."""
 
