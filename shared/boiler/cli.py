@@ -6,7 +6,9 @@
     python -m boiler pending --app meeting_room    # finish work failed/killed triggers left
 
 Subcommands live in ``SUBCOMMANDS``; add one with ``@subcommand("name", "help")``.
-Exit codes: 0 success, 1 a generated file differs, 2 bad usage or declarations.
+Exit codes: 0 success; 1 the job is not done (``check``: a generated file differs;
+``reconcile``: an aggregate could not be rebuilt, listed under ``failures``); 2 bad usage or
+declarations.
 """
 
 from __future__ import annotations
@@ -133,10 +135,25 @@ def reconcile_views(args: argparse.Namespace) -> int:
 
     build = compile_app(load_app(args.app))
     client = _client(args)
+    failed = 0
     for view in build.app.views:
         if not args.view or view.__name__ in args.view:
-            print(json.dumps(reconcile(view, client).as_dict()))
-    return 0
+            report = reconcile(view, client)
+            print(json.dumps(report.as_dict()))
+            for failure in report.failures:
+                print(
+                    f"boiler reconcile: {report.view}/{failure['key']} not rebuilt: "
+                    f"{failure['error']}",
+                    file=sys.stderr,
+                )
+            failed += report.failed
+    if failed:
+        print(
+            f"boiler reconcile: {failed} aggregate(s) failed; fix the data or the view's build() "
+            "named above, then run reconcile again",
+            file=sys.stderr,
+        )
+    return 1 if failed else 0
 
 
 def _pending_options(sub: argparse.ArgumentParser) -> None:

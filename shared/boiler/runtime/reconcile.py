@@ -8,13 +8,22 @@ nothing changed, so running it twice reports zero the second time::
 
     report = reconcile(MeetingSession, client)
     report.stale, report.orphans   # views rewritten, views deleted
+    report.failed, report.invalid  # aggregates left as they were, with the reasons
+
+Each aggregate stands alone: one that raises (a ``build`` bug, an id that is no document id)
+is logged and listed in ``report.failures``, and the next one is repaired all the same.
+
+Every commit is guarded, like the pipeline's: by the record's version (or its absence) when
+the commit writes or deletes the record, else (root and record both gone) each orphan delete
+by the view's own update time. A rebuild racing reconcile makes its commit fail; the retry
+reads again, so reconcile never deletes or overwrites views it did not see.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+import traceback
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from functools import partial
 from typing import Any
 
 from google.cloud import firestore
@@ -41,11 +50,17 @@ class ReconcileReport:
     stale: int = 0  # stored view missing or different: rewritten
     orphans: int = 0  # stored view no rebuild produces: deleted
     records_refreshed: int = 0
-    invalid: list[str] = field(default_factory=list)
+    invalid: list[str] = field(default_factory=list)  # a source failed validation: left as is
+    failures: list[dict[str, str]] = field(default_factory=list)  # {key, error}: raised
 
     @property
     def repaired(self) -> int:
         return self.stale + self.orphans
+
+    @property
+    def failed(self) -> int:
+        """Aggregates whose rebuild raised; their views are as they were (or partly repaired)."""
+        return len(self.failures)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -56,6 +71,8 @@ class ReconcileReport:
             "orphans": self.orphans,
             "recordsRefreshed": self.records_refreshed,
             "invalid": self.invalid,
+            "failed": self.failed,
+            "failures": self.failures,
         }
 
 
@@ -89,21 +106,44 @@ def aggregate_keys(
 
 
 def reconcile(
-    view: type[ViewModel], client: firestore.Client, keys: Iterable[str] | None = None
+    view: type[ViewModel],
+    client: firestore.Client,
+    keys: Iterable[str] | None = None,
+    *,
+    before_commit: Callable[[str], None] | None = None,
 ) -> ReconcileReport:
-    """Repair every aggregate of ``view`` (or only ``keys``); see the module docstring."""
+    """Repair every aggregate of ``view`` (or only ``keys``); see the module docstring.
+
+    ``before_commit(key)`` (tests only) runs after each attempt's writes are staged, just
+    before they are sent: a test rebuilds the aggregate there to race the commit.
+    """
     builder = AggregateBuilder(view, client)
     report = ReconcileReport(view.spec().name)
     stored_views = existing_views(view, client)
     for key in keys if keys is not None else aggregate_keys(view, client, stored_views):
         report.aggregates += 1
-        _reconcile_one(builder, key, stored_views.get(key, set()), report)
+        try:
+            _reconcile_one(builder, key, stored_views.get(key, set()), report, before_commit)
+        except Exception as error:  # one aggregate that cannot be rebuilt must not stop the rest
+            _failed(report, key, error)
     log.info("boiler.reconciled", **report.as_dict())
     return report
 
 
+def _failed(report: ReconcileReport, key: str, error: Exception) -> None:
+    message = f"{type(error).__name__}: {error}"
+    report.failures.append({"key": key, "error": message})
+    frames = traceback.extract_tb(error.__traceback__)
+    where = f"{frames[-1].filename}:{frames[-1].lineno}" if frames else ""
+    log.error("boiler.reconcile_failed", view=report.view, key=key, error=message, where=where)
+
+
 def _reconcile_one(
-    builder: AggregateBuilder, key: str, found: set[str], report: ReconcileReport
+    builder: AggregateBuilder,
+    key: str,
+    found: set[str],
+    report: ReconcileReport,
+    before_commit: Callable[[str], None] | None = None,
 ) -> None:
     client = builder.client
 
@@ -123,25 +163,31 @@ def _reconcile_one(
         plan = builder.plan(state, views)  # state.views is empty: every view is an operation
         known = set((stored or {}).get("views", {})) | set((stored or {}).get("unsynced", []))
         candidates = sorted(found | set(views) | known)
-        actual = {
-            snap.reference.path: snap.to_dict()
+        seen = {
+            snap.reference.path: snap
             for snap in attempt.get_all(client.document(path) for path in candidates)
             if snap.exists
         }
+        actual = {path: snap.to_dict() for path, snap in seen.items()}
         stale = [path for path, v in views.items() if actual.get(path) != v.to_firestore()]
         orphans = [path for path in actual if path not in views]
         plan.operations = sorted(stale) + sorted(orphans)
         chunk, rest = plan.take(WRITE_BUDGET, BYTE_BUDGET)
         before = (stored or {}).get("version")
-        writes = attempt.writes
-        builder.write(attempt, plan, chunk, rest)
-        record_written = attempt.writes - writes > len(chunk)
-        if plan.operations and not record_written and record.exists:
-            # The record is right but views are not: still guard the repair by its version.
-            attempt.guarded_update(ref, record, {"updatedAt": firestore.SERVER_TIMESTAMP})
-        refreshed = plan.version not in ("", before) or (
-            record.exists and builder._root_model(state) is None
-        )
+        root_gone = builder._root_model(state) is None
+        if not record.exists and root_gone and not rest:
+            # No record is read or written to guard this commit: each delete guards itself.
+            for path in chunk:  # the root is gone, so every operation is an orphan delete
+                attempt.guarded_delete(client.document(path), seen[path])
+        else:
+            writes = attempt.writes
+            builder.write(attempt, plan, chunk, rest)  # the record: guarded update/create/delete
+            if plan.operations and attempt.writes - writes == len(chunk) and record.exists:
+                # The record is right but views are not: still guard the repair by its version.
+                attempt.guarded_update(ref, record, {"updatedAt": firestore.SERVER_TIMESTAMP})
+        refreshed = plan.version not in ("", before) or (record.exists and root_gone)
+        if before_commit is not None:
+            before_commit(key)
         return plan, rest, (len(views), len(stale), len(orphans)), refreshed
 
     result = committed(client, rebuild, name=f"reconcile {builder.spec.name}/{key}")
@@ -156,11 +202,26 @@ def _reconcile_one(
     while rest:
         whole = WritePlan(plan.state, plan.views, plan.digests, plan.sizes, rest)
         chunk, remaining = whole.take(WRITE_BUDGET, BYTE_BUDGET)
-        done = committed(
-            client,
-            partial(builder.write_chunk, plan=plan, chunk=chunk, rest=remaining),
-            name=f"reconcile {builder.spec.name}/{key}",
-        )
+        follow_up = _follow_up(builder, plan, chunk, remaining, before_commit)
+        done = committed(client, follow_up, name=f"reconcile {builder.spec.name}/{key}")
         if done is None:
             return  # a live trigger rebuilt this aggregate meanwhile; it owns the rest
         rest = remaining
+
+
+def _follow_up(
+    builder: AggregateBuilder,
+    plan: WritePlan,
+    chunk: list[str],
+    rest: list[str],
+    before_commit: Callable[[str], None] | None,
+) -> Callable[[Attempt], tuple[int, int] | None]:
+    """One follow-up commit of a chunked repair, guarded by the record's version."""
+
+    def body(attempt: Attempt) -> tuple[int, int] | None:
+        done = builder.write_chunk(attempt, plan=plan, chunk=chunk, rest=rest)
+        if before_commit is not None:
+            before_commit(plan.state.key)
+        return done
+
+    return body
