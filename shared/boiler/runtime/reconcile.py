@@ -29,7 +29,7 @@ from typing import Any
 from google.cloud import firestore
 from google.cloud.firestore_v1.field_path import FieldPath
 
-from ..errors import InvalidDocument
+from ..errors import BoilerError, InvalidDocument
 from ..views import ViewModel
 from . import log, store
 from .aggregate import AggregateBuilder, AggregateState, WritePlan
@@ -161,6 +161,10 @@ def _reconcile_one(
         except InvalidDocument as error:
             return str(error)  # leave this aggregate's views as they are, like the pipeline
         plan = builder.plan(state, views)  # state.views is empty: every view is an operation
+        if plan.views.keys() != views.keys():
+            # The builder held the views back (one too large, say): repairing would delete them.
+            problem = getattr(plan, "problem", None) or "the builder held its views back"
+            raise BoilerError(f"{builder.spec.name} {key}: not repaired: {problem}")
         known = set((stored or {}).get("views", {})) | set((stored or {}).get("unsynced", []))
         candidates = sorted(found | set(views) | known)
         seen = {
@@ -173,16 +177,17 @@ def _reconcile_one(
         orphans = [path for path in actual if path not in views]
         plan.operations = sorted(stale) + sorted(orphans)
         chunk, rest = plan.take(WRITE_BUDGET, BYTE_BUDGET)
-        before = (stored or {}).get("version")
+        before = str((stored or {}).get("version", ""))
         root_gone = builder._root_model(state) is None
         if not record.exists and root_gone and not rest:
             # No record is read or written to guard this commit: each delete guards itself.
             for path in chunk:  # the root is gone, so every operation is an orphan delete
                 attempt.guarded_delete(client.document(path), seen[path])
         else:
-            writes = attempt.writes
             builder.write(attempt, plan, chunk, rest)  # the record: guarded update/create/delete
-            if plan.operations and attempt.writes - writes == len(chunk) and record.exists:
+            # A new version means a record write; a root gone without a tombstone, its delete.
+            guarded = plan.version != before or (record.exists and root_gone and not rest)
+            if plan.operations and record.exists and not guarded:
                 # The record is right but views are not: still guard the repair by its version.
                 attempt.guarded_update(ref, record, {"updatedAt": firestore.SERVER_TIMESTAMP})
         refreshed = plan.version not in ("", before) or (record.exists and root_gone)
