@@ -41,6 +41,18 @@ def _recreate_at(call: int, db: firestore.Client, calls: list[str]) -> Callable[
     return hook
 
 
+def _rename_at_first(db: firestore.Client, calls: list[str]) -> Callable[[str], None]:
+    """A ``before_commit`` hook: on its first call the meeting is renamed and rebuilt."""
+
+    def hook(key: str) -> None:
+        calls.append(key)
+        if len(calls) == 1:
+            db.document("meetings/m1").update({"title": "Recreated"})
+            _build(db)
+
+    return hook
+
+
 def _assert_fresh_views_and_agreeing_record(db: firestore.Client) -> None:
     assert all((view(db, uid) or {}).get("title") == "Recreated" for uid in USERS)
     record = store.aggregate_ref(db, "MeetingSession", "m1").get()
@@ -103,4 +115,34 @@ def test_chunked_orphan_deletes_stop_when_a_recreated_meeting_takes_over(
     # The first commit; the follow-up, which lost the race; its retry, finding a newer version.
     assert calls == ["m1", "m1", "m1"]
     assert report.failed == 0, report.as_dict()
+    _assert_fresh_views_and_agreeing_record(firestore)
+
+
+def test_stale_rewrites_guarded_by_an_unchanged_record_lose_to_a_rename(
+    firestore: firestore.Client,
+) -> None:
+    create_meeting(firestore, "m1")
+    _build(firestore)
+    # The record is right, one view is not: reconcile's commit writes the view alone.
+    firestore.document("users/u2/meetingSessions/m1").update({"title": "tampered"})
+    calls: list[str] = []
+
+    report = reconcile(MeetingSession, firestore, before_commit=_rename_at_first(firestore, calls))
+
+    assert calls == ["m1", "m1"]
+    assert report.stale == 0 and report.failed == 0, report.as_dict()
+    _assert_fresh_views_and_agreeing_record(firestore)
+
+
+def test_rewrites_creating_the_record_lose_to_a_rename(firestore: firestore.Client) -> None:
+    create_meeting(firestore, "m1")
+    _build(firestore)
+    store.aggregate_ref(firestore, "MeetingSession", "m1").delete()  # lost: views remain
+    firestore.document("users/u2/meetingSessions/m1").update({"title": "tampered"})
+    calls: list[str] = []
+
+    report = reconcile(MeetingSession, firestore, before_commit=_rename_at_first(firestore, calls))
+
+    assert calls == ["m1", "m1"]
+    assert report.stale == 0 and report.failed == 0, report.as_dict()
     _assert_fresh_views_and_agreeing_record(firestore)
