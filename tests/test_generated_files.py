@@ -43,11 +43,12 @@ def test_unknown_app_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> Non
     assert "no_such_module_xyz" in capsys.readouterr().err
 
 
-def test_indexes_expire_the_ledger_by_ttl() -> None:
+def test_indexes_expire_the_ledger_and_the_command_order_by_ttl() -> None:
     from boiler.indexes import generate_indexes
 
     overrides = generate_indexes(compile_app(app))["fieldOverrides"]
     ttl = [o for o in overrides if o.get("ttl")]
     assert ttl == [
-        {"collectionGroup": "_boilerLedger", "fieldPath": "expireAt", "ttl": True, "indexes": []}
+        {"collectionGroup": group, "fieldPath": "expireAt", "ttl": True, "indexes": []}
+        for group in ("_boilerLedger", "_boilerCommandOrder")  # the latter: orders_on commands
     ]

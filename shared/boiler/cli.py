@@ -159,33 +159,33 @@ def reconcile_views(args: argparse.Namespace) -> int:
 def _pending_options(sub: argparse.ArgumentParser) -> None:
     sub.add_argument("--project", help="Firebase project id (default: GCLOUD_PROJECT)")
     sub.add_argument(
-        "--min-age", type=float, default=60.0, help="seconds; younger entries may be in flight"
+        "--min-age",
+        type=float,
+        default=60.0,
+        help="seconds; younger pending entries and commands may be in flight",
     )
 
 
 @subcommand(
     "pending",
-    "complete the work left in _boilerPending by failed or killed triggers",
+    "finish the work failed or killed triggers left (pending entries, unprocessed commands)",
     _pending_options,
 )
 def redrive_pending(args: argparse.Namespace) -> int:
     import datetime as dt
 
-    from .runtime.commands import CommandRunner
     from .runtime.durable import redrive_all
 
     build = compile_app(load_app(args.app))
-    client = _client(args)
-    runners = {
-        spec.name: CommandRunner(spec.command, name=spec.name, client=client)
-        for spec in build.commands
-    }
-
-    def command(function: str, event_id: str, document: str) -> Any:
-        return runners[function].handle(event_id, document)
-
-    report = redrive_all(build, client, dt.timedelta(seconds=args.min_age), commands=command)
+    report = redrive_all(build, _client(args), dt.timedelta(seconds=args.min_age))
     print(json.dumps(report.as_dict()))
+    if report.obsolete:
+        print(
+            f"boiler pending: deleted {report.obsolete} pending entr"
+            f"{'y' if report.obsolete == 1 else 'ies'} of functions {build.app.name} no longer "
+            f"has (renamed or removed): {', '.join(report.obsolete_entries)}",
+            file=sys.stderr,
+        )
     return 1 if report.failed else 0
 
 

@@ -16,6 +16,10 @@ trigger validates it, runs ``apply`` in a transaction and marks it ``applied`` o
             if ticket is None:
                 raise CommandRejected("you have no ticket for this meeting")
             ctx.update(Ticket, self.meeting_id, ctx.uid, attendance=self.attendance)
+
+With ``orders_on=("uid", "meeting_id")`` (path wildcards and/or field names naming what the
+command changes), commands for one target apply in the order they were created: one
+delivered after a newer one was applied is marked ``superseded`` and changes nothing.
 """
 
 from __future__ import annotations
@@ -45,8 +49,10 @@ if TYPE_CHECKING:
 
 # Fields boiler writes on a processed command; clients may neither write nor declare them.
 STATUS, REASON, PROCESSED_AT = "status", "reason", "processedAt"
-RESERVED_FIELDS = (STATUS, REASON, PROCESSED_AT)
-APPLIED, REJECTED = "applied", "rejected"
+SUPERSEDED_BY = "supersededBy"  # the id of the newer command that made this one moot
+RESERVED_FIELDS = (STATUS, REASON, PROCESSED_AT, SUPERSEDED_BY)
+# Final outcomes: applied, rejected (by apply or validation), superseded (see orders_on).
+APPLIED, REJECTED, SUPERSEDED = "applied", "rejected", "superseded"
 
 
 @dataclass(frozen=True)
@@ -58,6 +64,7 @@ class CommandSpec:
     creatable_by: Access
     readable_by: Access
     caller: UidInPath | UidInField | None  # how the trigger learns who created the command
+    orders_on: tuple[str, ...] = ()  # path wildcards / field names naming the target; () = none
 
     def caller_uid(self, params: dict[str, str], data: dict[str, Any]) -> str | None:
         if isinstance(self.caller, UidInPath):
@@ -73,7 +80,9 @@ class Command(Document):
 
     Class keywords: ``path=`` (where clients create it), ``creatable_by=`` (an ``Access``;
     it should pin the caller with ``uid_in_path`` or ``uid_in_field``), optionally
-    ``readable_by=`` (default: the caller, so a client can watch ``status``/``reason``).
+    ``readable_by=`` (default: the caller, so a client can watch ``status``/``reason``),
+    ``orders_on=`` (names of path wildcards or fields identifying what the command changes:
+    its commands then apply in creation order, late older ones are ``superseded``).
     """
 
     # A client sending a field we do not know is a bug or an attack: refuse it.
@@ -87,6 +96,7 @@ class Command(Document):
         path: str | None = None,
         creatable_by: Access | None = None,
         readable_by: Access | None = None,
+        orders_on: str | tuple[str, ...] | list[str] = (),
         **kwargs: Any,
     ) -> None:
         super().__init_subclass__(path=path, **kwargs)
@@ -115,6 +125,7 @@ class Command(Document):
             creatable_by=creatable_by,
             readable_by=readable_by or _caller_access(callers),
             caller=callers[0] if len(set(callers)) == 1 else None,
+            orders_on=(orders_on,) if isinstance(orders_on, str) else tuple(orders_on),
         )
 
     @classmethod
@@ -132,6 +143,7 @@ class Command(Document):
                 )
         for access in (spec.creatable_by, spec.readable_by):
             check_access(cls, access, spec.template)
+        _check_orders_on(cls, spec)
 
     def apply(self, ctx: CommandContext) -> None:
         """Make the change (override): read with ``ctx.get``, write with ``ctx.set/update/delete``.
@@ -148,6 +160,24 @@ class Command(Document):
                 f"{cls.__name__} is not a declared command (no path=/creatable_by=)"
             )
         return spec
+
+
+def order_choices(command: type[Command], template: PathTemplate) -> list[str]:
+    """What ``orders_on`` may name: path wildcards (not the request id) and field names."""
+    wildcards = [w for w in template.wildcards if w != template.id_wildcard]
+    return [*wildcards, *command.model_fields]
+
+
+def _check_orders_on(command: type[Command], spec: CommandSpec) -> None:
+    choices = order_choices(command, spec.template)
+    for name in spec.orders_on:
+        if name not in choices:
+            raise DeclarationError(
+                f"{command.__name__}: orders_on names {name!r}, which is neither a path wildcard "
+                f"of {spec.template} nor a field; choose from {choices}"
+            )
+    if len(set(spec.orders_on)) != len(spec.orders_on):
+        raise DeclarationError(f"{command.__name__}: orders_on repeats a name: {spec.orders_on}")
 
 
 def _callers(access: Access) -> list[UidInPath | UidInField]:

@@ -28,21 +28,24 @@ def export_functions(app: App) -> dict[str, Callable[..., Any]]:
     build = compile_app(app)
     functions = {trigger.name: firestore_trigger(trigger) for trigger in build.triggers}
     functions.update({spec.name: command_trigger(spec) for spec in build.commands})
-    if build.triggers:
+    if build.triggers or build.commands:
         functions[durable.TASK_FUNCTION] = redrive_task(build)
     return functions
 
 
 def redrive_task(build: Build) -> Callable[..., Any]:
-    """The durable path's task-queue function: redoes an event a trigger could not finish.
+    """The durable path's task-queue function: redoes an event a trigger or command could not
+    finish, dispatched by the task's ``kind`` ("view" or "command").
 
-    Raising makes Cloud Tasks retry it with backoff; the rebuild is state-based, so a retry
-    (or a late original delivery) applies the event at most once.
+    Raising makes Cloud Tasks retry it with backoff; the work is state-based (views) or
+    guarded by the command's status, so a retry (or a late original delivery) applies the
+    event at most once.
     """
 
     def handler(request: tasks_fn.CallableRequest[Any]) -> None:
         data = request.data
-        durable.redrive(build, data["function"], data["eventId"], data["document"])
+        kind = data.get("kind", durable.VIEW)
+        durable.redrive(build, data["function"], data["eventId"], data["document"], kind=kind)
 
     handler.__name__ = handler.__qualname__ = durable.TASK_FUNCTION
     return tasks_fn.on_task_dispatched(

@@ -4,7 +4,8 @@
 'sources'
 
 - The ledger expires by TTL (``_boilerLedger.expireAt``), unindexed: a monotonically
-  increasing indexed timestamp would be a write hotspot and nothing queries it.
+  increasing indexed timestamp would be a write hotspot and nothing queries it. So does the
+  command order bookkeeping (``_boilerCommandOrder.expireAt``) when a command has ``orders_on``.
 - The aggregate records' cached ``sources`` and ``views`` maps are never queried; indexing
   them would cost a write per field and could hit the per-document index-entry limit.
 - Queries boiler runs (``deps`` array-contains ordered by id) and the list queries the rules
@@ -27,7 +28,11 @@ def generate_indexes(build: Build) -> dict[str, Any]:
             {"collectionGroup": store.RECORDS, "fieldPath": name, "indexes": []}
             for name in ("sources", "views")
         ]
-    overrides.append(
-        {"collectionGroup": store.LEDGER, "fieldPath": store.TTL_FIELD, "ttl": True, "indexes": []}
-    )
+    expiring = [store.LEDGER]
+    if any(spec.command.spec().orders_on for spec in build.commands):
+        expiring.append(store.ORDER)
+    overrides += [
+        {"collectionGroup": group, "fieldPath": store.TTL_FIELD, "ttl": True, "indexes": []}
+        for group in expiring
+    ]
     return {"indexes": [], "fieldOverrides": overrides}

@@ -35,7 +35,7 @@ from .access import (
     UidInPath,
     firestore_field,
 )
-from .commands import Command
+from .commands import RESERVED_FIELDS, Command
 from .compiler import Build
 from .errors import DeclarationError
 from .paths import PathTemplate
@@ -276,7 +276,7 @@ def generate_rules(build: Build) -> str:
                 f"allow create: if valid{declared.name}(request.resource.data)",
                 f"  && ({create}",
                 "  );",
-                "// update, delete: never (boiler writes status, reason, processedAt)",
+                f"// update, delete: never (boiler writes {', '.join(RESERVED_FIELDS)})",
             ],
         )
         out.append("")

@@ -41,8 +41,9 @@ class AttendanceRequest(
     path="users/{uid}/attendanceRequests/{requestId}",
     creatable_by=uid_in_path("uid")
     & document(Meeting, meetingId=field_value("meetingId")).lists_uid("participant_ids"),
+    orders_on=("uid", "meeting_id"),
 ):
-    """Set my attendance for a meeting I take part in."""
+    """Set my attendance for a meeting I take part in; my latest request wins."""
 
     meeting_id: DocumentId
     attendance: bool
@@ -67,6 +68,7 @@ class StatusRequest(
     creatable_by=uid_in_field("requestedBy")
     & document(Meeting, meetingId=path_param("meetingId")).lists_uid("participant_ids")
     & document(Ticket, meetingId=path_param("meetingId"), uid=auth_uid()).has("role", "host"),
+    orders_on=("meetingId",),
 ):
     """Move the meeting along its life cycle (hosts only); ``requested_by`` must be my uid.
 

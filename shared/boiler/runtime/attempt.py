@@ -23,6 +23,9 @@ from typing import Any
 from google.cloud import firestore
 from google.cloud.firestore_v1.query import Query
 
+# A field no document has: ``verify`` deletes it, which changes nothing.
+_VERIFY_FIELD = "_boilerVerify"
+
 
 class Attempt:
     """Reads at one snapshot (the first read's time) and stages writes for one atomic commit."""
@@ -93,6 +96,26 @@ class Attempt:
         self, ref: firestore.DocumentReference, seen: firestore.DocumentSnapshot
     ) -> None:
         self._batch.delete(ref, option=self.client.write_option(last_update_time=seen.update_time))
+        self.writes += 1
+
+    def verify(self, ref: firestore.DocumentReference, seen: firestore.DocumentSnapshot) -> None:
+        """Fail the commit unless ``ref`` is still as ``seen``, without changing it.
+
+        Firestore has no verify-only write; a no-op write with a precondition is one: deleting
+        a field the document lacks (or deleting a missing document) changes nothing, keeps
+        ``update_time`` and fires no trigger, but its precondition is checked atomically
+        with the commit (FailedPrecondition / AlreadyExists: a lost race, retried).
+
+        >>> attempt.verify(meeting_ref, meeting)   # read, not written: still guards the commit
+        """
+        if seen.exists:
+            absent = _VERIFY_FIELD
+            while absent in (seen.to_dict() or {}):
+                absent += "_"
+            option = self.client.write_option(last_update_time=seen.update_time)
+            self._batch.update(ref, {absent: firestore.DELETE_FIELD}, option=option)
+        else:
+            self._batch.delete(ref, option=self.client.write_option(exists=False))
         self.writes += 1
 
     def commit(self) -> None:

@@ -5,24 +5,45 @@ CommandOutcome(status='applied', reason=None, ...)
 
 The command document itself is the idempotency record: an attempt reads it (and what
 ``apply`` reads) at one snapshot, then commits the domain writes and the status in one
-atomic batch guarded by the versions read (the command must still be unprocessed). A
-duplicate or concurrent delivery loses that race, rereads, and finds it processed; a
-rejected command writes nothing but its own status. No read locks (see runtime/attempt.py).
+atomic batch guarded by the versions read: the command must still be unprocessed, and every
+document ``apply`` read, written or not, must be unchanged (``Attempt.verify``), so the
+effect is serialisable with every other write. A duplicate or concurrent delivery loses that
+race, rereads, and finds it processed; a rejected or superseded command writes nothing but
+its own status. No read locks (see runtime/attempt.py).
+
+Never lost: like a view trigger's event, a command's event writes ahead a pending entry
+(removed by the commit that writes its status) and hands any failure that is not a final
+outcome to the durable path (runtime/durable.py).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future
+from dataclasses import dataclass, fields
 from typing import Any, TypeVar
 
+from google.api_core import exceptions as gexc
 from google.cloud import firestore
 
-from ..commands import APPLIED, PROCESSED_AT, REASON, REJECTED, RESERVED_FIELDS, STATUS, Command
+from ..commands import (
+    APPLIED,
+    PROCESSED_AT,
+    REASON,
+    REJECTED,
+    RESERVED_FIELDS,
+    STATUS,
+    SUPERSEDED,
+    SUPERSEDED_BY,
+    Command,
+)
 from ..documents import DomainModel
-from ..errors import CommandRejected, InvalidDocument, RetriesExhausted
-from . import log, store
+from ..errors import CommandRejected, InvalidDocument
+from ..naming import to_camel
+from . import durable, log, pipeline, store
 from .attempt import Attempt
 from .client import firestore_client
+from .command_order import CommandOrder
 from .retry import retrying
 
 M = TypeVar("M", bound=DomainModel)
@@ -52,6 +73,7 @@ class CommandContext:
         self._seen: dict[str, firestore.DocumentSnapshot] = {}  # as read: the write preconditions
         self._raw: dict[str, dict[str, Any] | None] = {}  # read-your-writes view
         self._writes: dict[str, dict[str, Any] | None] = {}  # path -> new fields, or None: delete
+        self.verified = 0  # documents read, not written, whose version guards the commit
 
     def _path(self, model: type[DomainModel], ids: tuple[str | None, ...]) -> str:
         template = model.path_template()
@@ -105,13 +127,22 @@ class CommandContext:
         self._read(path)
         self._raw[path] = self._writes[path] = None
 
-    def stage(self) -> int:
-        """Add the writes to the attempt's commit, each guarded by the version read."""
-        for path, data in self._writes.items():
-            ref, seen = self._attempt.client.document(path), self._seen[path]
-            if data is None:
-                if seen.exists:
-                    self._attempt.guarded_delete(ref, seen)
+    def stage(self, writes: bool = True) -> int:
+        """Add this context's part of the commit; returns how many documents it writes.
+
+        Each write (unless ``writes`` is false: a rejection) is guarded by the version read;
+        every document only read is verified unchanged, so the effect is serialisable.
+        """
+        staged = 0
+        for path, seen in self._seen.items():
+            ref = self._attempt.client.document(path)
+            data = self._writes.get(path, _READ_ONLY) if writes else _READ_ONLY
+            if data is _READ_ONLY or (data is None and not seen.exists):
+                self._attempt.verify(ref, seen)
+                self.verified += 1
+            elif data is None:
+                self._attempt.guarded_delete(ref, seen)
+                staged += 1
             elif seen.exists:
                 removed = {
                     name: firestore.DELETE_FIELD
@@ -119,43 +150,86 @@ class CommandContext:
                     if name not in data
                 }
                 self._attempt.guarded_update(ref, seen, {**data, **removed})
+                staged += 1
             else:
-                self._attempt.guarded_update(
-                    ref, None, data
-                )  # create: fails if it appeared meanwhile
-        return len(self._writes)
+                self._attempt.guarded_update(ref, None, data)  # create: fails if it appeared
+                staged += 1
+        return staged
+
+
+_READ_ONLY: Any = object()  # stage(): a document apply read and did not write
 
 
 @dataclass
 class CommandOutcome:
-    """What one delivery of a command event did; logged and returned."""
+    """What one delivery of a command event did; logged and returned.
+
+    ``status``: applied | rejected | superseded (final, written on the command), duplicate
+    (processed before), missing (the document is gone), pending (handed to the durable path).
+    """
 
     function: str
     event_id: str
     document: str
-    status: str = "pending"  # applied | rejected | duplicate | missing | pending
+    status: str = "pending"
     reason: str | None = None
-    writes: int = 0
+    superseded_by: str | None = None
+    writes: int = 0  # domain documents written
+    verified: int = 0  # documents only read, guarding the commit (one no-op write each)
     attempts: int = 0
+    retries: int = 0
 
     def log_fields(self) -> dict[str, Any]:
-        return {
-            "function": self.function,
-            "eventId": self.event_id,
-            "document": self.document,
-            "status": self.status,
-            "reason": self.reason,
-            "writes": self.writes,
-            "attempts": self.attempts,
+        """Every field, camelCase like the rest of what boiler writes."""
+        return {to_camel(f.name): getattr(self, f.name) for f in fields(self)}
+
+
+@dataclass
+class _Result:
+    status: str
+    reason: str | None = None
+    superseded_by: str | None = None
+    writes: int = 0
+    verified: int = 0
+
+    def command_fields(self) -> dict[str, Any]:
+        """What boiler writes on the command document."""
+        written = {
+            STATUS: self.status,
+            REASON: self.reason,
+            PROCESSED_AT: firestore.SERVER_TIMESTAMP,
         }
+        if self.superseded_by is not None:
+            written[SUPERSEDED_BY] = self.superseded_by
+        return written
+
+
+class _ApplyFailed(Exception):
+    """``apply`` raised something other than ``CommandRejected``: a bug in user code."""
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+        super().__init__(repr(error))
 
 
 def _invalid_reason(error: InvalidDocument) -> str:
     return "invalid command: " + "; ".join(f"{name}: {message}" for name, message in error.problems)
 
 
+def _fault(step: str, outcome: CommandOutcome) -> None:
+    # The pipeline's hook (tests and the chaos harness set ``pipeline.faults``) serves both.
+    hook = pipeline.faults
+    if hook is not None:
+        hook(step, outcome)  # type: ignore[arg-type]  # hooks read .function and .event_id
+
+
 class CommandRunner:
-    """Processes one command type's events; safe under duplicate and concurrent deliveries."""
+    """Processes one command type's events; safe under duplicate and concurrent deliveries.
+
+    Fault-injection steps (``hook(step, outcome)``): ``command_before_read`` (each attempt),
+    ``command_commit`` (writes staged, not sent), ``command_after_commit`` (``outcome``
+    carries the final status).
+    """
 
     def __init__(
         self,
@@ -167,6 +241,7 @@ class CommandRunner:
         self.command = command
         self.spec = command.spec()
         self.name = name or self.spec.name
+        self.order = CommandOrder.of(command)
         self._client = client
         self.max_retries = max_retries
 
@@ -175,86 +250,144 @@ class CommandRunner:
         return self._client or firestore_client()
 
     def handle(self, event_id: str, document: str) -> CommandOutcome:
-        """Validate and apply the command stored at ``document`` unless it is already processed."""
+        """Validate and apply the command stored at ``document`` unless it is already processed.
+
+        Never loses it: anything short of a final outcome (contention won, Firestore
+        unavailable) leaves the pending entry with the error and enqueues the redrive task.
+        """
         outcome = CommandOutcome(self.name, event_id, document)
-        params = self.spec.template.match(document)
-        if params is None:
-            raise ValueError(f"{self.name}: {document} does not match {self.spec.template}")
         try:
-            (status, reason, writes), outcome.attempts = retrying(
-                lambda number: self._attempt(number, document, params), self.name, self.max_retries
-            )
-        except RetriesExhausted as error:
-            self._hand_off(outcome, error)
-            raise
-        # A bug in apply(): tell the client instead of leaving it waiting forever.
+            return self.run(outcome)
         except Exception as error:
-            log.error("boiler.command_failed", error=repr(error), **outcome.log_fields())
-            self._record_error(outcome, error)
-            message = f"internal error ({type(error).__name__}); the command was not applied"
-            (status, reason, writes), _ = retrying(
-                lambda number: self._attempt(number, document, params, failure=message),
-                self.name,
-                self.max_retries,
+            outcome.status = "pending"
+            durable.hand_off(self.client, outcome, error, durable.COMMAND)
+            log.error(
+                "boiler.pending",
+                error=repr(error),
+                cause=repr(error.__cause__),
+                **outcome.log_fields(),
             )
-        outcome.status, outcome.reason, outcome.writes = status, reason, writes
-        log.info(f"boiler.command_{status}", **outcome.log_fields())
+            return outcome
+
+    def run(self, outcome: CommandOutcome, write_ahead: bool = True) -> CommandOutcome:
+        """``handle`` without the hand-off: raises if no final status could be committed."""
+        params = self.spec.template.match(outcome.document)
+        if params is None:
+            raise ValueError(f"{self.name}: {outcome.document} does not match {self.spec.template}")
+        pending = durable.pending_ref(self.client, self.name, outcome.event_id)
+        ahead = durable.write_ahead(pending, outcome, durable.COMMAND) if write_ahead else None
+        try:
+            result = self._retrying(outcome, pending, ahead, self._deciding(outcome, params))
+        except _ApplyFailed as failed:
+            # A bug in apply(): tell the client instead of leaving it waiting forever.
+            log.error("boiler.command_failed", error=repr(failed.error), **outcome.log_fields())
+            self._record_error(outcome, failed.error)
+            message = f"internal error ({type(failed.error).__name__}); the command was not applied"
+            result = self._retrying(outcome, pending, ahead, lambda *_: _Result(REJECTED, message))
+        if result.status in ("duplicate", "missing"):  # no commit removed the entry: do it here
+            if ahead is not None:
+                ahead.result()
+            pending.delete()
+        outcome.status, outcome.reason = result.status, result.reason
+        log.info(f"boiler.command_{outcome.status}", **outcome.log_fields())
         return outcome
 
-    def _attempt(
-        self, number: int, document: str, params: dict[str, str], failure: str | None = None
-    ) -> tuple[str, str | None, int]:
-        """One optimistic try: read, apply, commit domain writes and the status atomically."""
-        attempt = Attempt(self.client, number)
-        ref = self.client.document(document)
-        (snapshot,) = attempt.get_all([ref])
-        if not snapshot.exists:
-            return "missing", None, 0
-        data = snapshot.to_dict() or {}
-        if data.get(STATUS) is not None:
-            return "duplicate", data.get(REASON), 0
-        status, reason, writes = REJECTED, failure, 0
-        if failure is None:
-            status, reason, writes = self._apply(attempt, document, params, data)
-        # The precondition that makes it exactly once: the command is still as read, unprocessed.
-        attempt.guarded_update(
-            ref,
-            snapshot,
-            {STATUS: status, REASON: reason, PROCESSED_AT: firestore.SERVER_TIMESTAMP},
-        )
-        attempt.commit()
-        return status, reason, writes
+    def _retrying(
+        self,
+        outcome: CommandOutcome,
+        pending: firestore.DocumentReference,
+        ahead: Future[None] | None,
+        decide: Callable[[Attempt, firestore.DocumentSnapshot, dict[str, Any]], _Result],
+    ) -> _Result:
+        """Optimistic tries: read the command, decide, commit its status with the effects."""
 
-    def _apply(
-        self, attempt: Attempt, document: str, params: dict[str, str], data: dict[str, Any]
-    ) -> tuple[str, str | None, int]:
+        def once(number: int) -> _Result:
+            outcome.attempts += 1
+            outcome.retries = number - 1
+            attempt = Attempt(self.client, number)
+            _fault("command_before_read", outcome)
+            ref = self.client.document(outcome.document)
+            (snapshot,) = attempt.get_all([ref])
+            if not snapshot.exists:
+                return _Result("missing")
+            data = snapshot.to_dict() or {}
+            if data.get(STATUS) is not None:
+                return _Result("duplicate", data.get(REASON))
+            result = decide(attempt, snapshot, data)
+            # What makes it exactly once: the command is still as read, unprocessed.
+            attempt.guarded_update(ref, snapshot, result.command_fields())
+            if ahead is not None:
+                ahead.result()  # the write-ahead entry has landed: this commit removes it
+            attempt.delete(pending)
+            _fault("command_commit", outcome)
+            attempt.commit()
+            outcome.status, outcome.reason = result.status, result.reason
+            outcome.superseded_by = result.superseded_by
+            outcome.writes, outcome.verified = result.writes, result.verified
+            _fault("command_after_commit", outcome)
+            return result
+
+        return retrying(once, f"{self.name}: event {outcome.event_id}", self.max_retries)[0]
+
+    def _deciding(
+        self, outcome: CommandOutcome, params: dict[str, str]
+    ) -> Callable[[Attempt, firestore.DocumentSnapshot, dict[str, Any]], _Result]:
+        def decide(
+            attempt: Attempt, snapshot: firestore.DocumentSnapshot, data: dict[str, Any]
+        ) -> _Result:
+            return self._decide(attempt, outcome.document, params, snapshot, data)
+
+        return decide
+
+    def _decide(
+        self,
+        attempt: Attempt,
+        document: str,
+        params: dict[str, str],
+        snapshot: firestore.DocumentSnapshot,
+        data: dict[str, Any],
+    ) -> _Result:
+        """Validate, check the order, apply; stage the effects and the guards of every read."""
         payload = {name: value for name, value in data.items() if name not in RESERVED_FIELDS}
         try:
             command = self.command.from_firestore(document, payload)
         except InvalidDocument as error:
-            return REJECTED, _invalid_reason(error), 0
+            return _Result(REJECTED, _invalid_reason(error))
+        order_ref, order_seen = None, None
+        if self.order is not None:
+            order_ref = self.order.ref(self.client, params, command)
+            (order_seen,) = attempt.get_all([order_ref])
+            newer = self.order.newer_than(order_seen, snapshot)
+            if newer is not None:
+                attempt.verify(order_ref, order_seen)
+                target = ", ".join(
+                    f"{k}={v}" for k, v in self.order.target(params, command).items()
+                )
+                why = f"superseded by {newer}, created later for the same {target}"
+                return _Result(SUPERSEDED, why, superseded_by=newer, verified=1)
         context = CommandContext(attempt, document, params, self.spec.caller_uid(params, payload))
+        reason: str | None = None
         try:
             command.apply(context)
+            status = APPLIED
         except CommandRejected as rejection:
-            return REJECTED, rejection.reason, 0
-        return APPLIED, None, context.stage()
-
-    def _hand_off(self, outcome: CommandOutcome, error: RetriesExhausted) -> None:
-        """Contention won: leave a pending entry for the durable path to process it later."""
-        outcome.status = "pending"
-        log.error("boiler.retries_exhausted", error=repr(error.__cause__), **outcome.log_fields())
-        self.client.collection(store.PENDING).document(
-            store.safe_id(self.name, outcome.event_id)
-        ).set(
-            {
-                "kind": "command",
-                "function": self.name,
-                "document": outcome.document,
-                "eventId": outcome.event_id,
-                "at": firestore.SERVER_TIMESTAMP,
-            }
-        )
+            status, reason = REJECTED, rejection.reason
+        except (gexc.GoogleAPICallError, gexc.RetryError):
+            raise  # Firestore's, not apply's: retried, or handed to the durable path
+        except Exception as error:
+            raise _ApplyFailed(error) from error
+        result = _Result(status, reason, writes=context.stage(writes=status == APPLIED))
+        result.verified = context.verified
+        if self.order is not None and order_ref is not None and order_seen is not None:
+            if status == APPLIED:
+                entry = self.order.entry(params, command, snapshot)
+                attempt.guarded_update(order_ref, order_seen, entry)
+            else:
+                # Only applied commands advance the order: a rejected newer command changed
+                # nothing, so an older valid one delivered after it must still apply.
+                attempt.verify(order_ref, order_seen)
+                result.verified += 1
+        return result
 
     def _record_error(self, outcome: CommandOutcome, error: Exception) -> None:
         self.client.collection(store.ERRORS).document(
@@ -268,3 +401,19 @@ class CommandRunner:
                 "at": firestore.SERVER_TIMESTAMP,
             }
         )
+
+
+def without_status(
+    client: firestore.Client, command: type[Command]
+) -> Iterator[firestore.DocumentSnapshot]:
+    """``command`` documents boiler has not processed (no ``status``).
+
+    A scan of the command's collection group (Firestore cannot query for a missing field),
+    reading only ``status``: what ``python -m boiler pending`` runs after the pending entries.
+    """
+    template = command.spec().template
+    query = client.collection_group(template.segments[-2]).select([STATUS])
+    for snapshot in query.stream():
+        path = snapshot.reference.path
+        if template.match(path) is not None and (snapshot.to_dict() or {}).get(STATUS) is None:
+            yield snapshot

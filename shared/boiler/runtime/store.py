@@ -15,7 +15,8 @@ RECORDS = "_boilerRecords"
 LEDGER = "_boilerLedger"  # one document per processed (function, event id)
 ERRORS = "_boilerErrors"  # invalid documents and other failures a developer must see
 PENDING = "_boilerPending"  # work handed to the durable path
-INTERNAL_COLLECTIONS = (AGGREGATES, LEDGER, ERRORS, PENDING)
+ORDER = "_boilerCommandOrder"  # per (command type, target): the last applied command
+INTERNAL_COLLECTIONS = (AGGREGATES, LEDGER, ERRORS, PENDING, ORDER)
 
 LEDGER_TTL = dt.timedelta(days=7)
 TTL_FIELD = "expireAt"
