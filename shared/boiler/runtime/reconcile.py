@@ -2,9 +2,10 @@
 
 The safety net behind the pipeline: for every aggregate key (each root document, each
 record, each existing view document) it rebuilds the aggregate from the domain documents
-alone, in a transaction, compares with the view documents actually stored, and repairs the
-drift: rewrites wrong views, deletes orphans, refreshes the record. Nothing is written when
-nothing changed, so running it twice reports zero the second time::
+alone, in one optimistic attempt (runtime/attempt.py), compares with the view documents
+actually stored, and repairs the drift: rewrites wrong views, deletes orphans, refreshes
+the record. Nothing is written when nothing changed, so running it twice reports zero the
+second time::
 
     report = reconcile(MeetingSession, client)
     report.stale, report.orphans   # views rewritten, views deleted
