@@ -47,3 +47,20 @@ class CommandRejected(BoilerError):
 
 class RetriesExhausted(BoilerError):
     """No commit within MAX_RETRIES attempts; the work goes to the durable path."""
+
+
+class BuildFailed(BoilerError):
+    """An aggregate's views cannot be built or stored: ``build()`` raised, or a view or the
+    aggregate's record would exceed Firestore's 1 MiB document limit. Its views stay as they
+    were and the problem is recorded in ``_boilerErrors``; other aggregates go on.
+
+    >>> BuildFailed("MeetingSession", "m1", "build() raised KeyError('u9')")
+    BuildFailed("MeetingSession m1: build() raised KeyError('u9')")
+    """
+
+    def __init__(self, view: str, key: str, message: str) -> None:
+        self.view, self.key, self.message = view, key, message
+        super().__init__(f"{view} {key}: {message}")
+
+    def __repr__(self) -> str:
+        return f"BuildFailed({str(self)!r})"

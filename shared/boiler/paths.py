@@ -9,6 +9,29 @@ from .errors import DeclarationError
 
 _WILDCARD = re.compile(r"^\{([A-Za-z_][A-Za-z0-9_]*)\}$")
 _LITERAL = re.compile(r"^[A-Za-z0-9_\-]+$")
+_RESERVED_ID = re.compile(r"^__.*__$")
+MAX_ID_BYTES = 1500
+
+
+def document_id_problem(value: object) -> str | None:
+    """Why ``value`` cannot be a Firestore document id, or ``None`` if it can.
+
+    >>> document_id_problem("a/b")
+    "contains '/'"
+    """
+    if not isinstance(value, str):
+        return f"is a {type(value).__name__}, not a string"
+    if not value:
+        return "is empty"
+    if "/" in value:
+        return "contains '/'"
+    if value in (".", ".."):
+        return "is '.' or '..'"
+    if _RESERVED_ID.match(value):
+        return "matches __.*__, which Firestore reserves"
+    if len(value.encode()) > MAX_ID_BYTES:
+        return f"is longer than {MAX_ID_BYTES} bytes"
+    return None
 
 
 @dataclass(frozen=True)
@@ -88,7 +111,7 @@ class PathTemplate:
         return values
 
     def format(self, **values: str) -> str:
-        """The concrete path; every wildcard must be given a non-empty id without '/'."""
+        """The concrete path; every wildcard must be given a valid document id (else ValueError)."""
         parts = []
         for segment in self.segments:
             wildcard = _WILDCARD.match(segment)
@@ -96,11 +119,12 @@ class PathTemplate:
                 parts.append(segment)
                 continue
             value = values.get(wildcard.group(1))
-            if not value or "/" in value:
+            problem = document_id_problem(value)
+            if problem is not None:
                 raise ValueError(
-                    f"{self.text}: {{{wildcard.group(1)}}} needs a document id, got {value!r}"
+                    f"{self.text}: {{{wildcard.group(1)}}} needs a document id; {value!r} {problem}"
                 )
-            parts.append(value)
+            parts.append(value)  # type: ignore[arg-type]  # checked above
         return "/".join(parts)
 
     def overlaps(self, other: PathTemplate) -> bool:

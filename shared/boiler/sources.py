@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from .documents import DomainModel
-from .errors import DeclarationError
-from .paths import PathTemplate
+from .errors import DeclarationError, InvalidDocument
+from .paths import PathTemplate, document_id_problem
 
 
 @dataclass(frozen=True)
@@ -45,9 +45,12 @@ class JoinSpec(SourceSpec):
 
     on: str = ""
 
-    def paths(self, root: DomainModel) -> list[str]:
+    def paths(self, root: DomainModel, root_path: str = "") -> list[str]:
+        """The joined document's path; none when the field is empty (``None`` or ``""``)."""
         value = getattr(root, self.on)
-        return [self.template.format(**{self.template.wildcards[0]: value})] if value else []
+        return _paths_of_ids(
+            self, root, root_path, [(_alias(root, self.on), value)] if value else []
+        )
 
 
 @dataclass(frozen=True)
@@ -56,18 +59,38 @@ class ManySpec(SourceSpec):
 
     ids: str = ""
 
-    def paths(self, root: DomainModel) -> list[str]:
-        wildcard = self.template.wildcards[0]
-        return [
-            self.template.format(**{wildcard: value})
-            for value in dict.fromkeys(getattr(root, self.ids))
-            if value
-        ]
+    def paths(self, root: DomainModel, root_path: str = "") -> list[str]:
+        """The listed documents' paths, in list order, each once."""
+        field = _alias(root, self.ids)
+        ids = [(f"{field}.{index}", value) for index, value in enumerate(getattr(root, self.ids))]
+        return list(dict.fromkeys(_paths_of_ids(self, root, root_path, ids)))
 
 
 @dataclass(frozen=True)
 class ChildrenSpec(SourceSpec):
     """Every document of a subcollection of the root, loaded as ``{id: model}``."""
+
+
+def _alias(root: DomainModel, field: str) -> str:
+    return type(root).model_fields[field].alias or field
+
+
+def _paths_of_ids(
+    spec: SourceSpec, root: DomainModel, root_path: str, ids: list[tuple[str, object]]
+) -> list[str]:
+    """Paths of the documents ``ids`` name; a value that is no document id makes the root invalid.
+
+    Such a root is data to report (``InvalidDocument``: path, field, value), never a crash.
+    """
+    problems = [
+        (label, f"{value!r} is not a document id: it {problem}")
+        for label, value in ids
+        if (problem := document_id_problem(value)) is not None
+    ]
+    if problems:
+        raise InvalidDocument(root_path or f"a {type(root).__name__} document", problems)
+    wildcard = spec.template.wildcards[0]
+    return [spec.template.format(**{wildcard: str(value)}) for _, value in ids]
 
 
 def Root(model: type[DomainModel]) -> Any:  # noqa: N802 - reads like a field declaration

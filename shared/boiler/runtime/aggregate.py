@@ -20,10 +20,11 @@ from google.cloud import firestore
 from google.cloud.firestore_v1.field_path import FieldPath
 
 from ..documents import DomainModel
-from ..errors import InvalidDocument
+from ..errors import BoilerError, BuildFailed, InvalidDocument
 from ..sources import ChildrenSpec, JoinSpec, ManySpec, Sources
 from ..views import ViewModel
-from . import store
+from . import log, store
+from . import sizes as sizes_module
 from .attempt import Attempt
 
 Raw = dict[str, Any] | None  # a document's fields, or None when it does not exist
@@ -71,6 +72,9 @@ class WritePlan:
     sizes: dict[str, int]  # estimated bytes per view path (deletes cost ~nothing)
     operations: list[str]  # view paths to set (in ``views``) or delete (not in ``views``)
     version: str = ""  # the record version written with the first chunk
+    # Why the views cannot be rebuilt now (an invalid source, build() raising, a view too
+    # large): the record is still refreshed, so the fix of any source finds this aggregate.
+    problem: BoilerError | None = None
 
     def writes(self) -> int:
         """Commit writes: every operation plus the record."""
@@ -95,7 +99,7 @@ def _record_changes(stored: dict[str, Any] | None, record: dict[str, Any]) -> di
     """
     stored = stored or {}
     changes: dict[str, Any] = {}
-    for name in record.keys() | (stored.keys() & {"unsynced"}):
+    for name in record.keys() | (stored.keys() & _OPTIONAL_RECORD_FIELDS):
         old, new = stored.get(name), record.get(name, firestore.DELETE_FIELD)
         if name == "sources" and isinstance(old, dict):
             for path in old.keys() | new.keys():
@@ -108,6 +112,12 @@ def _record_changes(stored: dict[str, Any] | None, record: dict[str, Any]) -> di
     return changes
 
 
+# Record fields present only in some states: dropped from the stored record when absent.
+_OPTIONAL_RECORD_FIELDS = {"sources", "collections", "unsynced", "problem", "uncached"}
+# A view payload this large (JSON) gets its exact Firestore size checked against the limit.
+_CHECK_SIZE_ABOVE = 500_000
+
+
 def _payload(view: ViewModel) -> bytes:
     return json.dumps(
         view.model_dump(by_alias=True, mode="json"), sort_keys=True, separators=(",", ":")
@@ -117,12 +127,20 @@ def _payload(view: ViewModel) -> bytes:
 class AggregateBuilder:
     """Loads, computes and writes the aggregates of one view model."""
 
-    def __init__(self, view: type[ViewModel], client: firestore.Client) -> None:
+    def __init__(
+        self,
+        view: type[ViewModel],
+        client: firestore.Client,
+        origin: Mapping[str, Any] | None = None,
+    ) -> None:
         self.view = view
         self.spec = view.spec()
         self.sources: type[Sources] = self.spec.sources
         self.root = self.sources.__root__
         self.client = client
+        # Who is rebuilding (function, event): stamped on the error documents it records.
+        self.origin = dict(origin or {})
+        self._models = [(spec.template, spec.model) for spec in self.sources.__sources__.values()]
 
     # -- paths ---------------------------------------------------------------------------
     def root_path(self, key: str) -> str:
@@ -137,6 +155,17 @@ class AggregateBuilder:
     def record_ref(self, key: str) -> firestore.DocumentReference:
         return store.aggregate_ref(self.client, self.spec.name, key)
 
+    def _declared(self, path: str, raw: Raw) -> Raw:
+        """What the record caches of a source document: only the fields its model declares."""
+        if raw is None:
+            return None
+        models = [model for template, model in self._models if template.match(path) is not None]
+        if not models:
+            return raw
+        return {
+            name: value for model in models for name, value in model.declared_fields(raw).items()
+        }
+
     # -- loading -------------------------------------------------------------------------
     def _root_model(self, state: AggregateState) -> DomainModel | None:
         path = self.root_path(state.key)
@@ -144,7 +173,10 @@ class AggregateBuilder:
         if raw is None:
             return None
         if state.parsed_root is None or state.parsed_root[0] is not raw:
-            state.parsed_root = (raw, self.root.model.from_firestore(path, raw))
+            root = self.root.model.from_firestore(path, raw)
+            for spec in self.sources.joined():
+                spec.paths(root, path)  # ids that are no document ids make the root invalid
+            state.parsed_root = (raw, root)
         return state.parsed_root[1]
 
     def _required(self, state: AggregateState) -> tuple[set[str], set[str]]:
@@ -157,7 +189,7 @@ class AggregateBuilder:
             return {root_path}, set()
         paths = {root_path}
         for spec in self.sources.joined():
-            paths.update(spec.paths(root))
+            paths.update(spec.paths(root, root_path))
         collections = {self.collection_path(state.key, spec) for spec in self.sources.children()}
         return paths, collections
 
@@ -182,7 +214,9 @@ class AggregateBuilder:
         fresh: Raw = None
         if refresh is not None:
             snap = snapshots.get(refresh)
-            fresh = snap.to_dict() if snap is not None and snap.exists else None
+            fresh = self._declared(
+                refresh, snap.to_dict() if snap is not None and snap.exists else None
+            )
         states = []
         for key, ref in zip(keys, refs, strict=False):
             state = AggregateState.from_snapshot(key, snapshots.get(ref.path))
@@ -215,13 +249,17 @@ class AggregateBuilder:
             if wanted_docs:
                 refs = [self.client.document(path) for path in wanted_docs]
                 for snap in attempt.get_all(refs):
-                    raw = snap.to_dict() if snap.exists else None
+                    raw = self._declared(
+                        snap.reference.path, snap.to_dict() if snap.exists else None
+                    )
                     for state in wanted_docs[snap.reference.path]:
                         state.sources[snap.reference.path] = raw
             for collection, state in wanted_collections:
                 query = self.client.collection(collection).order_by(FieldPath.document_id())
                 for snap in attempt.query(query):
-                    state.sources[snap.reference.path] = snap.to_dict()
+                    state.sources[snap.reference.path] = self._declared(
+                        snap.reference.path, snap.to_dict()
+                    )
                 state.collections.add(collection)
         for state in states:
             self._forget_unneeded(state)
@@ -244,10 +282,11 @@ class AggregateBuilder:
         if root is None:
             return {}
         loaded: dict[str, Any] = {self.root.name: root}
+        root_path = self.root_path(state.key)
         for spec in self.sources.joined():
             models = {
                 path.rsplit("/", 1)[1]: spec.model.from_firestore(path, raw)
-                for path in spec.paths(root)
+                for path in spec.paths(root, root_path)
                 if (raw := state.sources.get(path)) is not None
             }
             if isinstance(spec, JoinSpec):
@@ -264,11 +303,42 @@ class AggregateBuilder:
         return dict(self.view.build_paths(self.sources(state.key, **loaded)))
 
     def dependencies(self, state: AggregateState) -> list[str]:
-        """Documents found through root fields: a change to one must find this aggregate."""
-        root = self._root_model(state)
+        """Documents found through root fields: a change to one must find this aggregate.
+
+        An invalid root names none reliably: keep the ones recorded before.
+        """
+        try:
+            root = self._root_model(state)
+        except InvalidDocument:
+            return list((state.stored or {}).get("deps", []))
         if root is None:
             return []
-        return sorted({path for spec in self.sources.joined() for path in spec.paths(root)})
+        root_path = self.root_path(state.key)
+        return sorted(
+            {path for spec in self.sources.joined() for path in spec.paths(root, root_path)}
+        )
+
+    def rebuild(self, state: AggregateState) -> WritePlan:
+        """Compute the views and plan their writes; a failure plans the record alone.
+
+        One aggregate that cannot be built (an invalid source, ``build()`` raising) never
+        holds back the others of the same event, and never loses the change it was given.
+        """
+        try:
+            if state.invalid is not None:
+                raise state.invalid
+            views = self.compute(state)
+        except InvalidDocument as error:
+            return self.held_back(state, error)
+        except Exception as error:  # user code in build(): a bug to report, not to retry
+            return self.held_back(
+                state, BuildFailed(self.spec.name, state.key, f"build() raised {error!r}")
+            )
+        return self.plan(state, views)
+
+    def held_back(self, state: AggregateState, problem: BoilerError) -> WritePlan:
+        """A plan that leaves every view as it is and records ``problem`` with fresh sources."""
+        return WritePlan(state, {}, dict(state.views), {}, [], problem=problem)
 
     # -- writing -------------------------------------------------------------------------
     def plan(self, state: AggregateState, views: dict[str, ViewModel]) -> WritePlan:
@@ -285,6 +355,14 @@ class AggregateBuilder:
                 )
             digests[path], size = hashed[id(view)]
             sizes[path] = size + len(path) + 64
+            if size > _CHECK_SIZE_ABOVE:
+                exact = sizes_module.document_size(path, view.to_firestore())
+                if exact > sizes_module.DOCUMENT_BUDGET:
+                    message = (
+                        f"view {path} would be {exact:,} bytes, over Firestore's "
+                        f"{sizes_module.MAX_DOCUMENT_BYTES:,}-byte document limit"
+                    )
+                    return self.held_back(state, BuildFailed(self.spec.name, state.key, message))
         changed = [p for p in views if state.views.get(p) != digests[p] or p in state.unsynced]
         gone = (state.views.keys() | state.unsynced) - digests.keys()
         return WritePlan(state, views, digests, sizes, sorted(changed) + sorted(gone))
@@ -299,17 +377,19 @@ class AggregateBuilder:
         """Stage ``operations`` (default: all) and the record; returns (views written, deleted).
 
         ``rest`` are operations left to follow-up commits (``write_rest``); the record lists
-        them as unsynced so any later rebuild rewrites them even if it wins the race.
+        them as unsynced so any later rebuild rewrites them even if it wins the race. The
+        record's ``problem`` and the error documents change in the same commit.
         """
         state = plan.state
-        written, deleted = self._stage(
-            attempt, plan, plan.operations if operations is None else operations
-        )
+        operations = plan.operations if operations is None else operations
         ref = self.record_ref(state.key)
-        unsynced = sorted(rest)
-        if self._root_model(state) is None and not unsynced:
+        # A held-back plan writes no view: the views not yet synced stay unsynced.
+        unsynced = sorted(set(rest) | (state.unsynced if plan.problem else set()))
+        if not self._root_exists(state) and not unsynced:
+            written, deleted = self._stage(attempt, plan, operations)
             if state.snapshot is not None:
                 attempt.guarded_delete(ref, state.snapshot)
+            self._stage_problem(attempt, state, None)
             return written, deleted
         record: dict[str, Any] = {
             "key": state.key,
@@ -320,15 +400,112 @@ class AggregateBuilder:
         }
         if unsynced:  # a root deleted with more views than one commit holds keeps a tombstone
             record["unsynced"] = unsynced
-        changes = _record_changes(state.stored, record)
+        if plan.problem is not None:
+            record["problem"] = store.problem_of(self.spec.name, state.key, plan.problem)
+        fitted = self._fit(attempt, state, record)
+        if fitted is None:  # too large even without its cache: nothing of it can be stored
+            plan.problem = BuildFailed(
+                self.spec.name,
+                state.key,
+                f"its record would be {sizes_module.document_size(ref.path, record):,} bytes "
+                f"even without cached sources ({len(record['deps']):,} dependencies, "
+                f"{len(plan.digests):,} views), over the "
+                f"{sizes_module.DOCUMENT_BUDGET:,}-byte budget; its views are not updated",
+            )
+            self._stage_problem(attempt, state, plan.problem)
+            plan.version = str((state.stored or {}).get("version", ""))
+            return 0, 0
+        written, deleted = self._stage(attempt, plan, operations)
+        changes = _record_changes(state.stored, fitted)
         if changes:
             plan.version = uuid.uuid4().hex
             stamp = {"version": plan.version, "updatedAt": firestore.SERVER_TIMESTAMP}
-            whole_or_changes = record if state.snapshot is None else changes
+            whole_or_changes = fitted if state.snapshot is None else changes
             attempt.guarded_update(ref, state.snapshot, {**whole_or_changes, **stamp})
         else:
             plan.version = str((state.stored or {}).get("version", ""))
+        self._stage_problem(attempt, state, plan.problem)
         return written, deleted
+
+    def _root_exists(self, state: AggregateState) -> bool:
+        return state.sources.get(self.root_path(state.key)) is not None
+
+    def _fit(
+        self, attempt: Attempt, state: AggregateState, record: dict[str, Any]
+    ) -> dict[str, Any] | None:
+        """``record`` if it fits in one document; else without its source cache (every event
+        then rereads the whole aggregate: slower, still exact); ``None`` if even that is too big.
+
+        Dropping and regaining the cache is reported once, as an error document with the sizes.
+        """
+        ref = self.record_ref(state.key)
+        size = sizes_module.document_size(ref.path, record)
+        was_uncached = bool((state.stored or {}).get("uncached"))
+        error = store.error_ref(self.client, store.safe_id(self.spec.name, "uncached", state.key))
+        if size <= sizes_module.DOCUMENT_BUDGET:
+            if was_uncached:
+                attempt.delete(error)
+            return record
+        lean = {k: v for k, v in record.items() if k not in ("sources", "collections")}
+        lean["uncached"] = True
+        if sizes_module.document_size(ref.path, lean) > sizes_module.DOCUMENT_BUDGET:
+            return None
+        if not was_uncached:
+            message = (
+                f"{self.spec.name} {state.key}: its record would be {size:,} bytes with its "
+                f"{len(state.sources):,} cached source documents, over the "
+                f"{sizes_module.DOCUMENT_BUDGET:,}-byte budget; sources are no longer cached, "
+                "so every event rereads the whole aggregate (views stay exact)"
+            )
+            attempt.set(
+                error,
+                {
+                    "kind": "uncached",
+                    "view": self.spec.name,
+                    "key": state.key,
+                    "recordBytes": size,
+                    "budgetBytes": sizes_module.DOCUMENT_BUDGET,
+                    "sourceDocuments": len(state.sources),
+                    "error": message,
+                    **self.origin,
+                    "at": firestore.SERVER_TIMESTAMP,
+                },
+            )
+            log.warning("boiler.record_uncached", view=self.spec.name, key=state.key, bytes=size)
+        return lean
+
+    def _stage_problem(
+        self, attempt: Attempt, state: AggregateState, problem: BoilerError | None
+    ) -> None:
+        """Record a new problem once; remove the error document of one that is resolved."""
+        stored = (state.stored or {}).get("problem")
+        new = store.problem_of(self.spec.name, state.key, problem) if problem else None
+        if problem is not None and new != stored:
+            entry = store.error_entry(self.spec.name, state.key, problem, self.origin)
+            attempt.set(store.error_ref(self.client, entry["id"]), entry)
+        resolved = new is None or stored is None or new["id"] != stored["id"]
+        if stored is not None and resolved and self._resolved(state, stored):
+            attempt.delete(store.error_ref(self.client, stored["id"]))
+
+    def _resolved(self, state: AggregateState, stored: dict[str, Any]) -> bool:
+        """Whether a problem recorded before is gone (an invalid document: it now validates)."""
+        path = stored.get("path")
+        if stored.get("kind") != "invalid-document" or path is None:
+            return True
+        if path not in state.sources:
+            return False  # no longer part of this aggregate: another one may still hold it
+        raw = state.sources[path]
+        if raw is None:
+            return True
+        try:
+            if path == self.root_path(state.key):
+                self._root_model(state)
+            for template, model in self._models:
+                if template.match(path) is not None:
+                    model.from_firestore(path, raw)
+        except InvalidDocument:
+            return False
+        return True
 
     def write_chunk(
         self, attempt: Attempt, plan: WritePlan, chunk: list[str], rest: list[str]
@@ -339,7 +516,7 @@ class AggregateBuilder:
         if not snapshot.exists or snapshot.get("version") != plan.version:
             return None  # a newer rebuild owns the views now (and rewrites what we left unsynced)
         written, deleted = self._stage(attempt, plan, chunk)
-        if not rest and self._root_model(plan.state) is None:
+        if not rest and not self._root_exists(plan.state):
             attempt.guarded_delete(ref, snapshot)  # the tombstone's last deletes are done
         else:
             attempt.guarded_update(ref, snapshot, {"unsynced": rest or firestore.DELETE_FIELD})

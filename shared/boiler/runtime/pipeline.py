@@ -23,7 +23,7 @@ from google.cloud.firestore_v1.base_query import FieldFilter
 from google.cloud.firestore_v1.field_path import FieldPath
 
 from ..compiler import TriggerSpec
-from ..errors import InvalidDocument, RetriesExhausted
+from ..errors import BoilerError, BuildFailed, RetriesExhausted
 from ..naming import to_camel
 from ..sources import ChildrenSpec, RootSpec
 from . import durable, log, retry, store
@@ -58,7 +58,8 @@ class Outcome:
     attempts: int = 0
     retries: int = 0
     commits: int = 0
-    invalid: list[InvalidDocument] = field(default_factory=list)
+    # Aggregates held back: an invalid source (InvalidDocument) or BuildFailed.
+    invalid: list[BoilerError] = field(default_factory=list)
 
     def log_fields(self) -> dict[str, Any]:
         """Every field, camelCase like the rest of what boiler writes."""
@@ -128,7 +129,7 @@ class _GroupResult:
     aggregates: int = 0
     written: int = 0
     deleted: int = 0
-    invalid: list[InvalidDocument] = field(default_factory=list)
+    invalid: list[BoilerError] = field(default_factory=list)
     ledger_written: bool = False
     # A single aggregate too large for one commit: the operations left for follow-up commits.
     plan: WritePlan | None = None
@@ -186,7 +187,12 @@ class Pipeline:
         )
         if write_ahead:
             event.write_ahead = _in_background(partial(durable.mark, event.pending, outcome))
-        builder = AggregateBuilder(self.trigger.view, self.client)
+        origin = {
+            "function": self.trigger.name,
+            "eventId": outcome.event_id,
+            "eventDocument": outcome.document,
+        }
+        builder = AggregateBuilder(self.trigger.view, self.client, origin)
         try:
             ledger_written = False
             single = True
@@ -207,7 +213,8 @@ class Pipeline:
         # an entry left by a death right here is harmless (a redrive finds the ledger entry).
         event.written_ahead()
         event.pending.delete()
-        self._record_invalid(outcome)
+        for problem in outcome.invalid:  # recorded in _boilerErrors with the aggregate's record
+            log.error("boiler.held_back", problem=str(problem), **outcome.log_fields())
         log.info(f"boiler.{outcome.status}", **outcome.log_fields())
         return outcome
 
@@ -273,22 +280,33 @@ class Pipeline:
         event: _Event,
         final: bool,
         depth: int = 0,
+        held_back: BuildFailed | None = None,
     ) -> _GroupResult:
+        """One commit for ``keys`` (retried); split when too large for one commit.
+
+        ``held_back`` (set after Firestore refused this aggregate's commit) records the
+        problem and writes no view.
+        """
         try:
             with _one_at_a_time(builder.spec.name, keys):
                 result: _GroupResult = self._retrying(
                     outcome,
                     event,
                     lambda attempt: self._apply(
-                        attempt, builder, keys, outcome, event, final, reread=depth > 0
+                        attempt, builder, keys, outcome, event, final, depth > 0, held_back
                     ),
                 )
+        except gexc.InvalidArgument as error:
+            # Firestore refused the commit itself (a document it will not store): find the
+            # aggregate at fault by halving; that one records the refusal, the others go on.
+            if held_back is not None:
+                raise  # even the record alone was refused: leave it to the durable path
+            if len(keys) == 1:
+                refusal = BuildFailed(builder.spec.name, keys[0], f"Firestore refused: {error}")
+                return self._run_group(builder, keys, outcome, event, final, depth, refusal)
+            return self._split_group(builder, keys, outcome, event)
         except _GroupTooLarge:
-            half = len(keys) // 2
-            first = self._run_group(builder, keys[:half], outcome, event, final=False)
-            if first.plan is not None and first.rest:
-                self._write_rest(builder, first, outcome, event)
-            return self._run_group(builder, keys[half:], outcome, event, final=False)
+            return self._split_group(builder, keys, outcome, event)
         outcome.aggregates += result.aggregates
         outcome.views_written += result.written
         outcome.views_deleted += result.deleted
@@ -302,6 +320,16 @@ class Pipeline:
             outcome.retries += 1
             self._run_group(builder, keys, outcome, event, final=False, depth=depth + 1)
         return result
+
+    def _split_group(
+        self, builder: AggregateBuilder, keys: list[str], outcome: Outcome, event: _Event
+    ) -> _GroupResult:
+        """Two commits of half the keys each; the ledger entry then gets its own commit."""
+        half = len(keys) // 2
+        first = self._run_group(builder, keys[:half], outcome, event, final=False)
+        if first.plan is not None and first.rest:
+            self._write_rest(builder, first, outcome, event)
+        return self._run_group(builder, keys[half:], outcome, event, final=False)
 
     def _changed_since_read(self, seen: dict[str, Any]) -> bool:
         refs = [self.client.document(path) for path in seen]
@@ -319,6 +347,7 @@ class Pipeline:
         event: _Event,
         final: bool,
         reread: bool = False,
+        held_back: BuildFailed | None = None,
     ) -> _GroupResult:
         _fault("before_read", outcome)
         # One snapshot for every read: the changed document is read as it is now, so a stale
@@ -342,14 +371,12 @@ class Pipeline:
         result = _GroupResult()
         plans: list[WritePlan] = []
         for state in states:
-            try:
-                if state.invalid is not None:
-                    raise state.invalid
-                views = builder.compute(state)
-            except InvalidDocument as error:
-                result.invalid.append(error)  # leave this aggregate's views as they were
-                continue
-            plans.append(builder.plan(state, views))
+            # An aggregate that cannot be built still gets its record refreshed (so fixing
+            # the source at fault finds it) and leaves its views as they were.
+            if held_back is not None:
+                plans.append(builder.held_back(state, held_back))
+            else:
+                plans.append(builder.rebuild(state))
             known = set((state.stored or {}).get("deps", []))
             for path in set(builder.dependencies(state)) - known:
                 result.recheck[path] = attempt.update_times.get(path)
@@ -370,6 +397,8 @@ class Pipeline:
             else:
                 written, deleted = builder.write(attempt, plan)
             result.written, result.deleted = result.written + written, result.deleted + deleted
+            if plan.problem is not None:
+                result.invalid.append(plan.problem)
         result.aggregates = len(plans)
         if final and not result.rest:
             attempt.create(event.ledger, self._ledger_entry(outcome.document, result.invalid))
@@ -406,7 +435,7 @@ class Pipeline:
             outcome.views_deleted += done[1]
             rest = remaining
 
-    def _ledger_entry(self, document: str, invalid: list[InvalidDocument]) -> dict[str, Any]:
+    def _ledger_entry(self, document: str, invalid: list[BoilerError]) -> dict[str, Any]:
         return {
             "function": self.trigger.name,
             "document": document,
@@ -414,25 +443,3 @@ class Pipeline:
             "processedAt": firestore.SERVER_TIMESTAMP,
             store.TTL_FIELD: store.expiry(),
         }
-
-    def _record_invalid(self, outcome: Outcome) -> None:
-        """An invalid source leaves its views untouched; say so where a developer will look."""
-        if not outcome.invalid:
-            return
-        batch = self.client.batch()
-        for error in outcome.invalid:
-            fields = {
-                "function": outcome.function,
-                "eventId": outcome.event_id,
-                "eventDocument": outcome.document,
-                "sourcePath": error.path,
-                "fields": error.fields,
-                "error": str(error),
-                "at": firestore.SERVER_TIMESTAMP,
-            }
-            ref = self.client.collection(store.ERRORS).document(
-                store.safe_id(outcome.function, outcome.event_id, error.path)
-            )
-            batch.set(ref, fields)
-            log.error("boiler.invalid_document", **{k: v for k, v in fields.items() if k != "at"})
-        batch.commit()

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
+from typing import Any
 
 from google.cloud import firestore
+
+from ..errors import BoilerError, InvalidDocument
 
 # Collection names; the generated rules deny clients all of them.
 AGGREGATES = (
@@ -43,3 +47,41 @@ def ledger_ref(
 
 def expiry() -> dt.datetime:
     return dt.datetime.now(dt.UTC) + LEDGER_TTL
+
+
+def error_ref(client: firestore.Client, error_id: str) -> firestore.DocumentReference:
+    return client.collection(ERRORS).document(error_id)
+
+
+def problem_of(view: str, key: str, error: BoilerError) -> dict[str, Any]:
+    """What an aggregate record keeps about why its views are held back (``problem`` field).
+
+    An invalid document is recorded once per (view, document), however many aggregates it
+    holds back; any other failure once per aggregate.
+    """
+    if isinstance(error, InvalidDocument):
+        return {
+            "id": safe_id(view, error.path),
+            "kind": "invalid-document",
+            "path": error.path,
+            "error": str(error),
+        }
+    return {"id": safe_id(view, "aggregate", key), "kind": "build-failed", "error": str(error)}
+
+
+def error_entry(
+    view: str, key: str, error: BoilerError, origin: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The ``_boilerErrors`` document for a problem: what, where, and the event that found it."""
+    entry: dict[str, Any] = {
+        **problem_of(view, key, error),
+        "view": view,
+        "key": key,
+        **origin,
+        "at": firestore.SERVER_TIMESTAMP,
+    }
+    if isinstance(error, InvalidDocument):
+        entry["sourcePath"] = error.path
+        entry["fields"] = error.fields
+        entry["problems"] = [{"field": name, "message": text} for name, text in error.problems]
+    return entry
