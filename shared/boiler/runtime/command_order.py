@@ -15,7 +15,7 @@ clients made them, not the order the triggers happened to run.
 
 from __future__ import annotations
 
-import datetime as dt
+import calendar
 import hashlib
 import json
 from dataclasses import dataclass
@@ -27,10 +27,18 @@ from ..commands import Command
 from . import store
 
 
-def _instant(moment: dt.datetime) -> tuple[dt.datetime, int]:
-    # datetime comparisons drop nanoseconds; Firestore timestamps may carry them.
-    nanos = getattr(moment, "nanosecond", moment.microsecond * 1000)
-    return moment.replace(microsecond=0), int(nanos)
+def instant(moment: Any) -> int:
+    """Nanoseconds since the epoch of a Firestore timestamp, whichever Python form it came in.
+
+    >>> instant(snapshot.create_time) < instant(other.create_time)
+
+    datetime comparisons drop nanoseconds, the two DatetimeWithNanoseconds classes disagree
+    on ``.nanosecond``, and projection queries return protobuf Timestamps.
+    """
+    if hasattr(moment, "ToNanoseconds"):
+        return int(moment.ToNanoseconds())
+    nanos = getattr(moment, "_nanosecond", 0) or moment.microsecond * 1000
+    return calendar.timegm(moment.utctimetuple()) * 10**9 + int(nanos)
 
 
 @dataclass(frozen=True)
@@ -71,8 +79,8 @@ class CommandOrder:
         last = order.to_dict() if order.exists else None
         if not last or command.create_time is None:
             return None
-        applied = (_instant(last["createTime"]), str(last["commandId"]))
-        if applied > (_instant(command.create_time), command.id):
+        applied = (instant(last["createTime"]), str(last["commandId"]))
+        if applied > (instant(command.create_time), command.id):
             return str(last["commandId"])
         return None
 

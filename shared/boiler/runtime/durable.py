@@ -285,12 +285,14 @@ def redrive_all(
 def _process_unprocessed_commands(
     build: Build, client: firestore.Client, created_before: dt.datetime, report: RedriveReport
 ) -> None:
+    from .command_order import instant
     from .commands import CommandOutcome, CommandRunner, without_status
 
+    cutoff = instant(created_before)
     for spec in build.commands:
         runner = CommandRunner(spec.command, name=spec.name, client=client)
         for snapshot in without_status(client, spec.command):
-            if snapshot.create_time is not None and snapshot.create_time > created_before:
+            if snapshot.create_time is not None and instant(snapshot.create_time) > cutoff:
                 report.skipped += 1  # its trigger may still be running
                 continue
             report.unprocessed += 1
