@@ -226,3 +226,24 @@ def test_build_raising_for_one_aggregate_holds_back_only_that_one(
     assert db.document("playerCards/p2").get().get("label") == "bang (Hawks)"
     assert errors(db) == []
     assert_nothing_pending(db)
+
+
+def test_reconcile_holds_back_like_the_pipeline_so_the_fix_finds_the_aggregate(
+    meeting: firestore.Client,
+) -> None:
+    from boiler.runtime.reconcile import reconcile
+
+    db = meeting
+    db.document("users/u4").set(BAD_PROFILE)
+    # A record that never learnt about u4 (what the pipeline left before holding back).
+    db.document("meetings/m1").update({"participantIds": ["u1", "u2", "u3", "u4"]})
+    db.document("meetings/m1/tickets/u4").set({"role": "participant", "attendance": True})
+    report = reconcile(MeetingSession, db)
+    assert report.failed == 0 and len(report.invalid) == 1
+    assert "users/u4" in report.invalid[0] and "users/u4" in record(db)["deps"]
+    assert [e["function"] for e in errors(db)] == ["reconcile"]
+    db.document("users/u4").set(PEOPLE["u1"])
+    deliver(db, "user", "users/u4")
+    assert attending(db, "u4") == ["u1", "u2", "u4"]
+    assert_views_equal_a_rebuild(db)
+    assert errors(db) == []

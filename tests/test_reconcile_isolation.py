@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from boiler import compile_app
+from boiler.runtime import store
 from boiler.runtime.pipeline import Pipeline
 from boiler.runtime.reconcile import reconcile
 from google.cloud import firestore
@@ -52,7 +53,16 @@ def test_a_build_raising_for_one_key_is_reported_and_the_others_are_repaired(
     assert view(firestore, "u2", "m2") is None  # left as it was, not half-repaired
     assert report.aggregates == 3 and report.failed == 1 and report.stale == 2
     assert report.as_dict()["failures"] == [
-        {"key": "m2", "error": "RuntimeError: build cannot handle m2"}
+        {
+            "key": "m2",
+            "error": "BuildFailed: MeetingSession m2: "
+            "build() raised RuntimeError('build cannot handle m2')",
+        }
+    ]
+    # Recorded like the pipeline records it: one error document for the aggregate.
+    errors = [snap.to_dict() for snap in firestore.collection(store.ERRORS).stream()]
+    assert [(e["kind"], e["key"], e["function"]) for e in errors] == [
+        ("build-failed", "m2", "reconcile")
     ]
 
 
@@ -67,9 +77,9 @@ def test_an_invalid_participant_id_is_reported_and_the_others_are_repaired(
 
     assert view(firestore, "u2", "m1") is not None and view(firestore, "u2", "m3") is not None
     assert report.aggregates == 3 and report.stale == 2, report.as_dict()
-    # Counted either way: a failure (today) or an invalid document (once paths validate ids).
-    assert report.failed + len(report.invalid) == 1, report.as_dict()
-    assert [f["key"] for f in report.failures] == (["m2"] if report.failed else [])
+    # An invalid document (the field and why), its record refreshed, its views left alone.
+    assert report.failed == 0 and len(report.invalid) == 1, report.as_dict()
+    assert "meetings/m2: participantIds.1" in report.invalid[0]
 
 
 def test_cli_exits_1_when_an_aggregate_failed(

@@ -118,7 +118,7 @@ def reconcile(
     ``before_commit(key)`` (tests only) runs after each attempt's writes are staged, just
     before they are sent: a test rebuilds the aggregate there to race the commit.
     """
-    builder = AggregateBuilder(view, client)
+    builder = AggregateBuilder(view, client, origin={"function": "reconcile"})
     report = ReconcileReport(view.spec().name)
     stored_views = existing_views(view, client)
     for key in keys if keys is not None else aggregate_keys(view, client, stored_views):
@@ -148,24 +148,28 @@ def _reconcile_one(
 ) -> None:
     client = builder.client
 
-    def rebuild(attempt: Attempt) -> tuple[WritePlan, list[str], tuple[int, int, int], bool] | str:
+    def rebuild(
+        attempt: Attempt,
+    ) -> tuple[WritePlan, list[str], tuple[int, int, int], bool] | BoilerError:
         ref = builder.record_ref(key)
         (record,) = attempt.get_all([ref])
         stored = record.to_dict() if record.exists else None
         # Sources from scratch, not from the record; the record's version guards the commit.
-        state = AggregateState(key, stored=stored, snapshot=record if record.exists else None)
+        state = AggregateState(
+            key,
+            views=dict((stored or {}).get("views", {})),
+            stored=stored,
+            snapshot=record if record.exists else None,
+            unsynced=set((stored or {}).get("unsynced", [])),
+        )
         builder._fill(attempt, [state])
-        try:
-            if state.invalid is not None:
-                raise state.invalid
-            views = builder.compute(state)
-        except InvalidDocument as error:
-            return str(error)  # leave this aggregate's views as they are, like the pipeline
-        plan = builder.plan(state, views)  # state.views is empty: every view is an operation
-        if plan.views.keys() != views.keys():
-            # The builder held the views back (one too large, say): repairing would delete them.
-            problem = getattr(plan, "problem", None) or "the builder held its views back"
-            raise BoilerError(f"{builder.spec.name} {key}: not repaired: {problem}")
+        plan = builder.rebuild(state)
+        if plan.problem is not None:
+            # Held back like the pipeline does: the views stay, the record follows the
+            # sources (so fixing the one at fault finds it) and the problem is recorded.
+            builder.write(attempt, plan)
+            return plan.problem
+        views = plan.views
         known = set((stored or {}).get("views", {})) | set((stored or {}).get("unsynced", []))
         candidates = sorted(found | set(views) | known)
         seen = {
@@ -197,9 +201,11 @@ def _reconcile_one(
         return plan, rest, (len(views), len(stale), len(orphans)), refreshed
 
     result = committed(client, rebuild, name=f"reconcile {builder.spec.name}/{key}")
-    if isinstance(result, str):
-        report.invalid.append(result)
+    if isinstance(result, InvalidDocument):
+        report.invalid.append(str(result))
         return
+    if isinstance(result, BoilerError):
+        raise result  # counted in ``failed`` by the caller
     plan, rest, (checked, stale, orphans), refreshed = result
     report.views_checked += checked
     report.stale += stale
