@@ -247,3 +247,22 @@ def test_reconcile_holds_back_like_the_pipeline_so_the_fix_finds_the_aggregate(
     assert attending(db, "u4") == ["u1", "u2", "u4"]
     assert_views_equal_a_rebuild(db)
     assert errors(db) == []
+
+
+def test_one_invalid_profile_in_many_meetings_is_recorded_once_and_fixed_everywhere(
+    meeting: firestore.Client,
+) -> None:
+    db = meeting
+    for meeting_id in ("m2", "m3"):
+        create_meeting(db, meeting_id, {"u1": True, "u2": True})
+        deliver(db, "meeting", f"meetings/{meeting_id}")
+    db.document("users/u2").set({**PEOPLE["u2"], "lastName": None})
+    outcome = deliver(db, "user", "users/u2")  # m1, m2, m3 in one commit
+    assert sorted(p.path for p in outcome.invalid) == ["users/u2"] * 3  # type: ignore[attr-defined]
+    assert [(e["sourcePath"], e["fields"]) for e in errors(db)] == [("users/u2", ["lastName"])]
+    db.document("users/u2").set({**PEOPLE["u2"], "lastName": "Fixed"})
+    deliver(db, "user", "users/u2")
+    for meeting_id in ("m1", "m2", "m3"):
+        assert view(db, "u1", meeting_id)["attending"][1]["name"] == "Bo Fixed"  # type: ignore[index]
+    assert errors(db) == []
+    assert_views_equal_a_rebuild(db)

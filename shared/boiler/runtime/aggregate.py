@@ -480,12 +480,16 @@ class AggregateBuilder:
         """Record a new problem once; remove the error document of one that is resolved."""
         stored = (state.stored or {}).get("problem")
         new = store.problem_of(self.spec.name, state.key, problem) if problem else None
-        if problem is not None and new != stored:
-            entry = store.error_entry(self.spec.name, state.key, problem, self.origin)
-            attempt.set(store.error_ref(self.client, entry["id"]), entry)
+        # One invalid document shared by the aggregates of one commit: one write for all.
+        if problem is not None and new is not None and new != stored:
+            ref = store.error_ref(self.client, new["id"])
+            if ref.path not in attempt.written:
+                attempt.set(ref, store.error_entry(self.spec.name, state.key, problem, self.origin))
         resolved = new is None or stored is None or new["id"] != stored["id"]
         if stored is not None and resolved and self._resolved(state, stored):
-            attempt.delete(store.error_ref(self.client, stored["id"]))
+            ref = store.error_ref(self.client, stored["id"])
+            if ref.path not in attempt.written:
+                attempt.delete(ref)
 
     def _resolved(self, state: AggregateState, stored: dict[str, Any]) -> bool:
         """Whether a problem recorded before is gone (an invalid document: it now validates)."""

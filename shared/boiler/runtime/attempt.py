@@ -37,6 +37,7 @@ class Attempt:
         self.update_times: dict[str, dt.datetime | None] = {}  # every document read: its version
         self._batch = client.batch()
         self.writes = 0
+        self.written: set[str] = set()  # paths of the documents staged by set() and delete()
 
     # -- reads (no locks) -------------------------------------------------------------------
     def get_all(
@@ -67,6 +68,7 @@ class Attempt:
     def set(self, ref: firestore.DocumentReference, data: Mapping[str, Any]) -> None:
         self._batch.set(ref, dict(data))
         self.writes += 1
+        self.written.add(ref.path)
 
     def create(self, ref: firestore.DocumentReference, data: Mapping[str, Any]) -> None:
         self._batch.create(ref, dict(data))
@@ -75,6 +77,7 @@ class Attempt:
     def delete(self, ref: firestore.DocumentReference) -> None:
         self._batch.delete(ref)
         self.writes += 1
+        self.written.add(ref.path)
 
     def guarded_update(
         self,
