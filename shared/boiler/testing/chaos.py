@@ -1,12 +1,17 @@
-"""Chaos harness: random domain writes, delivered as real CloudEvents with duplicates, reordering,
-concurrency and injected failures, then every view checked against a from-scratch rebuild.
+"""Chaos harness: random domain writes and commands, delivered as real CloudEvents with
+duplicates, reordering, concurrency and injected failures, then checked against a rebuild.
 
 The events go to the real decorated functions of ``functions/main.py``, in-process, against
-a real Firestore emulator. Failures are injected through ``boiler.runtime.pipeline.faults``:
-``crash`` (the invocation dies: a BaseException nothing in boiler catches), ``error`` (an
-exception the pipeline hands to the durable path) and ``contention`` (an ``Aborted`` commit,
-retried). After the deliveries drain, the durable path runs (what the task function runs),
-then the check compares every stored view with ``build()`` on freshly read documents::
+a real Firestore emulator. The workload (chaos_workload.py) also leaves documents invalid
+(wrong types, ids Firestore rejects) until a later write or the final heal fixes them, writes
+users with a large undeclared field and meetings with many participants, and creates
+commands that race the domain writes and each other. Failures are injected through
+``boiler.runtime.pipeline.faults``, in view and command invocations alike: ``crash`` (the
+invocation dies: a BaseException nothing in boiler catches), ``error`` (an exception boiler
+must handle) and ``contention`` (an ``Aborted`` commit, retried). After the deliveries, the
+durable path runs (what the task function runs) until nothing is left, then the checks
+(chaos_oracle.py): every view equals ``build()`` on freshly read documents, nothing pending,
+one ledger entry per view event, every command final and its status committed exactly once::
 
     python -m boiler.testing.chaos --events 5000 --seed 7      # a soak; starts an emulator
 
@@ -25,28 +30,46 @@ import sys
 import threading
 import time
 import urllib.request
-import uuid
-from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cloudevents.http import CloudEvent
 from google.api_core import exceptions as gexc
 from google.cloud import firestore
 
 from ..app import App
+from ..commands import APPLIED
 from ..compiler import Build, compile_app
 from ..runtime import durable, pipeline, store
 from ..runtime.client import use_client
-from ..sources import ChildrenSpec, JoinSpec, ManySpec
-from ..views import ViewModel
+from .chaos_oracle import (
+    FINAL,
+    check_commands,
+    check_ledger,
+    check_pending,
+    check_views,
+    stale_errors,
+)
+from .chaos_oracle import expected_views as expected_views
+from .chaos_oracle import first_divergence as first_divergence
+from .chaos_oracle import stored_views as stored_views
+from .chaos_workload import CommandDoc, MeetingRoomWorkload, Write
 from .events import deliver, document_written_event
 
 ROUND = 12  # domain writes between delivery rounds
 RARE_STEP_BOOST = 8  # only multi-commit events reach before_ledger: fail it more often
+COMMAND_STEP_BOOST = 3  # commands are a small share of the events: fail their steps more often
 STEPS = ("before_read", "after_read", "commit", "after_commit", "before_ledger")
+COMMAND_STEPS = ("command_before_read", "command_commit", "command_after_commit")
+SETTLE_ROUNDS = 10  # deliver, then redrive: each applied command adds a view event
+CREATED = "google.cloud.firestore.document.v1.created"
 FUNCTIONS_MAIN = Path(__file__).resolve().parents[3] / "functions" / "main.py"
+
+Delivery = tuple[str, Callable[..., Any], CloudEvent]
 
 
 class InjectedCrash(BaseException):
@@ -67,16 +90,10 @@ class ChaosConfig:
     users: int = 8
     locations: int = 3
     meetings: int = 6
-
-
-@dataclass
-class Write:
-    """One domain write and the event Firestore would emit for it."""
-
-    path: str
-    before: dict[str, Any] | None
-    after: dict[str, Any] | None
-    event_id: str
+    oversized_users: int = 3  # u0.. carry a large undeclared field (three pass 1 MiB together)
+    avatar_bytes: int = 400_000
+    crowd: int = 24  # users c0.. that large meetings draw from
+    burst_weight: int = 8  # operations making several commands for one target in a row
 
 
 @dataclass
@@ -88,10 +105,23 @@ class ChaosReport:
     faults: dict[str, int] = field(default_factory=dict)
     steps: dict[str, int] = field(default_factory=dict)
     crashed: int = 0
+    command_crashes: int = 0  # of ``crashed``, inside command invocations
+    raised: int = 0  # deliveries whose function raised (the platform would only log it)
     pending_after_drain: int = 0
     redriven: int = 0
     retries: int = 0
     views: int = 0
+    invalid: int = 0  # writes leaving a document invalid (wrong types)
+    bad_ids: int = 0  # meeting writes naming an id Firestore rejects
+    oversized: int = 0  # user writes with the large undeclared field
+    largest_meeting: int = 0
+    fixed: int = 0  # invalid documents a later write made valid
+    healed: int = 0  # documents still invalid at the end, rewritten valid (or deleted)
+    commands: dict[str, int] = field(default_factory=dict)  # final status: count
+    command_commits: int = 0  # commits that set a command's status (seen at after_commit)
+    effects: int = 0  # view events for documents changed by applied commands
+    errors_left: int = 0  # documents in _boilerErrors at the end (resolved ones are removed)
+    stale_errors: int = 0  # of those, invalid-document errors whose document is valid again
     seconds: float = 0.0
     problems: list[str] = field(default_factory=list)
 
@@ -105,197 +135,19 @@ class ChaosReport:
             f"seed={self.seed} writes={self.writes} events={self.events} "
             f"deliveries={self.deliveries} "
             f"steps={self.steps} faults={self.faults} crashed={self.crashed} "
+            f"(commands {self.command_crashes}) raised={self.raised} "
             f"pending={self.pending_after_drain} "
             f"redriven={self.redriven} retries={self.retries} views={self.views} "
+            f"invalid={self.invalid} bad_ids={self.bad_ids} fixed={self.fixed} "
+            f"healed={self.healed} "
+            f"oversized={self.oversized} largest_meeting={self.largest_meeting} "
+            f"commands={self.commands} command_commits={self.command_commits} "
+            f"effects={self.effects} errors_left={self.errors_left} "
+            f"stale_errors={self.stale_errors} "
             f"{self.seconds:.1f}s ({rate:.0f} deliveries/s)"
         )
 
 
-# -- domain operations on the meeting-room app -----------------------------------------------
-class MeetingRoomWorkload:
-    """Random meeting-room writes on small id pools (so operations collide), mirrored locally."""
-
-    def __init__(self, client: firestore.Client, rng: random.Random, config: ChaosConfig) -> None:
-        self.client, self.rng, self.config = client, rng, config
-        self.docs: dict[str, dict[str, Any]] = {}  # the harness is the only domain writer
-
-    def _ids(self, prefix: str, count: int) -> list[str]:
-        return [f"{prefix}{n}" for n in range(count)]
-
-    def _existing(self, prefix: str) -> list[str]:
-        return sorted(
-            p.split("/")[1] for p in self.docs if p.startswith(prefix) and p.count("/") == 1
-        )
-
-    def write(self, path: str, after: dict[str, Any] | None) -> Write:
-        before = self.docs.get(path)
-        ref = self.client.document(path)
-        if after is None:
-            ref.delete()
-            self.docs.pop(path, None)
-        else:
-            ref.set(after)
-            self.docs[path] = after
-        return Write(path, before, after, uuid.UUID(int=self.rng.getrandbits(128)).hex)
-
-    def step(self) -> list[Write]:
-        rng = self.rng
-        kind = rng.choices(
-            [
-                "user",
-                "user_delete",
-                "location",
-                "location_delete",
-                "meeting",
-                "meeting_update",
-                "meeting_delete",
-                "add",
-                "remove",
-                "attendance",
-            ],
-            weights=[10, 2, 5, 1, 6, 8, 2, 10, 6, 25],
-        )[0]
-        uid = rng.choice(self._ids("u", self.config.users))
-        location = rng.choice(self._ids("l", self.config.locations))
-        meetings = self._existing("meetings/")
-        if kind == "user":
-            return [
-                self.write(
-                    f"users/{uid}",
-                    {
-                        "firstName": rng.choice(["Ann", "Bo", "Cy", "Di"])
-                        + str(rng.randrange(100)),
-                        "lastName": rng.choice(["Lee", "Ma", "No"]),
-                        "organization": rng.choice(["Acme", "Initech"]),
-                        "hearingAidRequested": rng.random() < 0.3,
-                    },
-                )
-            ]
-        if kind == "user_delete":
-            return [self.write(f"users/{uid}", None)]
-        if kind == "location":
-            return [
-                self.write(
-                    f"locations/{location}",
-                    {
-                        "address": f"{rng.randrange(1, 99)} Main St",
-                        "latitude": round(rng.uniform(-90, 90), 4),
-                        "longitude": round(rng.uniform(-180, 180), 4),
-                    },
-                )
-            ]
-        if kind == "location_delete":
-            return [self.write(f"locations/{location}", None)]
-        if kind == "meeting" or not meetings:
-            meeting_id = rng.choice(self._ids("m", self.config.meetings))
-            participants = rng.sample(self._ids("u", self.config.users), rng.randrange(0, 6))
-            writes = [
-                self.write(
-                    f"meetings/{meeting_id}",
-                    {
-                        "title": f"Meeting {rng.randrange(1000)}",
-                        "locationId": location,
-                        "status": rng.choice(["not-started", "in-session", "closed"]),
-                        "participantIds": participants,
-                    },
-                )
-            ]
-            return writes + [
-                self.write(
-                    f"meetings/{meeting_id}/tickets/{p}",
-                    {"role": "participant", "attendance": rng.random() < 0.5},
-                )
-                for p in participants
-            ]
-        meeting_id = rng.choice(meetings)
-        path = f"meetings/{meeting_id}"
-        meeting = dict(self.docs[path])
-        if kind == "meeting_update":
-            field_name = rng.choice(["title", "status", "locationId"])
-            meeting[field_name] = {
-                "title": f"Meeting {rng.randrange(1000)}",
-                "status": rng.choice(["not-started", "in-session", "closed"]),
-                "locationId": location,
-            }[field_name]
-            return [self.write(path, meeting)]
-        if kind == "meeting_delete":
-            return [self.write(path, None)]
-        if kind == "add":
-            if uid not in meeting["participantIds"]:
-                meeting["participantIds"] = [*meeting["participantIds"], uid]
-            return [
-                self.write(path, meeting),
-                self.write(
-                    f"{path}/tickets/{uid}",
-                    {"role": "participant", "attendance": rng.random() < 0.5},
-                ),
-            ]
-        if kind == "remove":
-            if not meeting["participantIds"]:
-                return []
-            gone = rng.choice(meeting["participantIds"])
-            meeting["participantIds"] = [p for p in meeting["participantIds"] if p != gone]
-            return [self.write(path, meeting), self.write(f"{path}/tickets/{gone}", None)]
-        tickets = sorted(p for p in self.docs if p.startswith(f"{path}/tickets/"))
-        if not tickets:
-            return []
-        ticket_path = rng.choice(tickets)
-        ticket = dict(self.docs[ticket_path])
-        ticket["attendance"] = not ticket["attendance"]
-        return [self.write(ticket_path, ticket)]
-
-
-# -- the from-scratch rebuild, independent of the runtime's records ----------------------------
-def expected_views(view: type[ViewModel], client: firestore.Client) -> dict[str, dict[str, Any]]:
-    """``build()`` on documents read fresh: the views a perfect pipeline would have stored."""
-    spec = view.spec()
-    sources = spec.sources
-    root = sources.__root__
-    expected: dict[str, dict[str, Any]] = {}
-    for snapshot in client.collection(root.template.collection).stream():
-        root_model = root.model.from_firestore(snapshot.reference.path, snapshot.to_dict() or {})
-        loaded: dict[str, Any] = {root.name: root_model}
-        for name, source in sources.__sources__.items():
-            if isinstance(source, JoinSpec | ManySpec):
-                refs = [client.document(path) for path in source.paths(root_model)]
-                found = {
-                    snap.id: source.model.from_firestore(snap.reference.path, snap.to_dict() or {})
-                    for snap in client.get_all(refs)
-                    if snap.exists
-                }
-                loaded[name] = (
-                    next(iter(found.values()), None) if isinstance(source, JoinSpec) else found
-                )
-            elif isinstance(source, ChildrenSpec):
-                collection = snapshot.reference.collection(source.template.segments[-2])
-                loaded[name] = {
-                    child.id: source.model.from_firestore(
-                        child.reference.path, child.to_dict() or {}
-                    )
-                    for child in collection.stream()
-                }
-        for path, built in view.build_paths(sources(snapshot.id, **loaded)).items():
-            expected[path] = built.to_firestore()
-    return expected
-
-
-def stored_views(view: type[ViewModel], client: firestore.Client) -> dict[str, dict[str, Any]]:
-    template = view.spec().template
-    return {
-        snap.reference.path: snap.to_dict() or {}
-        for snap in client.collection_group(template.segments[-2]).stream()
-        if template.match(snap.reference.path) is not None
-    }
-
-
-def first_divergence(expected: dict[str, Any], actual: dict[str, Any]) -> str | None:
-    for path in sorted(expected.keys() | actual.keys()):
-        if expected.get(path) != actual.get(path):
-            return f"{path}: expected {expected.get(path)!r}, stored {actual.get(path)!r}"
-    return None
-
-
-# -- delivery ---------------------------------------------------------------------------------
 def load_functions(path: Path = FUNCTIONS_MAIN, group_size: int | None = 1) -> Any:
     """The project's ``functions/main.py`` as a module (what the Firebase CLI deploys).
 
@@ -326,19 +178,23 @@ class FaultPlan:
         self._lock = threading.Lock()
         self.enabled = True
 
-    def __call__(self, step: str, outcome: pipeline.Outcome) -> None:
+    def __call__(self, step: str, outcome: Any) -> None:
         if not self.enabled:
             return
         key = (outcome.function, outcome.event_id, step)
         with self._lock:
             occurrence = self._seen[key] = self._seen.get(key, 0) + 1
         digest = hashlib.blake2b(f"{self.seed}:{key}:{occurrence}".encode(), digest_size=8).digest()
-        rate = self.rate * RARE_STEP_BOOST if step == "before_ledger" else self.rate
+        rate = self.rate
+        if step == "before_ledger":
+            rate *= RARE_STEP_BOOST
+        elif step in COMMAND_STEPS:
+            rate *= COMMAND_STEP_BOOST
         roll = int.from_bytes(digest, "big") / 2**64
         if roll >= rate:
             return
         kind = ("crash", "error", "contention")[int(roll / rate * 3)]
-        if kind == "contention" and step not in ("commit", "before_read"):
+        if kind == "contention" and step.removeprefix("command_") not in ("commit", "before_read"):
             return
         with self._lock:
             self.counts[f"{kind}@{step}"] = self.counts.get(f"{kind}@{step}", 0) + 1
@@ -349,6 +205,137 @@ class FaultPlan:
         raise gexc.Aborted(f"injected contention at {step}")
 
 
+class ChaosRun:
+    """One run's moving parts: deliveries, the fault hook, status commits counted per command."""
+
+    def __init__(
+        self,
+        client: firestore.Client,
+        build: Build,
+        functions: Any,
+        config: ChaosConfig,
+        workload: MeetingRoomWorkload,
+    ) -> None:
+        self.client, self.build, self.functions = client, build, functions
+        self.config, self.workload = config, workload
+        self.plan = FaultPlan(config.seed, config.fault_rate)
+        self.commands = {spec.name: spec for spec in build.commands}
+        self.lock = threading.Lock()
+        self.delivered: list[Delivery] = []
+        self.retries: dict[int, int] = {}
+        self.crashed: Counter[str] = Counter()  # "view" | "command"
+        self.raised = 0
+        self.commits: Counter[str] = Counter()  # status commits per command event id
+        self.effects: list[Write] = []  # view events of applied commands, not delivered yet
+        self.effected: set[str] = set()  # commands whose effect event exists
+        self.by_event: dict[str, CommandDoc] = {}
+
+    # -- the fault hook: counts, then the plan ---------------------------------------------
+    def hook(self, step: str, outcome: Any) -> None:
+        with self.lock:
+            self.plan.steps[step] = self.plan.steps.get(step, 0) + 1
+            if step == "after_commit":
+                self.retries[id(outcome)] = outcome.retries
+        if step == "command_after_commit" and getattr(outcome, "status", None) in FINAL:
+            # Counted before the plan runs: a crash injected here comes after the commit.
+            with self.lock:
+                self.commits[outcome.event_id] += 1
+            command = self.by_event.get(outcome.event_id)
+            if outcome.status == APPLIED and command is not None:
+                self._effect(command)
+        self.plan(step, outcome)
+
+    def _effect(self, command: CommandDoc) -> None:
+        """Queue the view event of the document an applied command changed (once per command)."""
+        with self.lock:
+            if command.path in self.effected:
+                return
+            self.effected.add(command.path)
+        write = self.workload.effect(command, self.config.seed)
+        if write is not None:
+            with self.lock:
+                self.effects.append(write)
+
+    def take_effects(self) -> list[Write]:
+        with self.lock:
+            effects, self.effects = self.effects, []
+        return effects
+
+    # -- delivery ----------------------------------------------------------------------------
+    def deliveries(self, writes: list[Write], rng: random.Random) -> list[Delivery]:
+        """Each write's event for every function it triggers, 1..max_copies times."""
+        found = []
+        for write in writes:
+            if write.created:  # the hook maps a command invocation back to its document
+                command = self.workload.commands[write.path]
+                self.by_event[command.event_id] = command
+            names = [t.name for t in self.build.triggers if t.source.template.match(write.path)]
+            names += [
+                spec.name
+                for spec in self.build.commands
+                if write.created and spec.command.spec().template.match(write.path)
+            ]
+            for name in names:
+                event = _event(write)
+                for _ in range(rng.randint(1, self.config.max_copies)):
+                    found.append((name, getattr(self.functions, name), event))
+        return found
+
+    def one(self, delivery: Delivery) -> None:
+        name, function, event = delivery
+        try:
+            deliver(function, event)
+        except InjectedCrash:
+            with self.lock:
+                self.crashed["command" if name in self.commands else "view"] += 1
+        except Exception:  # the platform logs it and moves on; the end-state checks judge
+            with self.lock:
+                self.raised += 1
+
+    def submit(self, pool: ThreadPoolExecutor, batch: list[Delivery]) -> list[Future[None]]:
+        self.delivered.extend(batch)
+        return [pool.submit(self.one, delivery) for delivery in batch]
+
+    # -- the end: the durable path until nothing is left ---------------------------------------
+    def settle(self, pool: ThreadPoolExecutor, rng: random.Random, report: ChaosReport) -> None:
+        """Deliver what applied commands changed, redrive, again, until a round adds nothing."""
+        for _ in range(SETTLE_ROUNDS):
+            batch = self.deliveries(self.take_effects(), rng)
+            rng.shuffle(batch)
+            for future in self.submit(pool, batch):
+                future.result()
+            self.plan.enabled = False  # what the task function runs, undisturbed
+            try:
+                redrive = durable.redrive_all(self.build, self.client)
+            finally:
+                self.plan.enabled = True
+            report.redriven += redrive.redriven
+            report.problems.extend(redrive.errors)
+            if not self.effects:
+                self._unreported_effects()
+                if not self.effects:
+                    return
+        report.problems.append(f"not settled after {SETTLE_ROUNDS} deliver/redrive rounds")
+
+    def _unreported_effects(self) -> None:
+        """Applied commands whose commit the hook never saw still changed documents."""
+        pending = {p: c for p, c in self.workload.commands.items() if p not in self.effected}
+        refs = [self.client.document(path) for path in pending]
+        for snapshot in self.client.get_all(refs):
+            if (snapshot.to_dict() or {}).get("status") == APPLIED:
+                self._effect(pending[snapshot.reference.path])
+
+
+def _event(write: Write) -> CloudEvent:
+    event = document_written_event(
+        write.path, write.before, write.after, event_id=write.event_id, project=None
+    )
+    if not write.created:
+        return event
+    # A command's trigger is on_document_created: the event Firestore sends it says so.
+    return CloudEvent({**event.get_attributes(), "type": CREATED}, event.get_data())
+
+
 def run_chaos(
     client: firestore.Client,
     app: App,
@@ -356,128 +343,100 @@ def run_chaos(
     functions: Any | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> ChaosReport:
-    """Write, deliver with chaos, drain the durable path, check; returns the report (see ``ok``)."""
+    """Write, deliver with chaos, heal, drain the durable path, check; see ``report.ok``."""
     build = compile_app(app)
     functions = functions or load_functions()
     rng = random.Random(config.seed)
     report = ChaosReport(config.seed)
     use_client(client)
-    workload = MeetingRoomWorkload(client, rng, config)
-    plan = FaultPlan(config.seed, config.fault_rate)
-    retries: dict[int, int] = {}
-    crashed = 0
-    lock = threading.Lock()
-    delivered: list[tuple[str, Callable[..., Any], Any]] = []
-
-    def one(delivery: tuple[str, Callable[..., Any], Any]) -> None:
-        nonlocal crashed
-        try:
-            deliver(delivery[1], delivery[2])
-        except InjectedCrash:
-            with lock:
-                crashed += 1
-
+    workload = MeetingRoomWorkload(client, rng, config, app.domain)
+    run = ChaosRun(client, build, functions, config, workload)
     original = pipeline.faults, pipeline.serialize_local_events
     started = time.monotonic()
-    pipeline.faults = _counting(plan, retries)
+    pipeline.faults = run.hook
     # Threads here stand in for separate function instances: let them race on one aggregate.
     pipeline.serialize_local_events = False
     try:
-        # Writes go on while earlier events are delivered: deliveries see intermediate states.
-        # Each round's deliveries are shuffled, and some are held back to later rounds.
-        held: list[tuple[str, Callable[..., Any], Any]] = []
-        futures = []
         with ThreadPoolExecutor(config.threads) as pool:
-            while report.writes < config.operations:
-                writes: list[Write] = []
-                while len(writes) < ROUND:
-                    writes.extend(workload.step())
-                report.writes += len(writes)
-                batch = list(_deliveries(build, functions, writes, rng, config))
-                late = [rng.random() < 0.2 for _ in batch]
-                now = [d for d, hold in zip(batch, late, strict=True) if not hold] + held
-                held = [d for d, hold in zip(batch, late, strict=True) if hold]
-                rng.shuffle(now)
-                delivered.extend(now)
-                futures += [pool.submit(one, d) for d in now]
-            rng.shuffle(held)
-            delivered.extend(held)
-            futures += [pool.submit(one, d) for d in held]
-            for future in futures:
-                future.result()
+            _deliver_rounds(run, pool, rng, report)
+            report.pending_after_drain = sum(
+                1 for _ in client.collection(store.PENDING).select([]).stream()
+            )
+            run.settle(pool, rng, report)
     finally:
         pipeline.faults, pipeline.serialize_local_events = original
-    deliveries = delivered
-    report.deliveries = len(deliveries)
-    report.events = len({(name, event["id"]) for name, _, event in deliveries})
-    report.faults, report.crashed, report.steps = dict(plan.counts), crashed, dict(plan.steps)
-    report.retries = sum(retries.values())
-    report.pending_after_drain = sum(
-        1 for _ in client.collection(store.PENDING).select([]).stream()
-    )
-    redrive = durable.redrive_all(build, client)  # what the task-queue function runs
-    report.redriven = redrive.redriven
     report.seconds = time.monotonic() - started
-    report.problems.extend(redrive.errors)
-    _check(build, client, deliveries, report)
+    _report(run, report)
+    _check(run, report)
     if progress is not None:
         progress(report.summary())
     return report
 
 
-def _counting(plan: FaultPlan, retries: dict[int, int]) -> Callable[[str, pipeline.Outcome], None]:
-    """The fault plan, plus the retries each delivery needed (seen at its commits)."""
-
-    def hook(step: str, outcome: pipeline.Outcome) -> None:
-        if step == "after_commit":
-            retries[id(outcome)] = outcome.retries
-        with plan._lock:
-            plan.steps[step] = plan.steps.get(step, 0) + 1
-        plan(step, outcome)
-
-    return hook
-
-
-def _deliveries(
-    build: Build, functions: Any, writes: list[Write], rng: random.Random, config: ChaosConfig
-) -> Iterator[tuple[str, Callable[..., Any], Any]]:
-    for write in writes:
-        for trigger in build.triggers:
-            if trigger.source.template.match(write.path) is None:
-                continue
-            event = document_written_event(
-                write.path, write.before, write.after, event_id=write.event_id, project=None
-            )
-            for _ in range(rng.randint(1, config.max_copies)):
-                yield trigger.name, getattr(functions, trigger.name), event
-
-
-def _check(
-    build: Build, client: firestore.Client, deliveries: list[Any], report: ChaosReport
+def _deliver_rounds(
+    run: ChaosRun, pool: ThreadPoolExecutor, rng: random.Random, report: ChaosReport
 ) -> None:
-    left = [snap.id for snap in client.collection(store.PENDING).stream()]
-    if left:
-        report.problems.append(
-            f"seed {report.seed}: {len(left)} pending entries left, e.g. {left[0]}"
-        )
-    for view in build.app.views:
-        expected, actual = expected_views(view, client), stored_views(view, client)
-        report.views += len(expected)
-        divergence = first_divergence(expected, actual)
-        if divergence is not None:
-            report.problems.append(f"seed {report.seed}: first diverging view {divergence}")
-    events = sorted({(name, event["id"]) for name, _, event in deliveries})
-    refs = [store.ledger_ref(client, name, event_id) for name, event_id in events]
-    missing = [snap.id for snap in client.get_all(refs) if not snap.exists]
-    if missing:
-        report.problems.append(
-            f"seed {report.seed}: {len(missing)} events without a ledger entry, e.g. {missing[0]}"
-        )
-    ledger = sum(1 for _ in client.collection(store.LEDGER).select([]).stream())
-    if ledger != len(events):
-        report.problems.append(
-            f"seed {report.seed}: {ledger} ledger entries for {len(events)} events"
-        )
+    """Writes go on while earlier events are delivered: deliveries see intermediate states.
+
+    Each round's deliveries are shuffled, and some are held back to later rounds. The last
+    rounds are the finale (a few more invalid documents) and the heal: every document still
+    invalid is made valid (or deleted), delivered with the same chaos.
+    """
+    workload, config = run.workload, run.config
+    held: list[Delivery] = []
+    futures: list[Future[None]] = []
+    phase = "steps"
+    while phase != "done":
+        writes: list[Write] = []
+        if report.writes < config.operations:
+            while len(writes) < ROUND:
+                writes.extend(workload.step())
+        elif phase == "steps":
+            writes, phase = workload.finale(), "finale"
+        else:
+            writes, phase = workload.heal(), "done"
+        report.writes += len(writes)
+        batch = run.deliveries(writes + run.take_effects(), rng)
+        late = [rng.random() < 0.2 for _ in batch]
+        now = [d for d, hold in zip(batch, late, strict=True) if not hold] + held
+        held = [d for d, hold in zip(batch, late, strict=True) if hold]
+        rng.shuffle(now)
+        futures += run.submit(pool, now)
+    rng.shuffle(held)
+    futures += run.submit(pool, held)
+    for future in futures:
+        future.result()
+
+
+def _report(run: ChaosRun, report: ChaosReport) -> None:
+    counts = run.workload.counts
+    report.deliveries = len(run.delivered)
+    report.events = len({(name, event["id"]) for name, _, event in run.delivered})
+    report.faults, report.steps = dict(run.plan.counts), dict(run.plan.steps)
+    report.crashed = sum(run.crashed.values())
+    report.command_crashes, report.raised = run.crashed["command"], run.raised
+    report.retries = sum(run.retries.values())
+    report.invalid, report.bad_ids, report.healed = counts.invalid, counts.bad_ids, counts.healed
+    report.fixed = counts.fixed
+    report.oversized, report.largest_meeting = counts.oversized, counts.largest_meeting
+    report.command_commits = sum(run.commits.values())
+    report.effects = len(run.effected)
+    report.errors_left = sum(1 for _ in run.client.collection(store.ERRORS).select([]).stream())
+    report.stale_errors = len(stale_errors(run.client, run.workload.problem))
+
+
+def _check(run: ChaosRun, report: ChaosReport) -> None:
+    problems = check_pending(run.client)
+    view_problems, report.views = check_views(run.build, run.client)
+    problems += view_problems
+    events = [(name, event["id"]) for name, _, event in run.delivered]
+    problems += check_ledger(run.build, run.client, events)
+    command_problems, statuses = check_commands(run.client, run.workload.commands, run.commits)
+    report.commands = dict(sorted(statuses.items()))
+    if command_problems:  # one line each would drown the rest: the count and the first few
+        problems.append(f"{len(command_problems)} command problems, e.g.")
+        problems += [f"  {problem}" for problem in command_problems[:5]]
+    report.problems += [f"seed {report.seed}: {problem}" for problem in problems]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -520,8 +479,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _wipe(client: firestore.Client) -> None:
-    import os
-
     host = os.environ["FIRESTORE_EMULATOR_HOST"]
     url = f"http://{host}/emulator/v1/projects/{client.project}/databases/(default)/documents"
     urllib.request.urlopen(urllib.request.Request(url, method="DELETE")).read()

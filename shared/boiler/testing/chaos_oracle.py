@@ -1,0 +1,185 @@
+"""The chaos harness's checks: what a perfect pipeline would have left, independent of its records.
+
+``expected_views`` runs ``build()`` on documents read fresh (meaningful once every source is
+valid); the other checks read boiler's bookkeeping and the command documents directly::
+
+    problems = check_views(build, client) + check_commands(client, commands, commits)
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from google.cloud import firestore
+
+from ..commands import APPLIED, REJECTED
+from ..compiler import Build
+from ..errors import InvalidDocument
+from ..runtime import store
+from ..sources import ChildrenSpec, JoinSpec, ManySpec
+from ..views import ViewModel
+from .chaos_workload import CommandDoc
+
+SUPERSEDED = "superseded"
+FINAL = (APPLIED, REJECTED, SUPERSEDED)  # a command with any other status is still waiting
+SUPERSEDED_BY = "supersededBy"
+
+
+def expected_views(view: type[ViewModel], client: firestore.Client) -> dict[str, dict[str, Any]]:
+    """``build()`` on documents read fresh: the views a perfect pipeline would have stored."""
+    spec = view.spec()
+    sources = spec.sources
+    root = sources.__root__
+    expected: dict[str, dict[str, Any]] = {}
+    for snapshot in client.collection(root.template.collection).stream():
+        root_model = root.model.from_firestore(snapshot.reference.path, snapshot.to_dict() or {})
+        loaded: dict[str, Any] = {root.name: root_model}
+        for name, source in sources.__sources__.items():
+            if isinstance(source, JoinSpec | ManySpec):
+                refs = [client.document(path) for path in source.paths(root_model)]
+                found = {
+                    snap.id: source.model.from_firestore(snap.reference.path, snap.to_dict() or {})
+                    for snap in client.get_all(refs)
+                    if snap.exists
+                }
+                loaded[name] = (
+                    next(iter(found.values()), None) if isinstance(source, JoinSpec) else found
+                )
+            elif isinstance(source, ChildrenSpec):
+                collection = snapshot.reference.collection(source.template.segments[-2])
+                loaded[name] = {
+                    child.id: source.model.from_firestore(
+                        child.reference.path, child.to_dict() or {}
+                    )
+                    for child in collection.stream()
+                }
+        for path, built in view.build_paths(sources(snapshot.id, **loaded)).items():
+            expected[path] = built.to_firestore()
+    return expected
+
+
+def stored_views(view: type[ViewModel], client: firestore.Client) -> dict[str, dict[str, Any]]:
+    template = view.spec().template
+    return {
+        snap.reference.path: snap.to_dict() or {}
+        for snap in client.collection_group(template.segments[-2]).stream()
+        if template.match(snap.reference.path) is not None
+    }
+
+
+def first_divergence(expected: dict[str, Any], actual: dict[str, Any]) -> str | None:
+    for path in sorted(expected.keys() | actual.keys()):
+        if expected.get(path) != actual.get(path):
+            return f"{path}: expected {expected.get(path)!r}, stored {actual.get(path)!r}"
+    return None
+
+
+def check_views(build: Build, client: firestore.Client) -> tuple[list[str], int]:
+    """Every stored view equals the rebuild; returns (problems, number of views expected)."""
+    problems, count = [], 0
+    for view in build.app.views:
+        try:
+            expected = expected_views(view, client)
+        except InvalidDocument as error:  # the heal phase should have left none
+            problems.append(f"a source is still invalid, the oracle cannot build: {error}")
+            continue
+        count += len(expected)
+        divergence = first_divergence(expected, stored_views(view, client))
+        if divergence is not None:
+            problems.append(f"first diverging view {divergence}")
+    return problems, count
+
+
+def check_pending(client: firestore.Client) -> list[str]:
+    left = [snap.id for snap in client.collection(store.PENDING).stream()]
+    return [f"{len(left)} pending entries left, e.g. {left[0]}"] if left else []
+
+
+def check_ledger(
+    build: Build, client: firestore.Client, events: Iterable[tuple[str, str]]
+) -> list[str]:
+    """One ledger entry per view event: every one delivered has it, and no others exist."""
+    views = {trigger.name for trigger in build.triggers}
+    events = sorted({(name, event_id) for name, event_id in events if name in views})
+    refs = [store.ledger_ref(client, name, event_id) for name, event_id in events]
+    missing = [snap.id for snap in client.get_all(refs) if not snap.exists]
+    problems = []
+    if missing:
+        problems.append(f"{len(missing)} events without a ledger entry, e.g. {missing[0]}")
+    # Ledger ids are "{function}:{event id}"; command functions may keep their own entries.
+    ids = [snap.id for snap in client.collection(store.LEDGER).select([]).stream()]
+    ledger = sum(1 for entry_id in ids if entry_id.split(":", 1)[0] in views)
+    if ledger != len(events):
+        problems.append(f"{ledger} view ledger entries for {len(events)} view events")
+    return problems
+
+
+def stale_errors(
+    client: firestore.Client, problem: Callable[[str, dict[str, Any]], str | None]
+) -> list[str]:
+    """Invalid-document errors whose document is valid again (or gone): resolved, still listed."""
+    stale = []
+    for snapshot in client.collection(store.ERRORS).stream():
+        entry = snapshot.to_dict() or {}
+        path = entry.get("sourcePath")
+        if entry.get("kind") != "invalid-document" or not isinstance(path, str):
+            continue
+        source = client.document(path).get()
+        if not source.exists or problem(path, source.to_dict() or {}) is None:
+            stale.append(snapshot.id)
+    return stale
+
+
+def command_statuses(
+    client: firestore.Client, commands: Mapping[str, CommandDoc]
+) -> dict[str, firestore.DocumentSnapshot]:
+    refs = [client.document(path) for path in commands]
+    return {snap.reference.path: snap for snap in client.get_all(refs)}
+
+
+def check_commands(
+    client: firestore.Client, commands: Mapping[str, CommandDoc], commits: Mapping[str, int]
+) -> tuple[list[str], Counter[str]]:
+    """Each command has a final status, set by exactly one commit; superseded ones name a
+    newer applied command of the same target. ``commits``: status commits per event id."""
+    snapshots = command_statuses(client, commands)
+    by_id = {path.rsplit("/", 1)[1]: command for path, command in commands.items()}
+    statuses: Counter[str] = Counter()
+    problems: list[str] = []
+    for path, command in sorted(commands.items()):
+        snapshot = snapshots[path]
+        data = snapshot.to_dict() or {}
+        status = str(data.get("status"))
+        statuses[status] += 1
+        if status not in FINAL:
+            problems.append(f"{path}: no final status ({status}), {data}")
+        count = commits.get(command.event_id, 0)
+        if count != 1:
+            problems.append(f"{path}: {count} commits set its status ({status}); exactly once is 1")
+        if status == SUPERSEDED:
+            newer = by_id.get(str(data.get(SUPERSEDED_BY)))
+            problem = _superseding_problem(command, snapshot, newer, snapshots)
+            if problem is not None:
+                problems.append(f"{path}: superseded, but {problem}")
+    return problems, statuses
+
+
+def _superseding_problem(
+    command: CommandDoc,
+    snapshot: firestore.DocumentSnapshot,
+    newer: CommandDoc | None,
+    snapshots: Mapping[str, firestore.DocumentSnapshot],
+) -> str | None:
+    if newer is None:
+        return f"{SUPERSEDED_BY}={snapshot.get(SUPERSEDED_BY)!r} names no command"
+    other = snapshots[newer.path]
+    if newer.target != command.target:
+        return f"{newer.path} has another target ({newer.target}, not {command.target})"
+    if (other.to_dict() or {}).get("status") != APPLIED:
+        return f"{newer.path} is not applied ({other.get('status')})"
+    # Creation order, ties broken by document id (command_order.py's rule, restated).
+    if not (other.create_time, other.id) > (snapshot.create_time, snapshot.id):
+        return f"{newer.path} was not created later"
+    return None
