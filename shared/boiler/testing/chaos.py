@@ -30,7 +30,7 @@ import sys
 import threading
 import time
 import urllib.request
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -61,6 +61,8 @@ from .chaos_workload import CommandDoc, MeetingRoomWorkload, Write
 from .events import deliver, document_written_event
 
 ROUND = 12  # domain writes between delivery rounds
+LAG_ROUNDS = 2  # rounds whose deliveries may still be running while the next is written
+DELIVERY_DEADLINE = 300.0  # seconds one round's deliveries may take (retries, backoff)
 RARE_STEP_BOOST = 8  # only multi-commit events reach before_ledger: fail it more often
 COMMAND_STEP_BOOST = 3  # commands are a small share of the events: fail their steps more often
 STEPS = ("before_read", "after_read", "commit", "after_commit", "before_ledger")
@@ -275,8 +277,8 @@ class ChaosRun:
                 for spec in self.build.commands
                 if write.created and spec.command.spec().template.match(write.path)
             ]
+            event = _event(write)
             for name in names:
-                event = _event(write)
                 for _ in range(rng.randint(1, self.config.max_copies)):
                     found.append((name, getattr(self.functions, name), event))
         return found
@@ -310,7 +312,7 @@ class ChaosRun:
             finally:
                 self.plan.enabled = True
             report.redriven += redrive.redriven
-            report.problems.extend(redrive.errors)
+            report.problems += [f"seed {report.seed}: redrive: {e}" for e in redrive.errors]
             if not self.effects:
                 self._unreported_effects()
                 if not self.effects:
@@ -384,7 +386,7 @@ def _deliver_rounds(
     """
     workload, config = run.workload, run.config
     held: list[Delivery] = []
-    futures: list[Future[None]] = []
+    in_flight: deque[list[Future[None]]] = deque()
     phase = "steps"
     while phase != "done":
         writes: list[Write] = []
@@ -401,11 +403,20 @@ def _deliver_rounds(
         now = [d for d, hold in zip(batch, late, strict=True) if not hold] + held
         held = [d for d, hold in zip(batch, late, strict=True) if hold]
         rng.shuffle(now)
-        futures += run.submit(pool, now)
+        in_flight.append(run.submit(pool, now))
+        # Writers do not outrun delivery by more than a few rounds: commands then meet the
+        # state they were made against (raced, not long gone), as they would in production.
+        while len(in_flight) > LAG_ROUNDS:
+            _finish(in_flight.popleft())
     rng.shuffle(held)
-    futures += run.submit(pool, held)
+    in_flight.append(run.submit(pool, held))
+    while in_flight:
+        _finish(in_flight.popleft())
+
+
+def _finish(futures: list[Future[None]]) -> None:
     for future in futures:
-        future.result()
+        future.result(timeout=DELIVERY_DEADLINE)  # a hung delivery fails the run, loudly
 
 
 def _report(run: ChaosRun, report: ChaosReport) -> None:
@@ -448,6 +459,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=1, help="seeds seed, seed+1, ...")
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--fault-rate", type=float, default=0.04)
+    parser.add_argument(
+        "--crowd",
+        type=int,
+        default=ChaosConfig.crowd,
+        help="users c0.. that large meetings draw from (each large meeting: half to all of them)",
+    )
     args = parser.parse_args(argv)
     from meeting_room import app  # the flagship example the harness drives
 
@@ -467,7 +484,9 @@ def main(argv: list[str] | None = None) -> int:
         for round_seed in range(seed, seed + args.rounds):
             client = firestore.Client(project=project)
             _wipe(client)
-            config = ChaosConfig(round_seed, args.events, args.threads, fault_rate=args.fault_rate)
+            config = ChaosConfig(
+                round_seed, args.events, args.threads, fault_rate=args.fault_rate, crowd=args.crowd
+            )
             report = run_chaos(client, app, config, functions, progress=print)
             for problem in report.problems:
                 print(problem, file=sys.stderr)
