@@ -51,6 +51,7 @@ from .chaos_oracle import (
     check_commands,
     check_ledger,
     check_pending,
+    check_reconcile,
     check_views,
     stale_errors,
 )
@@ -124,6 +125,7 @@ class ChaosReport:
     effects: int = 0  # view events for documents changed by applied commands
     errors_left: int = 0  # documents in _boilerErrors at the end (resolved ones are removed)
     stale_errors: int = 0  # of those, invalid-document errors whose document is valid again
+    records_refreshed: int = 0  # records reconcile rewrote after the drain (out of step)
     seconds: float = 0.0
     problems: list[str] = field(default_factory=list)
 
@@ -145,7 +147,7 @@ class ChaosReport:
             f"oversized={self.oversized} largest_meeting={self.largest_meeting} "
             f"commands={self.commands} command_commits={self.command_commits} "
             f"effects={self.effects} errors_left={self.errors_left} "
-            f"stale_errors={self.stale_errors} "
+            f"stale_errors={self.stale_errors} records_refreshed={self.records_refreshed} "
             f"{self.seconds:.1f}s ({rate:.0f} deliveries/s)"
         )
 
@@ -444,6 +446,8 @@ def _check(run: ChaosRun, report: ChaosReport) -> None:
     problems += check_ledger(run.build, run.client, events)
     command_problems, statuses = check_commands(run.client, run.workload.commands, run.commits)
     report.commands = dict(sorted(statuses.items()))
+    reconcile_problems, report.records_refreshed = check_reconcile(run.build, run.client)
+    problems += reconcile_problems  # last: it repairs what it finds
     if command_problems:  # one line each would drown the rest: the count and the first few
         problems.append(f"{len(command_problems)} command problems, e.g.")
         problems += [f"  {problem}" for problem in command_problems[:5]]

@@ -18,6 +18,7 @@ from ..commands import APPLIED, REJECTED
 from ..compiler import Build
 from ..errors import InvalidDocument
 from ..runtime import store
+from ..runtime.reconcile import reconcile
 from ..sources import ChildrenSpec, JoinSpec, ManySpec
 from ..views import ViewModel
 from .chaos_workload import CommandDoc
@@ -90,6 +91,18 @@ def check_views(build: Build, client: firestore.Client) -> tuple[list[str], int]
         if divergence is not None:
             problems.append(f"first diverging view {divergence}")
     return problems, count
+
+
+def check_reconcile(build: Build, client: firestore.Client) -> tuple[list[str], int]:
+    """Reconcile after the drain finds nothing to repair; returns (problems, records it had to
+    refresh: a record out of step with its sources misleads the events that come later)."""
+    problems, refreshed = [], 0
+    for view in build.app.views:
+        report = reconcile(view, client)
+        if report.repaired or report.failures or report.invalid:
+            problems.append(f"reconcile after the drain: {report.as_dict()}")
+        refreshed += report.records_refreshed
+    return problems, refreshed
 
 
 def check_pending(client: firestore.Client) -> list[str]:
