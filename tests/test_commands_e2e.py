@@ -133,3 +133,57 @@ def test_a_replayed_command_event_changes_nothing(
     assert all('"status": "duplicate"' in line for line in lines), lines
     assert meeting.document(path).get().update_time == command.update_time
     assert meeting.document("meetings/m1/tickets/u2").get().update_time == ticket.update_time
+
+
+def test_a_verified_read_changes_nothing_and_its_events_write_nothing(
+    meeting: firestore.Client, emulator_suite: EmulatorSuite
+) -> None:
+    """``Attempt.verify`` (how a command guards what it only read) is a no-op write: the
+    document keeps its update time. Production Firestore fires no trigger for a no-op write;
+    the emulator suite sometimes does (seen in about half the runs: 1-2 extra events for 3
+    verifies). Such an event finds the views in step and writes nothing."""
+    import json
+
+    from boiler.runtime import store
+    from boiler.runtime.attempt import Attempt
+    from google.cloud.firestore_v1.base_query import FieldFilter
+
+    ledger = (
+        meeting.collection(store.LEDGER)
+        .where(filter=FieldFilter("function", "==", "meeting_session_on_meeting"))
+        .where(filter=FieldFilter("document", "==", "meetings/m1"))
+    )
+
+    def events() -> list[str]:
+        return [snapshot.id.split(":", 1)[1] for snapshot in ledger.stream()]
+
+    ref = meeting.document("meetings/m1")
+    wait_until(lambda: events(), timeout=TIMEOUT, message="the meeting's creation")
+    before = set(events())
+    seen = ref.get()
+    for _ in range(3):
+        attempt = Attempt(meeting)
+        attempt.verify(ref, seen)
+        attempt.commit()
+    assert ref.get().update_time == seen.update_time
+    assert ref.get().to_dict() == seen.to_dict()
+
+    def views_written() -> list[int]:
+        """viewsWritten of each event since the verifies, once each is logged."""
+        ids = set(events()) - before
+        logged = [
+            json.loads(line[line.index("{") :])
+            for line in emulator_suite.log_path.read_text(errors="replace").splitlines()
+            if '"boiler.applied"' in line and any(event_id in line for event_id in ids)
+        ]
+        return sorted(entry["viewsWritten"] for entry in logged) if len(logged) == len(ids) else []
+
+    # Two real writes after the verifies: an event the verifies fired comes before the second.
+    for count, title in enumerate(("Renamed once", "Renamed twice"), start=1):
+        ref.update({"title": title})
+        wait_until(
+            lambda count=count: views_written().count(3) >= count, timeout=TIMEOUT, message=title
+        )
+    written = views_written()
+    # The renames rewrote 3 views each; anything else (a verify's event) wrote nothing.
+    assert written[-2:] == [3, 3] and set(written[:-2]) <= {0} and len(written) <= 5, written

@@ -7,6 +7,7 @@ users' pages through playwright-core and the system's Chromium.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import shutil
@@ -14,8 +15,10 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from boiler.runtime.command_order import CommandOrder
 from boiler.testing import EmulatorSuite, wait_until
 from google.cloud import firestore
+from meeting_room import AttendanceRequest
 from meeting_room.seed import MEETING_ID, USERS, seed
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -77,6 +80,15 @@ def test_two_users_see_an_attendance_toggle_live(
     # chromium comes first: a missing browser fails before the emulators start.
     node = shutil.which("node")
     assert node, "node not found on PATH (Node.js 20+ is required)"
+    # The emulator delivers each request at once, in order, so a page cannot make a request
+    # arrive late. Record instead that carol made a later request, applied already (say from
+    # another tab): the request her page sends is then older, and boiler supersedes it.
+    order = CommandOrder.of(AttendanceRequest)
+    assert order is not None
+    later = AttendanceRequest(meeting_id=MEETING_ID, attendance=False)
+    order.ref(seeded, {"uid": "carol"}, later).set(
+        {"createTime": dt.datetime(2999, 1, 1, tzinfo=dt.UTC), "commandId": "from-another-tab"}
+    )
     env = {
         **os.environ,
         "BOILER_HOSTING_URL": web_suite.url("hosting"),
@@ -110,6 +122,12 @@ def test_two_users_see_an_attendance_toggle_live(
         (False, "rejected"),
     ]
     assert seeded.document(f"meetings/{MEETING_ID}").get().get("status") == "closed"
+    (superseded,) = seeded.collection("users/carol/attendanceRequests").stream()
+    assert (superseded.get("status"), superseded.get("supersededBy")) == (
+        "superseded",
+        "from-another-tab",
+    )
+    assert seeded.document(f"meetings/{MEETING_ID}/tickets/carol").get().get("attendance") is False
     for uid in USERS:
         view = seeded.document(f"users/{uid}/meetingSessions/{MEETING_ID}").get()
         assert (view.get("numAttending"), view.get("inSession")) == (2, False)

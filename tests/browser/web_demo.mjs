@@ -73,6 +73,20 @@ async function main() {
     await waitForText(alice, "alice", "#num-attending", "2");
     mark("alice_sees_view");
 
+    // Carol's request is older than one of hers already applied (the test recorded it):
+    // boiler marks it superseded, it changes nothing, and the page says so.
+    const carol = await openAs(browser, "carol", errors);
+    await waitForText(carol, "carol", "#toggle-attendance", "I'm attending");
+    await carol.click("#toggle-attendance");
+    await waitForText(carol, "carol", "#commands li:first-child .status", "superseded");
+    const reason = await carol.locator("#commands li:first-child .reason").textContent();
+    if (!reason.includes("superseded by from-another-tab")) {
+      throw new Error(`carol: superseded reason should name the newer request, is ${reason}`);
+    }
+    await waitForText(carol, "carol", "#num-attending", "2");
+    await carol.context().close();
+    mark("carol_superseded");
+
     // Bob leaves: command -> AttendanceRequest trigger -> ticket -> view triggers -> both pages.
     const clicked = Date.now();
     await bob.click("#toggle-attendance");

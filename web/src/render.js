@@ -69,10 +69,15 @@ export function commandItem(label) {
   return item;
 }
 
-/** status: pending | applied | rejected (boiler's outcome) | denied (the rules refused the write). */
-export function renderCommand(item, { status, reason }) {
+/**
+ * status: pending | applied | rejected | superseded (boiler's outcome; superseded: a request
+ * made later for the same target was applied first, so this one changed nothing) | denied
+ * (the rules refused the write).
+ */
+export function renderCommand(item, { status, reason, supersededBy }) {
   const [, label, detail] = item.children;
   label.className = `status ${status}`;
   label.textContent = status;
+  label.title = supersededBy ? `superseded by ${supersededBy}` : "";
   detail.textContent = reason ? ` (${reason})` : "";
 }

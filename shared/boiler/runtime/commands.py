@@ -65,6 +65,7 @@ class CommandContext:
         path: str,
         params: dict[str, str],
         uid: str | None,
+        prefetch: firestore.DocumentReference | None = None,
     ) -> None:
         self.path = path
         self.params = params
@@ -74,6 +75,17 @@ class CommandContext:
         self._raw: dict[str, dict[str, Any] | None] = {}  # read-your-writes view
         self._writes: dict[str, dict[str, Any] | None] = {}  # path -> new fields, or None: delete
         self.verified = 0  # documents read, not written, whose version guards the commit
+        # Boiler's own read (the order bookkeeping) rides along with apply's first read.
+        self._prefetch = prefetch
+        self._prefetched: firestore.DocumentSnapshot | None = None
+
+    def prefetched(self) -> firestore.DocumentSnapshot:
+        """The ``prefetch`` document as of this attempt's snapshot (read now if apply read none)."""
+        if self._prefetched is None and self._prefetch is not None:
+            (self._prefetched,) = self._attempt.get_all([self._prefetch])
+        if self._prefetched is None:
+            raise ValueError("CommandContext has nothing to prefetch")
+        return self._prefetched
 
     def _path(self, model: type[DomainModel], ids: tuple[str | None, ...]) -> str:
         template = model.path_template()
@@ -90,7 +102,12 @@ class CommandContext:
 
     def _read(self, path: str) -> dict[str, Any] | None:
         if path not in self._raw:
-            (snapshot,) = self._attempt.get_all([self._attempt.client.document(path)])
+            refs = [self._attempt.client.document(path)]
+            if self._prefetch is not None and self._prefetched is None:
+                refs.append(self._prefetch)
+            snapshot, *extra = self._attempt.get_all(refs)
+            if extra:
+                self._prefetched = extra[0]
             self._seen[path] = snapshot
             self._raw[path] = snapshot.to_dict() if snapshot.exists else None
         return self._raw[path]
@@ -353,19 +370,9 @@ class CommandRunner:
             command = self.command.from_firestore(document, payload)
         except InvalidDocument as error:
             return _Result(REJECTED, _invalid_reason(error))
-        order_ref, order_seen = None, None
-        if self.order is not None:
-            order_ref = self.order.ref(self.client, params, command)
-            (order_seen,) = attempt.get_all([order_ref])
-            newer = self.order.newer_than(order_seen, snapshot)
-            if newer is not None:
-                attempt.verify(order_ref, order_seen)
-                target = ", ".join(
-                    f"{k}={v}" for k, v in self.order.target(params, command).items()
-                )
-                why = f"superseded by {newer}, created later for the same {target}"
-                return _Result(SUPERSEDED, why, superseded_by=newer, verified=1)
-        context = CommandContext(attempt, document, params, self.spec.caller_uid(params, payload))
+        order_ref = None if self.order is None else self.order.ref(self.client, params, command)
+        caller = self.spec.caller_uid(params, payload)
+        context = CommandContext(attempt, document, params, caller, prefetch=order_ref)
         reason: str | None = None
         try:
             command.apply(context)
@@ -376,16 +383,27 @@ class CommandRunner:
             raise  # Firestore's, not apply's: retried, or handed to the durable path
         except Exception as error:
             raise _ApplyFailed(error) from error
+        if self.order is not None and order_ref is not None:
+            # Checked after apply (whose writes are then dropped): one round trip fewer.
+            order_seen = context.prefetched()
+            newer = self.order.newer_than(order_seen, snapshot)
+            if newer is not None:
+                attempt.verify(order_ref, order_seen)
+                target = self.order.target(params, command)
+                why = f"superseded by {newer}, created later for the same " + ", ".join(
+                    f"{name}={value}" for name, value in target.items()
+                )
+                return _Result(SUPERSEDED, why, superseded_by=newer, verified=1)
         result = _Result(status, reason, writes=context.stage(writes=status == APPLIED))
         result.verified = context.verified
-        if self.order is not None and order_ref is not None and order_seen is not None:
+        if self.order is not None and order_ref is not None:
             if status == APPLIED:
                 entry = self.order.entry(params, command, snapshot)
-                attempt.guarded_update(order_ref, order_seen, entry)
+                attempt.guarded_update(order_ref, context.prefetched(), entry)
             else:
                 # Only applied commands advance the order: a rejected newer command changed
                 # nothing, so an older valid one delivered after it must still apply.
-                attempt.verify(order_ref, order_seen)
+                attempt.verify(order_ref, context.prefetched())
                 result.verified += 1
         return result
 
