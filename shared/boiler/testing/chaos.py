@@ -9,8 +9,10 @@ commands that race the domain writes and each other. Failures are injected throu
 ``boiler.runtime.pipeline.faults``, in view and command invocations alike: ``crash`` (the
 invocation dies: a BaseException nothing in boiler catches), ``error`` (an exception boiler
 must handle) and ``contention`` (an ``Aborted`` commit, retried). After the deliveries, the
-durable path runs (what the task function runs) until nothing is left, then the checks
-(chaos_oracle.py): every view equals ``build()`` on freshly read documents, nothing pending,
+durable path runs (what the task function runs) until nothing is left. At a few quiet points
+on the way (``checkpoints``) every aggregate whose sources are all valid must already be
+exact; then a heal rewrites what is still invalid, and the final checks (chaos_oracle.py):
+every view equals ``build()`` on freshly read documents, nothing pending,
 one ledger entry per view event, every command final and its status committed exactly once
 (superseded ones naming a newer applied command of their target), and reconcile finds
 nothing to repair::
@@ -33,7 +35,7 @@ import threading
 import time
 import urllib.request
 from collections import Counter, deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,6 +56,7 @@ from .chaos_oracle import (
     check_ledger,
     check_pending,
     check_reconcile,
+    check_valid_aggregates,
     check_views,
     stale_errors,
 )
@@ -99,6 +102,7 @@ class ChaosConfig:
     avatar_bytes: int = 400_000
     crowd: int = 24  # users c0.. that large meetings draw from
     burst_weight: int = 8  # operations making several commands for one target in a row
+    checkpoints: int = 3  # quiet points (drained, invalid documents left) checked on the way
 
 
 @dataclass
@@ -121,6 +125,8 @@ class ChaosReport:
     oversized: int = 0  # user writes with the large undeclared field
     largest_meeting: int = 0
     fixed: int = 0  # invalid documents a later write made valid
+    checkpoint_compared: int = 0  # aggregates with valid sources checked at checkpoints
+    checkpoint_held: int = 0  # aggregates with an invalid source at checkpoints (skipped)
     healed: int = 0  # documents still invalid at the end, rewritten valid (or deleted)
     commands: dict[str, int] = field(default_factory=dict)  # final status: count
     command_commits: int = 0  # commits that set a command's status (seen at after_commit)
@@ -145,6 +151,8 @@ class ChaosReport:
             f"pending={self.pending_after_drain} "
             f"redriven={self.redriven} retries={self.retries} views={self.views} "
             f"invalid={self.invalid} bad_ids={self.bad_ids} fixed={self.fixed} "
+            f"checkpoint_compared={self.checkpoint_compared} "
+            f"checkpoint_held={self.checkpoint_held} "
             f"healed={self.healed} "
             f"oversized={self.oversized} largest_meeting={self.largest_meeting} "
             f"commands={self.commands} command_commits={self.command_commits} "
@@ -364,11 +372,15 @@ def run_chaos(
     pipeline.serialize_local_events = False
     try:
         with ThreadPoolExecutor(config.threads) as pool:
-            _deliver_rounds(run, pool, rng, report)
-            report.pending_after_drain = sum(
-                1 for _ in client.collection(store.PENDING).select([]).stream()
-            )
-            run.settle(pool, rng, report)
+            for number in range(1, config.checkpoints + 1):
+                until = config.operations * number // config.checkpoints
+                last = number == config.checkpoints
+                rounds = _workload_rounds(workload, report, until, finale=last)
+                _deliver_rounds(run, pool, rng, report, rounds)
+                _settle(run, pool, rng, report)
+                _checkpoint(run, report)
+            _deliver_rounds(run, pool, rng, report, iter([workload.heal()]))
+            _settle(run, pool, rng, report)
     finally:
         pipeline.faults, pipeline.serialize_local_events = original
     report.seconds = time.monotonic() - started
@@ -379,28 +391,52 @@ def run_chaos(
     return report
 
 
-def _deliver_rounds(
+def _workload_rounds(
+    workload: MeetingRoomWorkload, report: ChaosReport, until: int, finale: bool
+) -> Iterator[list[Write]]:
+    """Rounds of about ``ROUND`` random writes up to ``until``, then maybe the finale."""
+    while report.writes < until:
+        writes: list[Write] = []
+        while len(writes) < ROUND:
+            writes.extend(workload.step())
+        yield writes
+    if finale:
+        yield workload.finale()  # a few invalid documents the heal must fix
+
+
+def _settle(
     run: ChaosRun, pool: ThreadPoolExecutor, rng: random.Random, report: ChaosReport
+) -> None:
+    """The durable path until nothing is left (counting what the deliveries left to it)."""
+    report.pending_after_drain += sum(
+        1 for _ in run.client.collection(store.PENDING).select([]).stream()
+    )
+    run.settle(pool, rng, report)
+
+
+def _checkpoint(run: ChaosRun, report: ChaosReport) -> None:
+    """Quiet, with documents still invalid: the aggregates they do not touch are exact."""
+    problems, compared, held = check_valid_aggregates(run.build, run.client, run.workload.problem)
+    report.checkpoint_compared += compared
+    report.checkpoint_held += held
+    report.problems += [f"seed {report.seed}: checkpoint: {problem}" for problem in problems]
+
+
+def _deliver_rounds(
+    run: ChaosRun,
+    pool: ThreadPoolExecutor,
+    rng: random.Random,
+    report: ChaosReport,
+    rounds: Iterator[list[Write]],
 ) -> None:
     """Writes go on while earlier events are delivered: deliveries see intermediate states.
 
-    Each round's deliveries are shuffled, and some are held back to later rounds. The last
-    rounds are the finale (a few more invalid documents) and the heal: every document still
-    invalid is made valid (or deleted), delivered with the same chaos.
+    Each round's deliveries are shuffled, and some are held back to later rounds; the view
+    events of documents applied commands changed join the next round.
     """
-    workload, config = run.workload, run.config
     held: list[Delivery] = []
     in_flight: deque[list[Future[None]]] = deque()
-    phase = "steps"
-    while phase != "done":
-        writes: list[Write] = []
-        if report.writes < config.operations:
-            while len(writes) < ROUND:
-                writes.extend(workload.step())
-        elif phase == "steps":
-            writes, phase = workload.finale(), "finale"
-        else:
-            writes, phase = workload.heal(), "done"
+    for writes in rounds:
         report.writes += len(writes)
         batch = run.deliveries(writes + run.take_effects(), rng)
         late = [rng.random() < 0.2 for _ in batch]
@@ -465,6 +501,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=1, help="seeds seed, seed+1, ...")
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--fault-rate", type=float, default=0.04)
+    parser.add_argument("--checkpoints", type=int, default=ChaosConfig.checkpoints)
     parser.add_argument(
         "--crowd",
         type=int,
@@ -491,7 +528,12 @@ def main(argv: list[str] | None = None) -> int:
             client = firestore.Client(project=project)
             _wipe(client)
             config = ChaosConfig(
-                round_seed, args.events, args.threads, fault_rate=args.fault_rate, crowd=args.crowd
+                round_seed,
+                args.events,
+                args.threads,
+                fault_rate=args.fault_rate,
+                crowd=args.crowd,
+                checkpoints=args.checkpoints,
             )
             report = run_chaos(client, app, config, functions, progress=print)
             for problem in report.problems:

@@ -30,35 +30,89 @@ SUPERSEDED_BY = "supersededBy"
 
 def expected_views(view: type[ViewModel], client: firestore.Client) -> dict[str, dict[str, Any]]:
     """``build()`` on documents read fresh: the views a perfect pipeline would have stored."""
-    spec = view.spec()
-    sources = spec.sources
-    root = sources.__root__
+    root = view.spec().sources.__root__
     expected: dict[str, dict[str, Any]] = {}
     for snapshot in client.collection(root.template.collection).stream():
-        root_model = root.model.from_firestore(snapshot.reference.path, snapshot.to_dict() or {})
-        loaded: dict[str, Any] = {root.name: root_model}
-        for name, source in sources.__sources__.items():
-            if isinstance(source, JoinSpec | ManySpec):
-                refs = [client.document(path) for path in source.paths(root_model)]
-                found = {
-                    snap.id: source.model.from_firestore(snap.reference.path, snap.to_dict() or {})
-                    for snap in client.get_all(refs)
-                    if snap.exists
-                }
-                loaded[name] = (
-                    next(iter(found.values()), None) if isinstance(source, JoinSpec) else found
-                )
-            elif isinstance(source, ChildrenSpec):
-                collection = snapshot.reference.collection(source.template.segments[-2])
-                loaded[name] = {
-                    child.id: source.model.from_firestore(
-                        child.reference.path, child.to_dict() or {}
-                    )
-                    for child in collection.stream()
-                }
-        for path, built in view.build_paths(sources(snapshot.id, **loaded)).items():
-            expected[path] = built.to_firestore()
+        expected.update(_aggregate(view, client, snapshot, _any_valid))
     return expected
+
+
+Check = Callable[[str, dict[str, Any]], None]  # raises InvalidDocument for an invalid source
+
+
+def _any_valid(path: str, data: dict[str, Any]) -> None:
+    return None  # the models alone judge
+
+
+def _aggregate(
+    view: type[ViewModel], client: firestore.Client, snapshot: Any, check: Check
+) -> dict[str, dict[str, Any]]:
+    """The views of one aggregate, built from its documents read fresh."""
+    sources = view.spec().sources
+    root = sources.__root__
+    check(snapshot.reference.path, snapshot.to_dict() or {})
+    root_model = root.model.from_firestore(snapshot.reference.path, snapshot.to_dict() or {})
+    loaded: dict[str, Any] = {root.name: root_model}
+    for name, source in sources.__sources__.items():
+        if isinstance(source, JoinSpec | ManySpec):
+            refs = [client.document(path) for path in source.paths(root_model)]
+            found = {}
+            for snap in client.get_all(refs):
+                if snap.exists:
+                    check(snap.reference.path, snap.to_dict() or {})
+                    found[snap.id] = source.model.from_firestore(
+                        snap.reference.path, snap.to_dict() or {}
+                    )
+            loaded[name] = (
+                next(iter(found.values()), None) if isinstance(source, JoinSpec) else found
+            )
+        elif isinstance(source, ChildrenSpec):
+            collection = snapshot.reference.collection(source.template.segments[-2])
+            children = {}
+            for child in collection.stream():
+                check(child.reference.path, child.to_dict() or {})
+                children[child.id] = source.model.from_firestore(
+                    child.reference.path, child.to_dict() or {}
+                )
+            loaded[name] = children
+    built = view.build_paths(sources(snapshot.id, **loaded))
+    return {path: view_model.to_firestore() for path, view_model in built.items()}
+
+
+def check_valid_aggregates(
+    build: Build, client: firestore.Client, problem: Callable[[str, dict[str, Any]], str | None]
+) -> tuple[list[str], int, int]:
+    """At a quiet point before the heal: every aggregate whose sources are all valid is exact,
+    so an invalid document never held back another aggregate, and a document fixed by a
+    later write brought its aggregate back. Returns (problems, aggregates compared, held)."""
+
+    def strict(path: str, data: dict[str, Any]) -> None:
+        reason = problem(path, data)
+        if reason is not None:
+            raise InvalidDocument(path, [("<document>", reason)])
+
+    problems, compared, held_count = [], 0, 0
+    for view in build.app.views:
+        spec = view.spec()
+        root = spec.sources.__root__
+        expected: dict[str, dict[str, Any]] = {}
+        held: set[str] = set()
+        for snapshot in client.collection(root.template.collection).stream():
+            try:
+                expected.update(_aggregate(view, client, snapshot, strict))
+                compared += 1
+            except InvalidDocument:
+                held.add(snapshot.id)
+        held_count += len(held)
+        stored = {
+            path: data
+            for path, data in stored_views(view, client).items()
+            if (spec.template.match(path) or {}).get(spec.key_wildcard) not in held
+        }
+        divergence = first_divergence(expected, stored)
+        if divergence is not None:
+            problems.append(f"an aggregate with valid sources diverges: {divergence}")
+    return problems, compared, held_count
 
 
 def stored_views(view: type[ViewModel], client: firestore.Client) -> dict[str, dict[str, Any]]:

@@ -44,7 +44,7 @@ CORRUPTIONS: dict[str, list[tuple[str, object]]] = {
 }
 # The first operations of every run, then random ones; ``finale`` ends a run.
 PRELUDE = ("crowd", "oversized", "meeting", "invalid", "bad_id", "status_request", "burst")
-FINALE = ("invalid", "invalid", "bad_id")  # documents the heal must fix, written last
+FINALE = ("invalid", "bad_id")  # documents the heal must fix, written last
 KINDS = {  # operation: weight
     "user": 10,
     "user_delete": 2,
