@@ -39,7 +39,9 @@ def assert_exercised(report: ChaosReport) -> None:
     assert report.invalid > 0 and report.bad_ids > 0 and report.healed > 0, report.summary()
     assert report.oversized > 0 and report.largest_meeting >= 12, report.summary()
     assert report.commands.get("applied", 0) > 0, report.summary()
-    assert report.command_commits == sum(report.commands.values()), report.summary()
+    # One status commit per command still there (the harness checks each; withdrawn: <= 1).
+    final = sum(report.commands.get(status, 0) for status in FINAL)
+    assert final <= report.command_commits <= final + report.commands.get("withdrawn", 0)
     assert report.effects > 0, report.summary()  # applied commands' writes reached the views
     # Quiet points with invalid documents left: aggregates both held back and compared.
     assert report.checkpoint_compared > 0 and report.checkpoint_held > 0, report.summary()
@@ -82,4 +84,6 @@ def test_racing_commands_for_one_target_supersede_the_older(
     assert report.ok, "\n".join([report.summary(), *report.problems])
     assert all(report.commands.get(status, 0) > 0 for status in FINAL), report.summary()
     assert report.command_crashes > 0, report.summary()  # invocations died mid-command
-    assert report.command_commits == sum(report.commands.values()), report.summary()
+    # One status commit per command still there (the harness checks each; withdrawn: <= 1).
+    final = sum(report.commands.get(status, 0) for status in FINAL)
+    assert final <= report.command_commits <= final + report.commands.get("withdrawn", 0)

@@ -482,7 +482,10 @@ def _check(run: ChaosRun, report: ChaosReport) -> None:
     problems += view_problems
     events = [(name, event["id"]) for name, _, event in run.delivered]
     problems += check_ledger(run.build, run.client, events)
-    command_problems, statuses = check_commands(run.client, run.workload.commands, run.commits)
+    workload = run.workload
+    command_problems, statuses = check_commands(
+        run.client, workload.commands, run.commits, workload.withdrawn
+    )
     report.commands = dict(sorted(statuses.items()))
     reconcile_problems, report.records_refreshed = check_reconcile(run.build, run.client)
     problems += reconcile_problems  # last: it repairs what it finds

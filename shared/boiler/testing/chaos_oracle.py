@@ -9,7 +9,7 @@ valid); the other checks read boiler's bookkeeping and the command documents dir
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from typing import Any
 
 from google.cloud import firestore
@@ -207,22 +207,31 @@ def command_statuses(
 
 
 def check_commands(
-    client: firestore.Client, commands: Mapping[str, CommandDoc], commits: Mapping[str, int]
+    client: firestore.Client,
+    commands: Mapping[str, CommandDoc],
+    commits: Mapping[str, int],
+    withdrawn: Collection[str] = (),
 ) -> tuple[list[str], Counter[str]]:
     """Each command has a final status, set by exactly one commit; superseded ones name a
-    newer applied command of the same target. ``commits``: status commits per event id."""
+    newer applied command of the same target; a withdrawn (deleted) one, at most one commit.
+    ``commits``: status commits per event id."""
     snapshots = command_statuses(client, commands)
     by_id = {path.rsplit("/", 1)[1]: command for path, command in commands.items()}
     statuses: Counter[str] = Counter()
     problems: list[str] = []
     for path, command in sorted(commands.items()):
         snapshot = snapshots[path]
+        count = commits.get(command.event_id, 0)
+        if path in withdrawn and not snapshot.exists:
+            statuses["withdrawn"] += 1
+            if count > 1:
+                problems.append(f"{path} (withdrawn): {count} commits set its status")
+            continue
         data = snapshot.to_dict() or {}
         status = str(data.get("status"))
         statuses[status] += 1
         if status not in FINAL:
             problems.append(f"{path}: no final status ({status}), {data}")
-        count = commits.get(command.event_id, 0)
         if count != 1:
             problems.append(f"{path}: {count} commits set its status ({status}); exactly once is 1")
         if status == SUPERSEDED:

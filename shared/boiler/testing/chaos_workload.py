@@ -63,6 +63,7 @@ KINDS = {  # operation: weight
     "attendance_request": 10,
     "status_request": 5,
     "burst": 8,  # ChaosConfig.burst_weight overrides it
+    "withdraw": 1,
 }
 
 
@@ -127,6 +128,7 @@ class MeetingRoomWorkload:
         self.docs: dict[str, dict[str, Any]] = {}
         self.heal_to: dict[str, dict[str, Any]] = {}
         self.commands: dict[str, CommandDoc] = {}
+        self.withdrawn: set[str] = set()  # commands their client deleted (maybe unprocessed)
         self.counts = WorkloadCounts()
         self._sequence = 0
 
@@ -269,6 +271,14 @@ class MeetingRoomWorkload:
         self.commands[path] = CommandDoc(path, kind, target, write.event_id)
         return write
 
+    def _withdraw(self) -> None:
+        """A client deletes a recent request, often before (or while) it is processed."""
+        recent = [p for p in list(self.commands)[-8:] if p not in self.withdrawn]
+        if recent:
+            path = self.rng.choice(recent)
+            self.client.document(path).delete()  # no trigger listens to command deletes
+            self.withdrawn.add(path)
+
     def _request_id(self) -> str:
         self._sequence += 1
         return f"r{self._sequence:05d}"
@@ -378,6 +388,9 @@ class MeetingRoomWorkload:
             return [self._attendance_request(target_uid, meeting_id, self._attendance_value())]
         if kind == "burst":
             return self._burst()
+        if kind == "withdraw":
+            self._withdraw()
+            return []
         if kind == "meeting" or not meetings:
             meeting_id = self._meeting_id()
             participants = rng.sample(self._ids("u", self.config.users), rng.randrange(0, 6))
