@@ -56,7 +56,7 @@ KINDS = {  # operation: weight
     "add": 10,
     "remove": 6,
     "attendance": 25,
-    "invalid": 10,
+    "invalid": 6,
     "bad_id": 4,
     "crowd": 1,
     "crowd_user": 2,
@@ -218,7 +218,7 @@ class MeetingRoomWorkload:
         rng = self.rng
         meetings = self._existing("meetings/")
         tickets = sorted(p for p in self.docs if "/tickets/" in p)
-        kind = rng.choice(["users", "users", "meetings", "tickets", "locations"])
+        kind = rng.choice(["users", "meetings", "tickets", "tickets", "locations"])
         if kind == "meetings" and meetings:
             path = f"meetings/{rng.choice(meetings)}"
             valid = self.base(path) or {}
