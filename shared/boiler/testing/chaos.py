@@ -240,6 +240,7 @@ class ChaosRun:
         self.crashed: Counter[str] = Counter()  # "view" | "command"
         self.raised = 0
         self.commits: Counter[str] = Counter()  # status commits per command event id
+        self.committed: dict[str, str] = {}  # the status a command's commit set, per event id
         self.effects: list[Write] = []  # view events of applied commands, not delivered yet
         self.effected: set[str] = set()  # commands whose effect event exists
         self.by_event: dict[str, CommandDoc] = {}
@@ -254,6 +255,7 @@ class ChaosRun:
             # Counted before the plan runs: a crash injected here comes after the commit.
             with self.lock:
                 self.commits[outcome.event_id] += 1
+                self.committed[outcome.event_id] = outcome.status
             command = self.by_event.get(outcome.event_id)
             if outcome.status == APPLIED and command is not None:
                 self._effect(command)
@@ -484,7 +486,7 @@ def _check(run: ChaosRun, report: ChaosReport) -> None:
     problems += check_ledger(run.build, run.client, events)
     workload = run.workload
     command_problems, statuses = check_commands(
-        run.client, workload.commands, run.commits, workload.withdrawn
+        run.client, workload.commands, run.commits, workload.withdrawn, run.committed
     )
     report.commands = dict(sorted(statuses.items()))
     reconcile_problems, report.records_refreshed = check_reconcile(run.build, run.client)

@@ -211,10 +211,12 @@ def check_commands(
     commands: Mapping[str, CommandDoc],
     commits: Mapping[str, int],
     withdrawn: Collection[str] = (),
+    committed: Mapping[str, str] | None = None,
 ) -> tuple[list[str], Counter[str]]:
     """Each command has a final status, set by exactly one commit; superseded ones name a
     newer applied command of the same target; a withdrawn (deleted) one, at most one commit.
-    ``commits``: status commits per event id."""
+    ``commits``: status commits per event id; ``committed``: the status each one set."""
+    committed = committed or {}
     snapshots = command_statuses(client, commands)
     by_id = {path.rsplit("/", 1)[1]: command for path, command in commands.items()}
     statuses: Counter[str] = Counter()
@@ -236,7 +238,9 @@ def check_commands(
             problems.append(f"{path}: {count} commits set its status ({status}); exactly once is 1")
         if status == SUPERSEDED:
             newer = by_id.get(str(data.get(SUPERSEDED_BY)))
-            problem = _superseding_problem(command, snapshot, newer, snapshots)
+            problem = _superseding_problem(
+                command, snapshot, newer, snapshots, withdrawn, committed
+            )
             if problem is not None:
                 problems.append(f"{path}: superseded, but {problem}")
     return problems, statuses
@@ -247,12 +251,22 @@ def _superseding_problem(
     snapshot: firestore.DocumentSnapshot,
     newer: CommandDoc | None,
     snapshots: Mapping[str, firestore.DocumentSnapshot],
+    withdrawn: Collection[str],
+    committed: Mapping[str, str],
 ) -> str | None:
     if newer is None:
         return f"{SUPERSEDED_BY}={snapshot.get(SUPERSEDED_BY)!r} names no command"
     other = snapshots[newer.path]
     if newer.target != command.target:
         return f"{newer.path} has another target ({newer.target}, not {command.target})"
+    if not other.exists and newer.path in withdrawn:
+        # Deleted by its client since: what its commit set, and the workload's creation order
+        # (request ids are numbered as created, one after the other).
+        if committed.get(newer.event_id) != APPLIED:
+            return f"{newer.path} (withdrawn) was not applied ({committed.get(newer.event_id)})"
+        if newer.path.rsplit("/", 1)[1] <= command.path.rsplit("/", 1)[1]:
+            return f"{newer.path} (withdrawn) was not created later"
+        return None
     if (other.to_dict() or {}).get("status") != APPLIED:
         return f"{newer.path} is not applied ({other.get('status')})"
     # Creation order, ties broken by document id (command_order.py's rule, restated).
