@@ -61,7 +61,7 @@ def synthetic_app(views: int) -> str:
             import sys
             sys.path.insert(0, SHARED)
             from boiler import App, Children, Join, Many, Root, Sources, ViewModel
-            from boiler.functions import export_functions
+            from boiler.connectors.firebase import export_functions
             from meeting_room.domain import Location, Meeting, Ticket, User
             """
         ).replace("SHARED", repr(str(ROOT / "shared")))

@@ -10,7 +10,7 @@ _shared = Path(__file__).resolve().parent.parent / "shared"
 if _shared.is_dir() and str(_shared) not in sys.path:
     sys.path.insert(0, str(_shared))
 
-from boiler.functions import export_functions  # noqa: E402
+from boiler.connectors.firebase import export_functions  # noqa: E402
 from meeting_room import app  # noqa: E402
 
 globals().update(export_functions(app))

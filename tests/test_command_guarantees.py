@@ -23,7 +23,7 @@ import pytest
 from boiler import Command, DeclarationError, compile_app, uid_in_path
 from boiler.cli import main
 from boiler.runtime import durable, pipeline, store
-from boiler.runtime.commands import CommandOutcome, CommandRunner
+from boiler.runtime.command_runner import CommandOutcome, CommandRunner
 from google.api_core import exceptions as gexc
 from google.cloud import firestore
 from meeting_room import AttendanceRequest, StatusRequest, app

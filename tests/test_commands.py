@@ -22,10 +22,10 @@ from boiler import (
     compile_app,
     uid_in_path,
 )
-from boiler.functions import export_functions
+from boiler.connectors.firebase import export_functions
 from boiler.runtime import store
 from boiler.runtime.client import use_client
-from boiler.runtime.commands import CommandOutcome, CommandRunner
+from boiler.runtime.command_runner import CommandOutcome, CommandRunner
 from boiler.testing.events import deliver, document_written_event
 from google.cloud import firestore
 from meeting_room import AttendanceRequest, StatusRequest, app

@@ -29,7 +29,7 @@ from .errors import DeclarationError as DeclarationError
 from .errors import InvalidDocument as InvalidDocument
 from .errors import RetriesExhausted as RetriesExhausted
 from .paths import PathTemplate as PathTemplate
-from .runtime.commands import CommandContext as CommandContext
+from .runtime.command_runner import CommandContext as CommandContext
 from .sources import Children as Children
 from .sources import Join as Join
 from .sources import Many as Many

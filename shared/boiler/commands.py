@@ -45,7 +45,7 @@ from .errors import DeclarationError
 from .paths import PathTemplate
 
 if TYPE_CHECKING:
-    from .runtime.commands import CommandContext
+    from .runtime.command_runner import CommandContext
 
 # Fields boiler writes on a processed command; clients may neither write nor declare them.
 STATUS, REASON, PROCESSED_AT = "status", "reason", "processedAt"

@@ -185,7 +185,7 @@ def _redrive_view(
 def _redrive_command(
     build: Build, function: str, event_id: str, document: str, client: firestore.Client | None
 ) -> Any:
-    from .commands import CommandOutcome, CommandRunner
+    from .command_runner import CommandOutcome, CommandRunner
 
     spec = next((spec for spec in build.commands if spec.name == function), None)
     if spec is None:
@@ -286,7 +286,7 @@ def _process_unprocessed_commands(
     build: Build, client: firestore.Client, created_before: dt.datetime, report: RedriveReport
 ) -> None:
     from .command_order import instant
-    from .commands import CommandOutcome, CommandRunner, without_status
+    from .command_runner import CommandOutcome, CommandRunner, without_status
 
     cutoff = instant(created_before)
     for spec in build.commands:

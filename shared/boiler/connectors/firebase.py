@@ -2,7 +2,7 @@
 
 In ``functions/main.py``::
 
-    from boiler.functions import export_functions
+    from boiler.connectors.firebase import export_functions
     from meeting_room import app
 
     globals().update(export_functions(app))
@@ -16,11 +16,11 @@ from typing import Any
 from firebase_functions import firestore_fn, tasks_fn
 from firebase_functions.options import RateLimits, RetryConfig
 
-from .app import App
-from .compiler import Build, CommandTriggerSpec, TriggerSpec, compile_app
-from .runtime import durable
-from .runtime.commands import CommandRunner
-from .runtime.pipeline import Pipeline
+from ..app import App
+from ..compiler import Build, CommandTriggerSpec, TriggerSpec, compile_app
+from ..runtime import durable
+from ..runtime.command_runner import CommandRunner
+from ..runtime.pipeline import Pipeline
 
 
 def export_functions(app: App) -> dict[str, Callable[..., Any]]:

@@ -1,0 +1,1 @@
+"""Connectors: how the compiled app meets the outside world (``firebase``: Cloud Functions)."""
