@@ -2,8 +2,9 @@
 
 The matrix is generated from the declarations: for every view, command, domain and internal
 collection, each actor tries get / list / create / update / delete. The expected outcome comes
-from a small Python evaluator of the same ``Access`` declarations (an independent oracle for
-the generated rules text), so a wrong rule and a wrong generator both fail here.
+from boiler's access evaluator (``boiler.access_evaluator.allowed``) deciding the same
+``Access`` declarations in Python, independently of the generated rules text: a wrong rule, a
+wrong generator or an evaluator that disagrees with Firestore all fail here.
 """
 
 from __future__ import annotations
@@ -28,18 +29,8 @@ from boiler import (
     uid_in_field,
     uid_in_path,
 )
-from boiler.access import (
-    Access,
-    Anyone,
-    AuthUid,
-    Claim,
-    DocumentCheck,
-    FieldValue,
-    PathParam,
-    UidInField,
-    UidInPath,
-    firestore_field,
-)
+from boiler.access import Access, AuthUid, Claim, DocumentCheck, UidInField, firestore_field
+from boiler.access_evaluator import allowed
 from boiler.rules import generate_rules, literal, render_access, shape_function, type_check
 from boiler.runtime.store import INTERNAL_COLLECTIONS
 from boiler.testing import FirestoreEmulator
@@ -330,45 +321,16 @@ def _samples() -> list[Sample]:
 def allows(
     access: Access | None, actor: Actor, params: dict[str, str], data: dict[str, Any], owner: type
 ) -> bool:
-    """Evaluate a declaration in Python, independently of the generated rules text."""
-    if access is None:
-        return False
-    return any(
-        all(_holds(c, actor, params, data, owner) for c in alt) for alt in access.alternatives
-    ) and (actor.uid is not None or any(alt == (Anyone(),) for alt in access.alternatives))
-
-
-def _holds(
-    condition: Any, actor: Actor, params: dict[str, str], data: dict[str, Any], owner: type
-) -> bool:
-    if isinstance(condition, Anyone):
-        return True
-    if isinstance(condition, UidInPath):
-        return actor.uid is not None and params[condition.wildcard] == actor.uid
-    if isinstance(condition, UidInField):
-        return (
-            actor.uid is not None and data.get(firestore_field(owner, condition.field)) == actor.uid
-        )
-    if isinstance(condition, Claim):
-        return bool(actor.claims.get(condition.name) == condition.value)
-    if isinstance(condition, DocumentCheck):
-        ids = {}
-        for name, source in condition.ids:
-            if isinstance(source, PathParam):
-                ids[name] = params[source.name]
-            elif isinstance(source, FieldValue):
-                ids[name] = data.get(firestore_field(owner, source.name))
-            else:
-                ids[name] = actor.uid
-        target = WORLD.get(condition.model.path_template().format(**ids))
-        if condition.test == "exists":
-            return target is not None
-        if target is None:
-            return False
-        if condition.test == "lists_uid":
-            return actor.uid in target.get(condition.field, [])
-        return bool(target.get(condition.field) == condition.value)
-    raise AssertionError(condition)
+    """What boiler's access evaluator decides, independently of the generated rules text."""
+    return allowed(
+        access,
+        model=owner,
+        uid=actor.uid,
+        claims=actor.claims,
+        path_params=params,
+        fields=data,
+        lookup=WORLD.get,
+    )
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,120 @@
+"""Deciding an ``Access`` in Python, the way the generated security rules decide it.
+
+The rules the CLI generates enforce ``readable_by``/``creatable_by`` for Firestore clients;
+this evaluator is the same decision for code that serves documents itself (and the oracle
+that tests/test_rules.py checks the generated rules against, in the Firestore emulator)::
+
+    >>> world = {"meetings/m1": {"participantIds": ["u2"]}}
+    >>> meeting = document(Meeting, meetingId=path_param("meetingId"))
+    >>> allowed(meeting.lists_uid("participant_ids"), model=StatusRequest, uid="u2", claims={},
+    ...         path_params={"meetingId": "m1", "requestId": "r1"}, fields={}, lookup=world.get)
+    True
+
+Like the rules, a condition that cannot be evaluated (a missing field or document, an id
+that is not one path segment) denies, and every alternative but a ``public()`` one needs a
+signed-in caller.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from .access import (
+    Access,
+    Anyone,
+    AuthUid,
+    Claim,
+    Condition,
+    DocumentCheck,
+    FieldValue,
+    PathParam,
+    UidInField,
+    UidInPath,
+    firestore_field,
+)
+from .paths import document_id_problem
+
+Lookup = Callable[[str], Mapping[str, Any] | None]
+"""Fetch a document's stored fields by path; ``None`` when it does not exist."""
+
+
+def allowed(
+    access: Access | None,
+    *,
+    model: type,
+    uid: str | None,
+    claims: Mapping[str, Any],
+    path_params: Mapping[str, str],
+    fields: Mapping[str, Any],
+    lookup: Lookup,
+) -> bool:
+    """True when ``access`` lets the caller at the guarded document.
+
+    ``model`` is the guarded document's class (field names in ``access`` may be spelled
+    either way), ``uid``/``claims`` the caller's auth (``None``: signed out), ``path_params``
+    the wildcard values of the document's path, ``fields`` its stored (camelCase) fields: the
+    existing document for a read, the requested one for a create. ``None`` access: closed.
+    """
+    if access is None:
+        return False
+    request = _Request(model, uid, claims, path_params, fields, lookup)
+    return any(
+        (Anyone() in alternative or uid is not None)
+        and all(request.holds(condition) for condition in alternative)
+        for alternative in access.alternatives
+    )
+
+
+def _same(left: Any, right: Any) -> bool:
+    """Equality as the rules language sees it: ``true`` is not ``1``."""
+    return isinstance(left, bool) == isinstance(right, bool) and bool(left == right)
+
+
+class _Request:
+    def __init__(
+        self,
+        model: type,
+        uid: str | None,
+        claims: Mapping[str, Any],
+        path_params: Mapping[str, str],
+        fields: Mapping[str, Any],
+        lookup: Lookup,
+    ) -> None:
+        self.model, self.uid, self.claims = model, uid, claims
+        self.path_params, self.fields, self.lookup = path_params, fields, lookup
+
+    def holds(self, condition: Condition) -> bool:
+        if isinstance(condition, Anyone):
+            return True
+        if isinstance(condition, UidInPath):
+            return self.uid is not None and self.path_params.get(condition.wildcard) == self.uid
+        if isinstance(condition, UidInField):
+            stored = self.fields.get(firestore_field(self.model, condition.field))
+            return self.uid is not None and stored == self.uid
+        if isinstance(condition, Claim):
+            return condition.name in self.claims and _same(
+                self.claims[condition.name], condition.value
+            )
+        return self._document_holds(condition)
+
+    def _id(self, source: PathParam | FieldValue | AuthUid) -> Any:
+        if isinstance(source, PathParam):
+            return self.path_params.get(source.name)
+        if isinstance(source, FieldValue):
+            return self.fields.get(firestore_field(self.model, source.name))
+        return self.uid
+
+    def _document_holds(self, check: DocumentCheck) -> bool:
+        ids = {name: self._id(source) for name, source in check.ids}
+        if any(document_id_problem(value) is not None for value in ids.values()):
+            return False  # the rules guard every id to be one path segment
+        target = self.lookup(check.model.path_template().format(**ids))
+        if check.test == "exists":
+            return target is not None
+        if target is None or check.field not in target:
+            return False
+        value = target[check.field]
+        if check.test == "lists_uid":
+            return isinstance(value, list) and self.uid in value
+        return _same(value, check.value)
