@@ -10,16 +10,10 @@ from .access import field_value as field_value
 from .access import has_claim as has_claim
 from .access import path_param as path_param
 from .access import public as public
-from .access import readable_by_claim as readable_by_claim
-from .access import readable_by_field as readable_by_field
-from .access import readable_by_path as readable_by_path
 from .access import uid_in_field as uid_in_field
 from .access import uid_in_path as uid_in_path
 from .app import App as App
 from .commands import Command as Command
-from .compiler import Build as Build
-from .compiler import CommandTriggerSpec as CommandTriggerSpec
-from .compiler import TriggerSpec as TriggerSpec
 from .compiler import compile_app as compile_app
 from .documents import Document as Document
 from .documents import DomainModel as DomainModel
@@ -41,12 +35,10 @@ __all__ = [
     "Access",
     "App",
     "BoilerError",
-    "Build",
     "Children",
     "Command",
     "CommandContext",
     "CommandRejected",
-    "CommandTriggerSpec",
     "DeclarationError",
     "Document",
     "DomainModel",
@@ -56,7 +48,6 @@ __all__ = [
     "PathTemplate",
     "Root",
     "Sources",
-    "TriggerSpec",
     "ViewModel",
     "auth_uid",
     "compile_app",
@@ -65,9 +56,6 @@ __all__ = [
     "has_claim",
     "path_param",
     "public",
-    "readable_by_claim",
-    "readable_by_field",
-    "readable_by_path",
     "uid_in_field",
     "uid_in_path",
 ]

@@ -1,9 +1,9 @@
 """Who may read a view or create a command; compiled into ``firestore.rules``.
 
->>> readable_by_path("uid")                       # the uid in the document's path
->>> readable_by_field("ownerId")                  # a uid stored in the document
->>> readable_by_claim("role", "admin")            # a custom auth claim
->>> readable_by_path("uid") | readable_by_claim("role", "admin")
+>>> uid_in_path("uid")                            # the uid in the document's path
+>>> uid_in_field("ownerId")                       # a uid stored in the document
+>>> has_claim("role", "admin")                    # a custom auth claim
+>>> uid_in_path("uid") | has_claim("role", "admin")
 >>> in_meeting = document(Meeting, meetingId=field_value("meetingId")).lists_uid("participant_ids")
 >>> uid_in_path("uid") & in_meeting               # both must hold
 
@@ -154,12 +154,6 @@ def has_claim(claim: str, value: str | bool = True) -> Access:
 def public() -> Access:
     """Allowed for anyone, signed in or not."""
     return _one(Anyone())
-
-
-# Read-side names kept for view declarations.
-readable_by_path = uid_in_path
-readable_by_field = uid_in_field
-readable_by_claim = has_claim
 
 
 class DocumentLookup:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from boiler import Children, Join, Many, Root, Sources, ViewModel, readable_by_path
+from boiler import Children, Join, Many, Root, Sources, ViewModel, uid_in_path
 
 from .domain import Location, Meeting, Ticket, User
 
@@ -25,7 +25,7 @@ class MeetingSession(
     ViewModel,
     path="users/{uid}/meetingSessions/{meetingId}",
     sources=MeetingData,
-    readable_by=readable_by_path("uid"),
+    readable_by=uid_in_path("uid"),
 ):
     meeting_id: str
     title: str
