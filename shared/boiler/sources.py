@@ -5,23 +5,55 @@
 ...     location: Location | None = Join(Location, on="location_id")
 ...     tickets: dict[str, Ticket] = Children(Ticket)
 ...     participants: dict[str, User] = Many(User, ids="participant_ids")
+
+Each kind of source is one ``SourceSpec`` subclass; the runtime (``AggregateBuilder``,
+``Pipeline``) only loops over ``Sources.__sources__`` and calls the interface below. A new
+kind is one new class here (and a declaring function such as ``Join``).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import typing
-from collections.abc import Iterable
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 from .documents import DomainModel
 from .errors import DeclarationError, InvalidDocument
 from .paths import PathTemplate, document_id_problem
 
+Fields = Mapping[str, Any] | None  # a loaded document's fields, or None when it does not exist
+KeyPage = tuple[list[str], bool]  # aggregate keys, and whether more pages follow
+
+
+class AggregateIndex(Protocol):
+    """What the runtime offers a source to find aggregates (``AggregateBuilder`` is one)."""
+
+    def key_of(self, template_values: Mapping[str, str]) -> str:
+        """The aggregate key among the wildcard values of a source document's path."""
+        ...
+
+    def dependents(self, document: str) -> Iterator[KeyPage]:
+        """Pages of the keys of the aggregates whose records list ``document`` as a dependency."""
+        ...
+
 
 @dataclass(frozen=True)
-class SourceSpec:
-    """One declared source of an aggregate; ``name`` is the attribute it is loaded into."""
+class SourceSpec(ABC):
+    """One declared source of an aggregate; ``name`` is the attribute it is loaded into.
+
+    The interface every kind implements (``root`` is the validated root model, ``root_path``
+    its path; a loader reads ``paths`` and ``collections``, then calls ``assemble``)::
+
+        spec.validate(MeetingData, MeetingData.__root__)          # at declaration
+        spec.paths(meeting, "meetings/m1")         # ['locations/l1']: documents to read
+        spec.collections(meeting, "meetings/m1")   # child collections to read whole
+        spec.assemble(meeting, "meetings/m1", {path: fields})  # what build() sees
+        spec.dependencies(meeting, "meetings/m1")  # documents whose change must find it
+        spec.affected("locations/l1", {"locationId": "l1"}, builder)  # key pages it affects
+    """
 
     model: type[DomainModel]
     name: str = ""
@@ -33,17 +65,143 @@ class SourceSpec:
     def describe(self) -> str:
         return f"{type(self).__name__.removesuffix('Spec')}({self.model.__name__})"
 
+    @abstractmethod
+    def validate(self, owner: type, root: RootSpec) -> None:
+        """Check the declaration against the root; a ``DeclarationError`` names the fix."""
+
+    def paths(self, root: DomainModel, root_path: str) -> Sequence[str]:
+        """Documents to read for this root; ``InvalidDocument`` if the root names an invalid id."""
+        return ()
+
+    def collections(self, root: DomainModel, root_path: str) -> Sequence[str]:
+        """Collections to read whole for this root (every document in them)."""
+        return ()
+
+    @abstractmethod
+    def assemble(self, root: DomainModel, root_path: str, documents: Mapping[str, Fields]) -> Any:
+        """The value ``build()`` sees, from the documents read (``paths`` and ``collections``)."""
+
+    def dependencies(self, root: DomainModel, root_path: str) -> Sequence[str]:
+        """Documents a change to which finds this aggregate only through its record."""
+        return ()
+
+    @abstractmethod
+    def affected(
+        self, document: str, values: Mapping[str, str], index: AggregateIndex
+    ) -> Iterator[KeyPage]:
+        """Pages of the aggregate keys a change of ``document`` (path ``values``) affects."""
+
 
 @dataclass(frozen=True)
 class RootSpec(SourceSpec):
     """The aggregate's root document; its id is the aggregate key."""
 
+    def validate(self, owner: type, root: RootSpec) -> None:
+        if self.template.id_wildcard is None:
+            raise DeclarationError(
+                f"{owner.__name__}.{self.name}: the root path {self.template} "
+                "needs an {id} wildcard"
+            )
+
+    def paths(self, root: DomainModel, root_path: str) -> Sequence[str]:
+        return (root_path,)
+
+    def assemble(self, root: DomainModel, root_path: str, documents: Mapping[str, Fields]) -> Any:
+        return root
+
+    def affected(
+        self, document: str, values: Mapping[str, str], index: AggregateIndex
+    ) -> Iterator[KeyPage]:
+        yield [index.key_of(values)], False
+
 
 @dataclass(frozen=True)
-class JoinSpec(SourceSpec):
+class ChildrenSpec(SourceSpec):
+    """Every document of a subcollection of the root, loaded as ``{id: model}``."""
+
+    def validate(self, owner: type, root: RootSpec) -> None:
+        if self.template.parent != root.template:
+            raise DeclarationError(
+                f"{owner.__name__}.{self.name}: {self.model.__name__} ({self.template}) "
+                f"is not a subcollection "
+                f"of the root {root.model.__name__} ({root.template}); its path must start with "
+                f"'{root.template}/'"
+            )
+
+    def collections(self, root: DomainModel, root_path: str) -> Sequence[str]:
+        return (f"{root_path}/{self.template.segments[-2]}",)
+
+    def assemble(self, root: DomainModel, root_path: str, documents: Mapping[str, Fields]) -> Any:
+        prefix = f"{root_path}/{self.template.segments[-2]}/"
+        return {
+            path[len(prefix) :]: self.model.from_firestore(path, raw)
+            for path, raw in sorted(documents.items())
+            if raw is not None and path.startswith(prefix) and "/" not in path[len(prefix) :]
+        }
+
+    def affected(
+        self, document: str, values: Mapping[str, str], index: AggregateIndex
+    ) -> Iterator[KeyPage]:
+        yield [index.key_of(values)], False  # the root's id is in the child's path
+
+
+@dataclass(frozen=True)
+class ReferencedSpec(SourceSpec):
+    """Documents whose ids a root field holds; a change finds them through the records' deps."""
+
+    holds_list: ClassVar[bool]  # the root field is a list of ids (else a single id)
+
+    @property
+    @abstractmethod
+    def root_field(self) -> str:
+        """The root field naming the documents."""
+
+    def validate(self, owner: type, root: RootSpec) -> None:
+        template = self.template
+        if len(template.wildcards) != 1 or template.id_wildcard is None:
+            raise DeclarationError(
+                f"{owner.__name__}.{self.name}: {self.model.__name__} ({template}) "
+                "must live in a top-level "
+                "collection with one {id} wildcard to be joined by id"
+            )
+        field = self.root_field
+        annotation = _root_field_type(owner, root, field, self)
+        is_list = typing.get_origin(annotation) in (list, tuple, set, frozenset)
+        if is_list != self.holds_list:
+            kind = "a list of document ids" if self.holds_list else "a single document id (str)"
+            raise DeclarationError(
+                f"{owner.__name__}.{self.name}: {root.model.__name__}.{field} must be {kind}, "
+                f"it is declared as {annotation!r}"
+            )
+
+    def dependencies(self, root: DomainModel, root_path: str) -> Sequence[str]:
+        return self.paths(root, root_path)
+
+    def affected(
+        self, document: str, values: Mapping[str, str], index: AggregateIndex
+    ) -> Iterator[KeyPage]:
+        return index.dependents(document)
+
+    def _models(
+        self, root: DomainModel, root_path: str, documents: Mapping[str, Fields]
+    ) -> dict[str, DomainModel]:
+        return {
+            path.rsplit("/", 1)[1]: self.model.from_firestore(path, raw)
+            for path in self.paths(root, root_path)
+            if (raw := documents.get(path)) is not None
+        }
+
+
+@dataclass(frozen=True)
+class JoinSpec(ReferencedSpec):
     """One document whose id is held in a field of the root (``None`` when the field is empty)."""
 
     on: str = ""
+    holds_list: ClassVar[bool] = False
+
+    @property
+    def root_field(self) -> str:
+        return self.on
 
     def paths(self, root: DomainModel, root_path: str = "") -> list[str]:
         """The joined document's path; none when the field is empty (``None`` or ``""``)."""
@@ -52,12 +210,20 @@ class JoinSpec(SourceSpec):
             self, root, root_path, [(_alias(root, self.on), value)] if value else []
         )
 
+    def assemble(self, root: DomainModel, root_path: str, documents: Mapping[str, Fields]) -> Any:
+        return next(iter(self._models(root, root_path, documents).values()), None)
+
 
 @dataclass(frozen=True)
-class ManySpec(SourceSpec):
+class ManySpec(ReferencedSpec):
     """Documents whose ids are listed in a field of the root, loaded as ``{id: model}``."""
 
     ids: str = ""
+    holds_list: ClassVar[bool] = True
+
+    @property
+    def root_field(self) -> str:
+        return self.ids
 
     def paths(self, root: DomainModel, root_path: str = "") -> list[str]:
         """The listed documents' paths, in list order, each once."""
@@ -65,10 +231,8 @@ class ManySpec(SourceSpec):
         ids = [(f"{field}.{index}", value) for index, value in enumerate(getattr(root, self.ids))]
         return list(dict.fromkeys(_paths_of_ids(self, root, root_path, ids)))
 
-
-@dataclass(frozen=True)
-class ChildrenSpec(SourceSpec):
-    """Every document of a subcollection of the root, loaded as ``{id: model}``."""
+    def assemble(self, root: DomainModel, root_path: str, documents: Mapping[str, Fields]) -> Any:
+        return self._models(root, root_path, documents)
 
 
 def _alias(root: DomainModel, field: str) -> str:
@@ -135,8 +299,7 @@ class Sources:
         specs: dict[str, SourceSpec] = {}
         for name, value in list(vars(cls).items()):
             if isinstance(value, SourceSpec):
-                spec = type(value)(**{**value.__dict__, "name": name})
-                specs[name] = spec
+                specs[name] = dataclasses.replace(value, name=name)
                 delattr(cls, name)  # instances get real values; no spec left as a default
         cls.__sources__ = specs
         roots = [spec for spec in specs.values() if isinstance(spec, RootSpec)]
@@ -147,16 +310,7 @@ class Sources:
             )
         cls.__root__ = roots[0]
         for spec in specs.values():
-            _validate(cls, spec, cls.__root__)
-
-    @classmethod
-    def joined(cls) -> Iterable[JoinSpec | ManySpec]:
-        """Sources found through a field of the root (their changes need a reverse lookup)."""
-        return [spec for spec in cls.__sources__.values() if isinstance(spec, JoinSpec | ManySpec)]
-
-    @classmethod
-    def children(cls) -> Iterable[ChildrenSpec]:
-        return [spec for spec in cls.__sources__.values() if isinstance(spec, ChildrenSpec)]
+            spec.validate(cls, cls.__root__)
 
 
 def _root_field_type(owner: type, root: RootSpec, field: str, source: SourceSpec) -> Any:
@@ -167,38 +321,3 @@ def _root_field_type(owner: type, root: RootSpec, field: str, source: SourceSpec
             f"choose one of {sorted(fields)}"
         )
     return fields[field].annotation
-
-
-def _validate(owner: type, spec: SourceSpec, root: RootSpec) -> None:
-    template = spec.template
-    if isinstance(spec, RootSpec):
-        if template.id_wildcard is None:
-            raise DeclarationError(
-                f"{owner.__name__}.{spec.name}: the root path {template} needs an {{id}} wildcard"
-            )
-        return
-    if isinstance(spec, ChildrenSpec):
-        if template.parent != root.template:
-            raise DeclarationError(
-                f"{owner.__name__}.{spec.name}: {spec.model.__name__} ({template}) "
-                f"is not a subcollection "
-                f"of the root {root.model.__name__} ({root.template}); its path must start with "
-                f"'{root.template}/'"
-            )
-        return
-    if len(template.wildcards) != 1 or template.id_wildcard is None:
-        raise DeclarationError(
-            f"{owner.__name__}.{spec.name}: {spec.model.__name__} ({template}) "
-            "must live in a top-level "
-            "collection with one {id} wildcard to be joined by id"
-        )
-    field = spec.on if isinstance(spec, JoinSpec) else spec.ids  # type: ignore[attr-defined]
-    annotation = _root_field_type(owner, root, field, spec)
-    wanted_list = isinstance(spec, ManySpec)
-    is_list = typing.get_origin(annotation) in (list, tuple, set, frozenset)
-    if is_list != wanted_list:
-        kind = "a list of document ids" if wanted_list else "a single document id (str)"
-        raise DeclarationError(
-            f"{owner.__name__}.{spec.name}: {root.model.__name__}.{field} must be {kind}, "
-            f"it is declared as {annotation!r}"
-        )

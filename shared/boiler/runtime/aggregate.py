@@ -12,22 +12,24 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from google.cloud import firestore
+from google.cloud.firestore_v1.base_query import FieldFilter
 from google.cloud.firestore_v1.field_path import FieldPath
 
 from ..documents import DomainModel
 from ..errors import BoilerError, BuildFailed, InvalidDocument
-from ..sources import ChildrenSpec, JoinSpec, ManySpec, Sources
+from ..sources import KeyPage, Sources
 from ..views import ViewModel
 from . import log, store
 from . import sizes as sizes_module
 from .attempt import Attempt
 
 Raw = dict[str, Any] | None  # a document's fields, or None when it does not exist
+KEY_PAGE = 500  # affected aggregates fetched per dependency query
 
 
 @dataclass
@@ -140,7 +142,9 @@ class AggregateBuilder:
         self.client = client
         # Who is rebuilding (function, event): stamped on the error documents it records.
         self.origin = dict(origin or {})
-        self._models = [(spec.template, spec.model) for spec in self.sources.__sources__.values()]
+        # Every kind of source answers the same questions (sources.SourceSpec): loop, never ask.
+        self._specs = tuple(self.sources.__sources__.values())
+        self._models = [(spec.template, spec.model) for spec in self._specs]
 
     # -- paths ---------------------------------------------------------------------------
     def root_path(self, key: str) -> str:
@@ -149,8 +153,26 @@ class AggregateBuilder:
     def key_of(self, template_values: Mapping[str, str]) -> str:
         return template_values[self.spec.key_wildcard]
 
-    def collection_path(self, key: str, children: ChildrenSpec) -> str:
-        return f"{self.root_path(key)}/{children.template.segments[-2]}"
+    def dependents(self, document: str) -> Iterator[KeyPage]:
+        """Keys of the records listing ``document`` in ``deps``, KEY_PAGE at a time.
+
+        Each page query scans the index once; the next page is read only when asked for.
+        """
+        query = (
+            store.aggregates_of(self.client, self.spec.name)
+            .where(filter=FieldFilter("deps", "array_contains", document))
+            .order_by(FieldPath.document_id())
+            .select([])
+        )
+        cursor = None
+        while True:
+            page = query.start_after(cursor) if cursor is not None else query
+            snapshots = list(page.limit(KEY_PAGE + 1).stream())
+            more_pages = len(snapshots) > KEY_PAGE
+            yield [snap.id for snap in snapshots[:KEY_PAGE]], more_pages
+            if not more_pages:
+                return
+            cursor = snapshots[KEY_PAGE - 1]
 
     def record_ref(self, key: str) -> firestore.DocumentReference:
         return store.aggregate_ref(self.client, self.spec.name, key)
@@ -174,7 +196,7 @@ class AggregateBuilder:
             return None
         if state.parsed_root is None or state.parsed_root[0] is not raw:
             root = self.root.model.from_firestore(path, raw)
-            for spec in self.sources.joined():
+            for spec in self._specs:
                 spec.paths(root, path)  # ids that are no document ids make the root invalid
             state.parsed_root = (raw, root)
         return state.parsed_root[1]
@@ -187,10 +209,11 @@ class AggregateBuilder:
         root = self._root_model(state)
         if root is None:
             return {root_path}, set()
-        paths = {root_path}
-        for spec in self.sources.joined():
+        paths: set[str] = set()
+        collections: set[str] = set()
+        for spec in self._specs:
             paths.update(spec.paths(root, root_path))
-        collections = {self.collection_path(state.key, spec) for spec in self.sources.children()}
+            collections.update(spec.collections(root, root_path))
         return paths, collections
 
     def load(
@@ -281,25 +304,8 @@ class AggregateBuilder:
         root = self._root_model(state)
         if root is None:
             return {}
-        loaded: dict[str, Any] = {self.root.name: root}
         root_path = self.root_path(state.key)
-        for spec in self.sources.joined():
-            models = {
-                path.rsplit("/", 1)[1]: spec.model.from_firestore(path, raw)
-                for path in spec.paths(root, root_path)
-                if (raw := state.sources.get(path)) is not None
-            }
-            if isinstance(spec, JoinSpec):
-                loaded[spec.name] = next(iter(models.values()), None)
-            elif isinstance(spec, ManySpec):
-                loaded[spec.name] = models
-        for children in self.sources.children():
-            prefix = self.collection_path(state.key, children) + "/"
-            loaded[children.name] = {
-                path[len(prefix) :]: children.model.from_firestore(path, raw)
-                for path, raw in sorted(state.sources.items())
-                if raw is not None and path.startswith(prefix) and "/" not in path[len(prefix) :]
-            }
+        loaded = {spec.name: spec.assemble(root, root_path, state.sources) for spec in self._specs}
         return dict(self.view.build_paths(self.sources(state.key, **loaded)))
 
     def dependencies(self, state: AggregateState) -> list[str]:
@@ -314,9 +320,7 @@ class AggregateBuilder:
         if root is None:
             return []
         root_path = self.root_path(state.key)
-        return sorted(
-            {path for spec in self.sources.joined() for path in spec.paths(root, root_path)}
-        )
+        return sorted({path for spec in self._specs for path in spec.dependencies(root, root_path)})
 
     def rebuild(self, state: AggregateState) -> WritePlan:
         """Compute the views and plan their writes; a failure plans the record alone.

@@ -19,13 +19,10 @@ from typing import Any
 
 from google.api_core import exceptions as gexc
 from google.cloud import firestore
-from google.cloud.firestore_v1.base_query import FieldFilter
-from google.cloud.firestore_v1.field_path import FieldPath
 
 from ..compiler import TriggerSpec
 from ..errors import BoilerError, BuildFailed, RetriesExhausted
 from ..naming import to_camel
-from ..sources import ChildrenSpec, RootSpec
 from . import durable, log, retry, store
 from .aggregate import AggregateBuilder, WritePlan
 from .attempt import Attempt
@@ -35,7 +32,6 @@ from .client import firestore_client
 # Firestore's 500-write limit (see WRITE_BUDGET).
 GROUP_SIZE = int(os.environ.get("BOILER_GROUP_SIZE", "25"))
 WRITE_BUDGET = 450
-KEY_PAGE = 500  # affected aggregates fetched per dependency query
 # Firestore caps a commit request at 10 MiB; one aggregate's fat views are split well below it.
 BYTE_BUDGET = 4_000_000
 
@@ -226,31 +222,12 @@ class Pipeline:
         values = source.template.match(document)
         if values is None:
             raise ValueError(f"{self.trigger.name}: {document} does not match {source.template}")
-        if isinstance(source, RootSpec | ChildrenSpec):
-            yield [builder.key_of(values)], True
-            return
-        # Joined documents: the records list their dependencies; page through them.
-        query = (
-            store.aggregates_of(self.client, builder.spec.name)
-            .where(filter=FieldFilter("deps", "array_contains", document))
-            .order_by(FieldPath.document_id())
-            .select([])
-        )
-        # Keys come KEY_PAGE at a time (each page query scans the index once), and are
-        # rebuilt group_size at a time (one commit each).
-        cursor = None
-        while True:
-            page = query.start_after(cursor) if cursor is not None else query
-            snapshots = list(page.limit(KEY_PAGE + 1).stream())
-            page_keys = [snap.id for snap in snapshots[:KEY_PAGE]]
-            more_pages = len(snapshots) > KEY_PAGE
+        # The source's kind decides: the key from the path, or the records' dependencies
+        # (builder.dependents). Keys come a page at a time, rebuilt group_size at a time.
+        for page_keys, more_pages in source.affected(document, values, builder):
             for start in range(0, max(len(page_keys), 1), self.group_size):
                 keys = page_keys[start : start + self.group_size]
-                last = not more_pages and start + self.group_size >= len(page_keys)
-                yield keys, last
-            if not more_pages:
-                return
-            cursor = snapshots[KEY_PAGE - 1]
+                yield keys, not more_pages and start + self.group_size >= len(page_keys)
 
     # -- one optimistic attempt, retried ---------------------------------------------------
     def _retrying(self, outcome: Outcome, event: _Event, body: Callable[[Attempt], Any]) -> Any:
