@@ -17,6 +17,7 @@ from boiler import (
     App,
     Command,
     CommandContext,
+    CommandMisuse,
     CommandRejected,
     DomainModel,
     compile_app,
@@ -229,6 +230,41 @@ def test_rejection_and_bugs_leave_the_counter_alone(counter: firestore.Client) -
     error = counter.collection(store.ERRORS).document(store.safe_id("Bump", "bug")).get()
     assert "unlucky" in error.get("error")
     assert value(counter) == 0
+
+
+class Misuse(Command, path="counters/{counterId}/misuses/{uid}", creatable_by=uid_in_path("uid")):
+    """Uses its context wrongly: a bug in the command's code, not in the request."""
+
+    mistake: str
+
+    def apply(self, ctx: CommandContext) -> None:
+        if self.mistake == "ids":
+            ctx.get(Counter, ctx.params["counterId"], "extra")
+        ctx.update(Counter, ctx.params["counterId"], valu=1)
+
+
+@pytest.mark.parametrize(
+    ("mistake", "message"), [("ids", "needs ids"), ("field", "has no fields ['valu']")]
+)
+def test_misuse_inside_apply_is_rejected_as_an_internal_error(
+    counter: firestore.Client, mistake: str, message: str
+) -> None:
+    path = request(counter, f"counters/c/misuses/{mistake}", {"mistake": mistake})
+    outcome = run(counter, Misuse, path, event_id=mistake)
+    assert (outcome.status, outcome.reason) == (
+        "rejected",
+        "internal error (CommandMisuse); the command was not applied",
+    )
+    error = counter.collection(store.ERRORS).document(store.safe_id("Misuse", mistake)).get()
+    assert error.get("error").startswith("CommandMisuse(") and message in error.get("error")
+    assert value(counter) == 0
+
+
+def test_a_wrong_number_of_ids_is_a_command_misuse_before_any_read() -> None:
+    ctx = CommandContext(None, "counters/c/misuses/u1", {"counterId": "c"}, "u1")  # type: ignore[arg-type]
+    with pytest.raises(CommandMisuse, match=r"needs ids \['counterId'\]") as raised:
+        ctx.get(Counter, "c", "extra")
+    assert raised.value.code == "apply-wrong-ids"
 
 
 def test_a_command_deleted_before_processing_is_skipped(counter: firestore.Client) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from boiler import (
     App,
+    BoilerError,
     Children,
     DeclarationError,
     DomainModel,
@@ -14,6 +15,7 @@ from boiler import (
     Sources,
     ViewModel,
     compile_app,
+    uid_in_path,
 )
 from boiler.errors import InvalidDocument
 from meeting_room import app as meeting_app
@@ -122,3 +124,45 @@ def test_view_written_where_a_source_lives_is_rejected() -> None:
 
     with pytest.raises(DeclarationError, match="must not live where a source lives"):
         compile_app(App("x", views=[Echo]))
+
+
+def test_view_access_is_checked_when_the_class_is_created() -> None:
+    with pytest.raises(DeclarationError, match=r"access names \{uid\}") as unknown:
+
+        class Nobody(
+            ViewModel,
+            path="meetingTitles/{meetingId}",
+            sources=_MeetingOnly,
+            readable_by=uid_in_path("uid"),
+        ):
+            title: str
+
+    assert unknown.value.code == "access-unknown-wildcard"
+    with pytest.raises(DeclarationError, match="must be an Access") as wrong:
+
+        class Loose(
+            ViewModel,
+            path="meetingTitles/{meetingId}",
+            sources=_MeetingOnly,
+            readable_by="everyone",  # type: ignore[arg-type]
+        ):
+            title: str
+
+    assert wrong.value.code == "access-not-access"
+
+
+def test_declaration_errors_carry_a_stable_code() -> None:
+    with pytest.raises(DeclarationError) as raised:
+
+        class Lost(ViewModel, path="users/{uid}/lost/{x}", sources=_MeetingOnly):
+            title: str
+
+    assert raised.value.code == "view-path-missing-key"
+    with pytest.raises(DeclarationError) as odd:
+
+        class Odd(DomainModel, path="odd"):
+            pass
+
+    assert odd.value.code == "path-odd-segments"
+    assert DeclarationError("no code given").code == "invalid-declaration"
+    assert issubclass(DeclarationError, BoilerError)

@@ -21,6 +21,7 @@ from boiler import (
     DeclarationError,
     DomainModel,
     PathTemplate,
+    ViewModel,
     compile_app,
     document,
     has_claim,
@@ -36,6 +37,7 @@ from boiler.runtime.store import INTERNAL_COLLECTIONS
 from boiler.testing import FirestoreEmulator
 from boiler.testing.rest import OWNER, RestClient
 from meeting_room import AttendanceRequest, Meeting, MeetingSession, StatusRequest, Ticket, app
+from meeting_room.views import MeetingData
 from pydantic import Field
 
 BUILD = compile_app(app)
@@ -181,12 +183,19 @@ def test_a_command_cannot_live_where_domain_data_lives() -> None:
         compile_app(App("x", domain=[Meeting], commands=[Sneaky]))
 
 
-def test_a_wildcard_named_like_a_rules_variable_is_refused() -> None:
-    class Clash(Command, path="rooms/{request}/asks/{askId}", creatable_by=uid_in_field("by")):
-        by: str
+def test_a_wildcard_named_like_a_rules_variable_is_refused_at_declaration() -> None:
+    with pytest.raises(DeclarationError, match="security rules reserve") as command:
 
-    with pytest.raises(DeclarationError, match="security rules reserve"):
-        generate_rules(compile_app(App("x", commands=[Clash])))
+        class Clash(Command, path="rooms/{request}/asks/{askId}", creatable_by=uid_in_field("by")):
+            by: str
+
+    assert command.value.code == "reserved-wildcard"
+    with pytest.raises(DeclarationError, match="security rules reserve") as view:
+
+        class Echo(ViewModel, path="echoes/{meetingId}/to/{resource}", sources=MeetingData):
+            title: str
+
+    assert view.value.code == "reserved-wildcard"
 
 
 # ============================================================================ the emulator matrix

@@ -18,6 +18,7 @@ from .compiler import compile_app as compile_app
 from .documents import Document as Document
 from .documents import DomainModel as DomainModel
 from .errors import BoilerError as BoilerError
+from .errors import CommandMisuse as CommandMisuse
 from .errors import CommandRejected as CommandRejected
 from .errors import DeclarationError as DeclarationError
 from .errors import InvalidDocument as InvalidDocument
@@ -38,6 +39,7 @@ __all__ = [
     "Children",
     "Command",
     "CommandContext",
+    "CommandMisuse",
     "CommandRejected",
     "DeclarationError",
     "Document",

@@ -19,6 +19,7 @@ from .errors import DeclarationError
 
 if TYPE_CHECKING:
     from .documents import DomainModel
+    from .paths import PathTemplate
 
 
 # -- where a document id in a lookup comes from -------------------------------------------
@@ -170,7 +171,8 @@ class DocumentLookup:
         if missing or unknown:
             raise DeclarationError(
                 f"document({model.__name__}, ...): {template} needs exactly the ids "
-                f"{list(template.wildcards)}; missing {missing}, unknown {unknown}"
+                f"{list(template.wildcards)}; missing {missing}, unknown {unknown}",
+                code="document-lookup-ids",
             )
         self.model = model
         self.ids = tuple((name, ids[name]) for name in template.wildcards)
@@ -204,5 +206,46 @@ def firestore_field(model: type, name: str) -> str:
     if any(info.alias == name for info in fields.values()):
         return name
     raise DeclarationError(
-        f"{model.__name__} has no field {name!r}; choose one of {sorted(fields)}"
+        f"{model.__name__} has no field {name!r}; choose one of {sorted(fields)}",
+        code="unknown-field",
     )
+
+
+# The security rules language binds these names; a path wildcard named so would shadow one.
+RULES_RESERVED_NAMES = frozenset(
+    {"database", "request", "resource", "path", "math", "duration", "timestamp", "hashing"}
+)
+
+
+def check_wildcards_for_rules(owner: type, template: PathTemplate) -> None:
+    """A document the rules guard (a view, a command) has no wildcard the rules reserve."""
+    clash = sorted(set(template.wildcards) & RULES_RESERVED_NAMES)
+    if clash:
+        raise DeclarationError(
+            f"{owner.__name__}: path {template} uses {clash}, which security rules reserve; "
+            "rename the wildcard",
+            code="reserved-wildcard",
+        )
+
+
+def check_access(owner: type, access: Access | None, template: PathTemplate) -> None:
+    """Every wildcard and field an access rule names exists on the guarded document."""
+    for condition in access.conditions() if access is not None else []:
+        if isinstance(condition, UidInPath) and condition.wildcard not in template.wildcards:
+            raise DeclarationError(
+                f"{owner.__name__}: access names {{{condition.wildcard}}} but {template} has only "
+                f"{list(template.wildcards)}",
+                code="access-unknown-wildcard",
+            )
+        if isinstance(condition, UidInField):
+            firestore_field(owner, condition.field)
+        if isinstance(condition, DocumentCheck):
+            for _, source in condition.ids:
+                if isinstance(source, PathParam) and source.name not in template.wildcards:
+                    raise DeclarationError(
+                        f"{owner.__name__}: document({condition.model.__name__}) uses path_param"
+                        f"({source.name!r}) but {template} has only {list(template.wildcards)}",
+                        code="access-unknown-wildcard",
+                    )
+                if isinstance(source, FieldValue):
+                    firestore_field(owner, source.name)

@@ -63,7 +63,10 @@ def load_app(spec: str) -> App:
     module = importlib.import_module(module_name)
     app = getattr(module, attribute or "app", None)
     if not isinstance(app, App):
-        raise BoilerError(f"{spec}: expected a boiler.App at {module_name}.{attribute or 'app'}")
+        raise BoilerError(
+            f"{spec}: expected a boiler.App at {module_name}.{attribute or 'app'}",
+            code="app-not-found",
+        )
     return app
 
 
@@ -73,7 +76,9 @@ def find_root(start: Path | None = None) -> Path:
     for directory in (here, *here.parents):
         if (directory / "firebase.json").is_file():
             return directory
-    raise BoilerError(f"no firebase.json in {here} or above; pass --root")
+    raise BoilerError(
+        f"no firebase.json in {here} or above; pass --root", code="project-root-not-found"
+    )
 
 
 def generated_files(build: Build) -> dict[str, str]:
@@ -206,6 +211,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         return int(args.run(args))
-    except (BoilerError, ImportError) as error:
+    except BoilerError as error:
+        print(f"boiler {args.subcommand}: {error} [{error.code}]", file=sys.stderr)
+        return 2
+    except ImportError as error:
         print(f"boiler {args.subcommand}: {error}", file=sys.stderr)
         return 2

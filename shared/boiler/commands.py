@@ -31,12 +31,10 @@ from pydantic import ConfigDict
 
 from .access import (
     Access,
-    DocumentCheck,
-    FieldValue,
-    PathParam,
     UidInField,
     UidInPath,
-    firestore_field,
+    check_access,
+    check_wildcards_for_rules,
     uid_in_field,
     uid_in_path,
 )
@@ -106,17 +104,26 @@ class Command(Document):
             raise DeclarationError(
                 f"{cls.__name__}: a command needs path= and creatable_by=, e.g. "
                 f'`class {cls.__name__}(Command, path="users/{{uid}}/requests/{{requestId}}", '
-                f'creatable_by=uid_in_path("uid"))`'
+                f'creatable_by=uid_in_path("uid"))`',
+                code="command-path-or-access-missing",
             )
         if not isinstance(creatable_by, Access) or not creatable_by.alternatives:
             raise DeclarationError(
-                f"{cls.__name__}: creatable_by= must be a non-empty Access, got {creatable_by!r}"
+                f"{cls.__name__}: creatable_by= must be a non-empty Access, got {creatable_by!r}",
+                code="command-access-empty",
             )
         template = cls.__path_template__
         if template.id_wildcard is None:
             raise DeclarationError(
                 f"{cls.__name__}: path {template} must end in an {{id}} wildcard "
-                "(one document per request)"
+                "(one document per request)",
+                code="command-path-no-id",
+            )
+        check_wildcards_for_rules(cls, template)
+        if readable_by is not None and not isinstance(readable_by, Access):
+            raise DeclarationError(
+                f"{cls.__name__}: readable_by= must be an Access, got {readable_by!r}",
+                code="access-not-access",
             )
         callers = _callers(creatable_by)
         cls.__command_spec__ = CommandSpec(
@@ -139,7 +146,8 @@ class Command(Document):
             if (info.alias or name) in RESERVED_FIELDS:
                 raise DeclarationError(
                     f"{cls.__name__}.{name}: {info.alias or name!r} is written by boiler when the "
-                    f"command is processed; rename the field (reserved: {list(RESERVED_FIELDS)})"
+                    f"command is processed; rename the field (reserved: {list(RESERVED_FIELDS)})",
+                    code="command-reserved-field",
                 )
         for access in (spec.creatable_by, spec.readable_by):
             check_access(cls, access, spec.template)
@@ -150,14 +158,18 @@ class Command(Document):
 
         Raise ``CommandRejected(reason)`` to refuse; nothing written through ``ctx`` is kept.
         """
-        raise DeclarationError(f"{type(self).__name__} must define `def apply(self, ctx)`")
+        raise DeclarationError(
+            f"{type(self).__name__} must define `def apply(self, ctx)`",
+            code="command-apply-missing",
+        )
 
     @classmethod
     def spec(cls) -> CommandSpec:
         spec = cls.__dict__.get("__command_spec__")
         if spec is None:
             raise DeclarationError(
-                f"{cls.__name__} is not a declared command (no path=/creatable_by=)"
+                f"{cls.__name__} is not a declared command (no path=/creatable_by=)",
+                code="command-not-declared",
             )
         return spec
 
@@ -174,10 +186,14 @@ def _check_orders_on(command: type[Command], spec: CommandSpec) -> None:
         if name not in choices:
             raise DeclarationError(
                 f"{command.__name__}: orders_on names {name!r}, which is neither a path wildcard "
-                f"of {spec.template} nor a field; choose from {choices}"
+                f"of {spec.template} nor a field; choose from {choices}",
+                code="orders-on-unknown-name",
             )
     if len(set(spec.orders_on)) != len(spec.orders_on):
-        raise DeclarationError(f"{command.__name__}: orders_on repeats a name: {spec.orders_on}")
+        raise DeclarationError(
+            f"{command.__name__}: orders_on repeats a name: {spec.orders_on}",
+            code="orders-on-repeated",
+        )
 
 
 def _callers(access: Access) -> list[UidInPath | UidInField]:
@@ -200,24 +216,3 @@ def _caller_access(callers: list[UidInPath | UidInField]) -> Access:
             else uid_in_field(caller.field)
         )
     return result
-
-
-def check_access(owner: type[Document], access: Access, template: PathTemplate) -> None:
-    """Every wildcard and field an access rule names exists on the guarded document."""
-    for condition in access.conditions():
-        if isinstance(condition, UidInPath) and condition.wildcard not in template.wildcards:
-            raise DeclarationError(
-                f"{owner.__name__}: access names {{{condition.wildcard}}} but {template} has only "
-                f"{list(template.wildcards)}"
-            )
-        if isinstance(condition, UidInField):
-            firestore_field(owner, condition.field)
-        if isinstance(condition, DocumentCheck):
-            for _, source in condition.ids:
-                if isinstance(source, PathParam) and source.name not in template.wildcards:
-                    raise DeclarationError(
-                        f"{owner.__name__}: document({condition.model.__name__}) uses path_param"
-                        f"({source.name!r}) but {template} has only {list(template.wildcards)}"
-                    )
-                if isinstance(source, FieldValue):
-                    firestore_field(owner, source.name)

@@ -84,7 +84,8 @@ class DomainModel(Document):
 
             raise DeclarationError(
                 f"{cls.__name__} has no path: declare it as "
-                f'`class {cls.__name__}(DomainModel, path="collection/{{id}}")`'
+                f'`class {cls.__name__}(DomainModel, path="collection/{{id}}")`',
+                code="model-path-missing",
             )
         return template
 

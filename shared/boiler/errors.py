@@ -1,4 +1,8 @@
-"""One error hierarchy: every failure boiler raises on purpose is a ``BoilerError``."""
+"""One error hierarchy: every failure boiler raises on purpose is a ``BoilerError``.
+
+Each carries a stable kebab-case ``code`` (the class's own, or a more precise one given where
+it is raised); docs/errors.md lists every code, what it means and the fix.
+"""
 
 from __future__ import annotations
 
@@ -6,14 +10,31 @@ from collections.abc import Sequence
 
 
 class BoilerError(Exception):
-    """Base of every error boiler raises on purpose."""
+    """Base of every error boiler raises on purpose; ``code`` names the problem, stably.
+
+    >>> BoilerError("no firebase.json in /tmp or above", code="project-root-not-found").code
+    'project-root-not-found'
+    """
+
+    code: str = "boiler-error"
+
+    def __init__(self, message: str = "", *, code: str | None = None) -> None:
+        super().__init__(message)
+        if code is not None:
+            self.code = code
 
 
 class DeclarationError(BoilerError):
-    """A model, view or command declaration is wrong; raised at import/compile time.
+    """A model, view or command declaration is wrong; raised when the class is created, or
+    at ``compile_app`` for checks that need the whole app.
 
     The message names the class, the offending field or path, and the fix.
+
+    >>> DeclarationError("Bad: path 'a' has 1 segments", code="path-odd-segments").code
+    'path-odd-segments'
     """
+
+    code = "invalid-declaration"
 
 
 class InvalidDocument(BoilerError):
@@ -22,6 +43,8 @@ class InvalidDocument(BoilerError):
     >>> InvalidDocument("meetings/m1/tickets/u1", [("attendance", "not a boolean")])
     InvalidDocument('meetings/m1/tickets/u1: attendance: not a boolean')
     """
+
+    code = "invalid-document"
 
     def __init__(self, path: str, problems: Sequence[tuple[str, str]]) -> None:
         self.path = path
@@ -40,6 +63,8 @@ class InvalidDocument(BoilerError):
 class CommandRejected(BoilerError):
     """A command was valid in shape but refused by a domain check; ``reason`` is for the client."""
 
+    code = "command-rejected"
+
     def __init__(self, reason: str) -> None:
         self.reason = reason
         super().__init__(reason)
@@ -47,6 +72,20 @@ class CommandRejected(BoilerError):
 
 class RetriesExhausted(BoilerError):
     """No commit within MAX_RETRIES attempts; the work goes to the durable path."""
+
+    code = "retries-exhausted"
+
+
+class CommandMisuse(BoilerError):
+    """``Command.apply`` used its ``CommandContext`` wrongly (the wrong number of ids, a field
+    the model does not have): a bug in the command's code, not in the client's request. The
+    runner rejects the command with "internal error" and records it in ``_boilerErrors``.
+
+    >>> CommandMisuse("Ticket needs ids ['meetingId', 'uid'], got ['m1']", code="apply-wrong-ids")
+    CommandMisuse("Ticket needs ids ['meetingId', 'uid'], got ['m1']")
+    """
+
+    code = "command-misuse"
 
 
 class BuildFailed(BoilerError):
@@ -57,6 +96,8 @@ class BuildFailed(BoilerError):
     >>> BuildFailed("MeetingSession", "m1", "build() raised KeyError('u9')")
     BuildFailed("MeetingSession m1: build() raised KeyError('u9')")
     """
+
+    code = "build-failed"
 
     def __init__(self, view: str, key: str, message: str) -> None:
         self.view, self.key, self.message = view, key, message

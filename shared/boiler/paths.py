@@ -55,7 +55,8 @@ class PathTemplate:
         if len(segments) % 2 != 0:
             raise DeclarationError(
                 f"path {text!r} has {len(segments)} segments; a document path needs an even "
-                "number (collection/document pairs), e.g. 'users/{uid}'"
+                "number (collection/document pairs), e.g. 'users/{uid}'",
+                code="path-odd-segments",
             )
         wildcards: list[str] = []
         for index, segment in enumerate(segments):
@@ -64,17 +65,21 @@ class PathTemplate:
                 name = wildcard.group(1)
                 if name in wildcards:
                     raise DeclarationError(
-                        f"path {text!r} uses {{{name}}} twice; name each wildcard once"
+                        f"path {text!r} uses {{{name}}} twice; name each wildcard once",
+                        code="path-wildcard-repeated",
                     )
                 if index % 2 == 0:
                     raise DeclarationError(
                         f"path {text!r}: collection segment {segment} cannot be a wildcard; "
-                        "only document ids may vary"
+                        "only document ids may vary",
+                        code="path-collection-wildcard",
                     )
                 wildcards.append(name)
             elif not _LITERAL.match(segment):
                 raise DeclarationError(
-                    f"path {text!r}: segment {segment!r} is neither a literal id nor a {{wildcard}}"
+                    f"path {text!r}: segment {segment!r} is neither a literal id "
+                    "nor a {wildcard}",
+                    code="path-bad-segment",
                 )
         return cls("/".join(segments), segments, tuple(wildcards))
 

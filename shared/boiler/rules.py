@@ -41,17 +41,6 @@ from .errors import DeclarationError
 from .paths import PathTemplate
 from .runtime.store import INTERNAL_COLLECTIONS
 
-# Rules already bind these names; a path wildcard with one of them would shadow it.
-_RESERVED_NAMES = {
-    "database",
-    "request",
-    "resource",
-    "path",
-    "math",
-    "duration",
-    "timestamp",
-    "hashing",
-}
 SIGNED_IN = "request.auth != null"
 
 
@@ -69,7 +58,11 @@ def literal(value: Any) -> str:
         return repr(value)
     if isinstance(value, str):
         return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
-    raise DeclarationError(f"cannot write {value!r} ({type(value).__name__}) as a rules literal")
+    raise DeclarationError(
+        f"cannot write {value!r} ({type(value).__name__}) as a rules literal; "
+        "use a string, bool, int, float or None",
+        code="rules-literal",
+    )
 
 
 # -- access conditions ------------------------------------------------------------------------
@@ -83,7 +76,10 @@ def _id_expression(source: Any, owner: type, data: str) -> tuple[str, list[str]]
         expr = f"{data}.{firestore_field(owner, source.name)}"
         # A '/' in a client-chosen id would point get() at a different document.
         return expr, [f"{expr} is string", f"{expr}.matches('[^/]+')"]
-    raise DeclarationError(f"unknown id source {source!r}")
+    raise DeclarationError(
+        f"unknown id source {source!r}; use path_param(), field_value() or auth_uid()",
+        code="rules-unexpressible",
+    )
 
 
 def _document_path(check: DocumentCheck, owner: type, data: str) -> tuple[str, list[str]]:
@@ -121,7 +117,11 @@ def render_condition(condition: Condition, owner: type, data: str) -> list[str]:
         else:
             test = f"get({path}).data.{condition.field} == {literal(condition.value)}"
         return [*guards, test]
-    raise DeclarationError(f"cannot express {condition!r} in security rules")
+    raise DeclarationError(
+        f"cannot express {condition!r} in security rules; build access from uid_in_path, "
+        "uid_in_field, has_claim, public and document(...)",
+        code="rules-unexpressible",
+    )
 
 
 def render_access(access: Access, owner: type, data: str, sep: str = " && ") -> str:
@@ -200,7 +200,8 @@ def type_check(expr: str, annotation: Any, metadata: Iterable[Any] = (), where: 
     if base not in _TYPE_TESTS:
         raise DeclarationError(
             f"{where}: rules cannot check values of type {annotation!r}; use str, bool, int, "
-            "float, Literal, list, dict, datetime or a pydantic model"
+            "float, Literal, list, dict, datetime or a pydantic model",
+            code="rules-unsupported-type",
         )
     return " && ".join([f"{expr} is {_TYPE_TESTS[base]}", *_constraints(expr, metadata)])
 
@@ -222,15 +223,6 @@ def shape_function(command: type[Command]) -> str:
 
 
 # -- the file ---------------------------------------------------------------------------------
-def _check_wildcards(owner: type, template: PathTemplate) -> None:
-    clash = sorted(set(template.wildcards) & _RESERVED_NAMES)
-    if clash:
-        raise DeclarationError(
-            f"{owner.__name__}: path {template} uses {clash}, which security rules reserve; "
-            "rename the wildcard"
-        )
-
-
 def _match(template: PathTemplate, body: list[str]) -> list[str]:
     return [f"    match /{template.text} {{", *(f"      {line}" for line in body), "    }"]
 
@@ -249,7 +241,6 @@ def generate_rules(build: Build) -> str:
         out += ["    " + shape_function(command), ""]
     for view in build.app.views:
         spec = view.spec()
-        _check_wildcards(view, spec.template)
         out.append(
             f"    // View {spec.name}: read-only for the users it names; written by boiler alone."
         )
@@ -263,7 +254,6 @@ def generate_rules(build: Build) -> str:
         out.append("")
     for command in commands:
         declared = command.spec()
-        _check_wildcards(command, declared.template)
         create = render_access(
             declared.creatable_by, command, "request.resource.data", "\n          && "
         )

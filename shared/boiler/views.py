@@ -7,6 +7,7 @@ from typing import Any, ClassVar, Self
 
 from pydantic import ConfigDict
 
+from .access import Access, check_access, check_wildcards_for_rules
 from .documents import Document
 from .errors import DeclarationError
 from .paths import PathTemplate
@@ -22,7 +23,7 @@ class ViewSpec:
     sources: type[Sources]
     key_wildcard: str
     fan_out_wildcard: str | None
-    readable_by: Any = None
+    readable_by: Access | None = None
 
     def path(self, key: str, fan_out_value: str | None) -> str:
         values = {self.key_wildcard: key}
@@ -59,7 +60,7 @@ class ViewModel(Document):
         *,
         path: str | None = None,
         sources: type[Sources] | None = None,
-        readable_by: Any = None,
+        readable_by: Access | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init_subclass__(path=path, **kwargs)
@@ -69,11 +70,13 @@ class ViewModel(Document):
             raise DeclarationError(
                 f"{cls.__name__}: a view model needs both path= and sources=, e.g. "
                 f'`class {cls.__name__}(ViewModel, path="users/{{uid}}/things/{{thingId}}", '
-                "sources=ThingData)`"
+                "sources=ThingData)`",
+                code="view-path-or-sources-missing",
             )
         if not (isinstance(sources, type) and issubclass(sources, Sources)):
             raise DeclarationError(
-                f"{cls.__name__}: sources= must be a Sources subclass, got {sources!r}"
+                f"{cls.__name__}: sources= must be a Sources subclass, got {sources!r}",
+                code="view-sources-not-sources",
             )
         template = cls.__path_template__
         key_wildcard = sources.__root__.template.id_wildcard or ""  # Sources checked it exists
@@ -81,14 +84,23 @@ class ViewModel(Document):
             raise DeclarationError(
                 f"{cls.__name__}: path {template} must contain {{{key_wildcard}}}, "
                 f"the id of the root "
-                f"{sources.__root__.model.__name__}, so each aggregate owns its views"
+                f"{sources.__root__.model.__name__}, so each aggregate owns its views",
+                code="view-path-missing-key",
             )
         others = [name for name in template.wildcards if name != key_wildcard]
         if len(others) > 1:
             raise DeclarationError(
                 f"{cls.__name__}: path {template} has wildcards {others} "
                 f"besides {{{key_wildcard}}}; "
-                "at most one may fan out (the keys of the dict build() returns)"
+                "at most one may fan out (the keys of the dict build() returns)",
+                code="view-path-fan-out",
+            )
+        check_wildcards_for_rules(cls, template)
+        if readable_by is not None and not isinstance(readable_by, Access):
+            raise DeclarationError(
+                f'{cls.__name__}: readable_by= must be an Access, e.g. uid_in_path("uid"), '
+                f"got {readable_by!r}",
+                code="access-not-access",
             )
         cls.__view_spec__ = ViewSpec(
             name=cls.__name__,
@@ -100,16 +112,28 @@ class ViewModel(Document):
         )
 
     @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        # The access check needs pydantic's fields, which exist only after the class is built.
+        super().__pydantic_init_subclass__(**kwargs)
+        spec = cls.__dict__.get("__view_spec__")
+        if spec is not None:
+            check_access(cls, spec.readable_by, spec.template)
+
+    @classmethod
     def build(cls, data: Any) -> dict[str, Self] | Self | None:
         """Compute this aggregate's views from its loaded sources (override in each view model)."""
-        raise DeclarationError(f"{cls.__name__} must define `@classmethod def build(cls, data)`")
+        raise DeclarationError(
+            f"{cls.__name__} must define `@classmethod def build(cls, data)`",
+            code="view-build-missing",
+        )
 
     @classmethod
     def spec(cls) -> ViewSpec:
         spec = cls.__dict__.get("__view_spec__")
         if spec is None:
             raise DeclarationError(
-                f"{cls.__name__} is not a declared view model (no path=/sources=)"
+                f"{cls.__name__} is not a declared view model (no path=/sources=)",
+                code="view-not-declared",
             )
         return spec
 
@@ -125,12 +149,14 @@ class ViewModel(Document):
                 raise DeclarationError(
                     f"{cls.__name__}.build returned a dict but {spec.template} "
                     "has no fan-out wildcard; "
-                    "return one view (or None)"
+                    "return one view (or None)",
+                    code="view-build-result",
                 )
             return {spec.path(data.key, None): built}
         if not isinstance(built, dict):
             raise DeclarationError(
                 f"{cls.__name__}.build must return {{{spec.fan_out_wildcard}: view}} because "
-                f"{spec.template} fans out over {{{spec.fan_out_wildcard}}}"
+                f"{spec.template} fans out over {{{spec.fan_out_wildcard}}}",
+                code="view-build-result",
             )
         return {spec.path(data.key, value): view for value, view in built.items()}

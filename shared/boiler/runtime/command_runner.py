@@ -38,7 +38,7 @@ from ..commands import (
     Command,
 )
 from ..documents import DomainModel
-from ..errors import CommandRejected, InvalidDocument
+from ..errors import CommandMisuse, CommandRejected, InvalidDocument
 from ..naming import to_camel
 from . import durable, log, pipeline, store
 from .attempt import Attempt
@@ -90,8 +90,9 @@ class CommandContext:
     def _path(self, model: type[DomainModel], ids: tuple[str | None, ...]) -> str:
         template = model.path_template()
         if len(ids) != len(template.wildcards):
-            raise TypeError(
-                f"{model.__name__} needs ids {list(template.wildcards)}, got {list(ids)}"
+            raise CommandMisuse(
+                f"{model.__name__} needs ids {list(template.wildcards)}, got {list(ids)}",
+                code="apply-wrong-ids",
             )
         try:
             return template.format(**dict(zip(template.wildcards, ids, strict=True)))  # type: ignore[arg-type]
@@ -133,7 +134,10 @@ class CommandContext:
         aliases = {name: info.alias or name for name, info in model.model_fields.items()}
         unknown = sorted(set(changes) - set(aliases))
         if unknown:
-            raise TypeError(f"{model.__name__} has no fields {unknown}")
+            raise CommandMisuse(
+                f"{model.__name__} has no fields {unknown}; choose from {sorted(aliases)}",
+                code="apply-unknown-field",
+            )
         changed = {aliases[name]: value for name, value in changes.items()}
         stored = model.from_firestore(path, {**current, **changed}).to_firestore()
         self._raw[path] = self._writes[path] = {**current, **{k: stored[k] for k in changed}}
@@ -222,7 +226,8 @@ class _Result:
 
 
 class _ApplyFailed(Exception):
-    """``apply`` raised something other than ``CommandRejected``: a bug in user code."""
+    """``apply`` raised something other than ``CommandRejected`` (e.g. ``CommandMisuse``): a
+    bug in user code."""
 
     def __init__(self, error: Exception) -> None:
         self.error = error
