@@ -1,4 +1,5 @@
-"""The source of truth, exactly as DESIGN.md's data contract names it."""
+"""The source of truth: users, locations, meetings and their tickets (README, "The meeting-room
+example"), named exactly as the data contract stores them."""
 
 from __future__ import annotations
 

@@ -6,7 +6,7 @@ export function show(id, visible) {
   $(id).hidden = !visible;
 }
 
-/** Render the MeetingSession view (DESIGN.md) or its absence. */
+/** Render the MeetingSession view (README, "The meeting-room example") or its absence. */
 export function renderView(view, session, path) {
   const toggle = $("toggle-attendance");
   if (!view) {

@@ -1,4 +1,4 @@
-"""The pipeline of one trigger (DESIGN.md).
+"""The pipeline of one trigger (docs/durability.md, "Per event").
 
 Ledger, optimistic commit with preconditions, retries, durable hand-off.
 
