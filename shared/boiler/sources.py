@@ -53,6 +53,10 @@ class SourceSpec(ABC):
         spec.assemble(meeting, "meetings/m1", {path: fields})  # what build() sees
         spec.dependencies(meeting, "meetings/m1")  # documents whose change must find it
         spec.affected("locations/l1", {"locationId": "l1"}, builder)  # key pages it affects
+
+    ``paths`` runs whenever a root is parsed, so an id the root cannot name fails there. A
+    kind whose ``affected`` asks ``index.dependents`` must list those documents in
+    ``dependencies`` (the record's ``deps`` are what that query finds).
     """
 
     model: type[DomainModel]
