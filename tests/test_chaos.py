@@ -77,7 +77,7 @@ def test_racing_commands_for_one_target_supersede_the_older(
     report = run_chaos(
         db,
         app,
-        ChaosConfig(seed=31, operations=100, burst_weight=60),
+        ChaosConfig(seed=31, operations=150, burst_weight=60, crowd=12),
         functions,
         progress=print,
     )

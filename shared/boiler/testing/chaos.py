@@ -20,7 +20,8 @@ nothing to repair::
     python -m boiler.testing.chaos --events 5000 --seed 7   # ~10,500 deliveries, ~2.5 min
 
 A failure names the seed and the first diverging view; the same seed replays the same
-operations, deliveries and faults (thread timing aside).
+operations, and the same deliveries and faults as far as thread timing allows (which
+commands apply, and when, adds their view events to the rounds).
 """
 
 from __future__ import annotations
@@ -362,10 +363,14 @@ def run_chaos(
     """Write, deliver with chaos, heal, drain the durable path, check; see ``report.ok``."""
     build = compile_app(app)
     functions = functions or load_functions()
-    rng = random.Random(config.seed)
+    # Separate streams: the operations never depend on how many deliveries came before
+    # (applied commands add view events as thread timing allows).
+    rng = random.Random(f"{config.seed}:delivery")
     report = ChaosReport(config.seed)
     use_client(client)
-    workload = MeetingRoomWorkload(client, rng, config, app.domain)
+    workload = MeetingRoomWorkload(
+        client, random.Random(f"{config.seed}:workload"), config, app.domain
+    )
     run = ChaosRun(client, build, functions, config, workload)
     original = pipeline.faults, pipeline.serialize_local_events
     started = time.monotonic()
