@@ -1,3 +1,30 @@
-"""Fixtures for every test: the boiler emulator fixtures (see boiler/testing/pytest_plugin.py)."""
+"""Fixtures for every test: boiler's emulator fixtures (boiler/testing/pytest_plugin.py), under
+the short names this project's tests use (the plugin itself only adds ``boiler_*`` names)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
 
 pytest_plugins = ["boiler.testing.pytest_plugin"]
+
+
+@pytest.fixture(scope="session")
+def firestore_emulator(boiler_firestore_emulator: Any) -> Any:
+    return boiler_firestore_emulator
+
+
+@pytest.fixture
+def firestore(boiler_firestore: Any) -> Any:
+    return boiler_firestore
+
+
+@pytest.fixture(scope="session")
+def emulator_suite(boiler_emulator_suite: Any) -> Any:
+    return boiler_emulator_suite
+
+
+@pytest.fixture
+def suite_firestore(boiler_suite_firestore: Any) -> Any:
+    return boiler_suite_firestore

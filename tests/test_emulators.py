@@ -80,3 +80,11 @@ def test_suite_exposes_working_ports(
     assert doc.get().to_dict() == {"ok": True}
     emulator_suite.reset_firestore()
     assert wait_until(lambda: not doc.get().exists, timeout=5)
+
+
+def test_the_pytest_plugin_adds_only_boiler_prefixed_fixtures() -> None:
+    import boiler.testing.pytest_plugin as plugin
+    from _pytest.fixtures import FixtureFunctionDefinition
+
+    names = [n for n, o in vars(plugin).items() if isinstance(o, FixtureFunctionDefinition)]
+    assert names and all(name.startswith("boiler_") for name in names), names

@@ -3,11 +3,14 @@
 Enabled by the `pytest11` entry point, or explicitly with
 `pytest_plugins = ["boiler.testing.pytest_plugin"]` in a conftest.py::
 
-    def test_round_trip(firestore):
-        firestore.collection("rooms").document("r1").set({"name": "Blue"})
-        assert firestore.collection("rooms").document("r1").get().get("name") == "Blue"
+    def test_round_trip(boiler_firestore):
+        rooms = boiler_firestore.collection("rooms")
+        rooms.document("r1").set({"name": "Blue"})
+        assert rooms.document("r1").get().get("name") == "Blue"
 
-A server that cannot start fails the test (with the log path); it is never skipped.
+Every fixture is named ``boiler_*``, so installing boiler adds no name another project's
+tests might already use. A server that cannot start fails the test (with the log path); it
+is never skipped.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ def _set_env(monkeypatch: pytest.MonkeyPatch, env: dict[str, str]) -> None:
 
 
 @pytest.fixture(scope="session")
-def firestore_emulator() -> Iterator[FirestoreEmulator]:
+def boiler_firestore_emulator() -> Iterator[FirestoreEmulator]:
     """A standalone Firestore emulator for the whole session; clients in this process use it."""
     emulator = FirestoreEmulator(project_id="demo-test")
     try:
@@ -51,17 +54,19 @@ def firestore_emulator() -> Iterator[FirestoreEmulator]:
 
 
 @pytest.fixture
-def firestore(firestore_emulator: FirestoreEmulator, monkeypatch: pytest.MonkeyPatch) -> Client:
+def boiler_firestore(
+    boiler_firestore_emulator: FirestoreEmulator, monkeypatch: pytest.MonkeyPatch
+) -> Client:
     """An empty database: a `google.cloud.firestore.Client` on the standalone emulator."""
     from google.cloud import firestore as firestore_module
 
-    _set_env(monkeypatch, firestore_emulator.env())
-    firestore_emulator.reset()
-    return firestore_module.Client(project=firestore_emulator.project_id)
+    _set_env(monkeypatch, boiler_firestore_emulator.env())
+    boiler_firestore_emulator.reset()
+    return firestore_module.Client(project=boiler_firestore_emulator.project_id)
 
 
 @pytest.fixture(scope="session")
-def emulator_suite() -> Iterator[EmulatorSuite]:
+def boiler_emulator_suite() -> Iterator[EmulatorSuite]:
     """firebase-tools' Firestore, Functions, Auth and Hosting emulators (free ports).
 
     Functions come from the project's functions/main.py, with shared/ on PYTHONPATH; hosting
@@ -81,10 +86,12 @@ def emulator_suite() -> Iterator[EmulatorSuite]:
 
 
 @pytest.fixture
-def suite_firestore(emulator_suite: EmulatorSuite, monkeypatch: pytest.MonkeyPatch) -> Client:
+def boiler_suite_firestore(
+    boiler_emulator_suite: EmulatorSuite, monkeypatch: pytest.MonkeyPatch
+) -> Client:
     """An empty database in the emulator suite (where functions trigger), as a client."""
     from google.cloud import firestore as firestore_module
 
-    _set_env(monkeypatch, emulator_suite.env())
-    emulator_suite.reset_firestore()
-    return firestore_module.Client(project=emulator_suite.project_id)
+    _set_env(monkeypatch, boiler_emulator_suite.env())
+    boiler_emulator_suite.reset_firestore()
+    return firestore_module.Client(project=boiler_emulator_suite.project_id)
