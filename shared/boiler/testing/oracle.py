@@ -1,0 +1,135 @@
+"""The oracle: the views a from-scratch build gives, from the domain documents read fresh.
+
+It never reads boiler's records, ledger or views: each declared source says what to read for
+a root (``paths``, ``collections``) and how ``build()`` sees it (``assemble``), the oracle
+reads exactly that and builds. The chaos harness, the tests and the benchmarks compare the
+stored views with it::
+
+    assert stored_views(MeetingSession, db) == expected_views(MeetingSession, db)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from google.cloud import firestore
+
+from ..errors import InvalidDocument
+from ..views import ViewModel
+
+Fields = dict[str, Any]
+# Called for every document read; raising InvalidDocument holds its aggregate back.
+Check = Callable[[str, Fields], None]
+BATCH = 300  # documents per batched read
+
+
+def expected_views(
+    view: type[ViewModel],
+    client: firestore.Client,
+    *,
+    check: Check | None = None,
+    held: set[str] | None = None,
+) -> dict[str, Fields]:
+    """Every view document ``view`` should have now, by path, as stored fields.
+
+    An aggregate with an invalid source raises ``InvalidDocument``; with ``held`` given, its
+    key is added there instead and its views are left out (boiler holds them back too).
+    """
+    spec = view.spec()
+    sources = spec.sources
+    root_spec = sources.__root__
+    specs = list(sources.__sources__.values())
+    roots: list[tuple[str, str, Any]] = []  # (key, path, model)
+    for snapshot in client.collection(root_spec.template.collection).stream():
+        try:
+            fields = snapshot.to_dict() or {}
+            if check is not None:
+                check(snapshot.reference.path, fields)
+            model = root_spec.model.from_firestore(snapshot.reference.path, fields)
+            for source in specs:
+                source.paths(model, snapshot.reference.path)  # ids that are no document ids
+        except InvalidDocument:
+            if held is None:
+                raise
+            held.add(snapshot.id)
+            continue
+        roots.append((snapshot.id, snapshot.reference.path, model))
+    wanted = {
+        path
+        for _, root_path, model in roots
+        for source in specs
+        for path in source.paths(model, root_path)
+    }
+    documents: dict[str, Fields | None] = dict(_read(client, sorted(wanted)))
+    children: dict[str, list[str]] = {}  # collection path -> its documents' paths
+    for _, root_path, model in roots:
+        for source in specs:
+            for collection in source.collections(model, root_path):
+                for child in client.collection(collection).stream():
+                    documents[child.reference.path] = child.to_dict() or {}
+                    children.setdefault(collection, []).append(child.reference.path)
+    expected: dict[str, Fields] = {}
+    for key, root_path, model in roots:
+        try:
+            mine = {
+                path: documents.get(path)
+                for source in specs
+                for path in [
+                    *source.paths(model, root_path),
+                    *(
+                        child
+                        for collection in source.collections(model, root_path)
+                        for child in children.get(collection, [])
+                    ),
+                ]
+            }
+            if check is not None:
+                for path, fields in mine.items():
+                    if fields is not None:
+                        check(path, fields)
+            loaded = {source.name: source.assemble(model, root_path, mine) for source in specs}
+        except InvalidDocument:
+            if held is None:
+                raise
+            held.add(key)
+            continue
+        built = view.build_paths(sources(key, **loaded))
+        expected.update({path: model.to_firestore() for path, model in built.items()})
+    return expected
+
+
+def _read(client: firestore.Client, paths: list[str]) -> Iterator[tuple[str, Fields | None]]:
+    for start in range(0, len(paths), BATCH):
+        refs = [client.document(path) for path in paths[start : start + BATCH]]
+        for snapshot in client.get_all(refs):
+            yield snapshot.reference.path, (snapshot.to_dict() or {}) if snapshot.exists else None
+
+
+def stored_views(view: type[ViewModel], client: firestore.Client) -> dict[str, Fields]:
+    """Every view document of ``view`` as stored now, by path."""
+    template = view.spec().template
+    return {
+        snapshot.reference.path: snapshot.to_dict() or {}
+        for snapshot in client.collection_group(template.segments[-2]).stream()
+        if template.match(snapshot.reference.path) is not None
+    }
+
+
+def first_divergence(expected: dict[str, Any], actual: dict[str, Any]) -> str | None:
+    """The first path (sorted) where the two differ, with both values; ``None`` if equal."""
+    for path in sorted(expected.keys() | actual.keys()):
+        if expected.get(path) != actual.get(path):
+            return f"{path}: expected {expected.get(path)!r}, stored {actual.get(path)!r}"
+    return None
+
+
+def wrong_views(view: type[ViewModel], client: firestore.Client) -> dict[str, int]:
+    """How far the stored views are from the oracle: counts of wrong, missing and extra."""
+    expected, actual = expected_views(view, client), stored_views(view, client)
+    return {
+        "views": len(expected),
+        "wrong": sum(1 for p in expected.keys() & actual.keys() if expected[p] != actual[p]),
+        "missing": len(expected.keys() - actual.keys()),
+        "extra": len(actual.keys() - expected.keys()),
+    }
