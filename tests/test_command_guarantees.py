@@ -2,7 +2,7 @@
 
 Against the real Firestore emulator, through ``CommandRunner`` (what the exported trigger and
 the ``boilerRedrive`` task function run), with faults injected at the command steps through
-the pipeline's hook (``boiler.runtime.pipeline.faults``):
+the runtime's fault hook (``Options(faults=...)``, shared by views and commands):
 - a command whose invocation dies (before its read, with its commit staged) or whose retries
   run out is applied later by the durable path; one whose invocation died before even its
   write-ahead entry landed is found by ``pending``'s scan (issue 8, item 5);
@@ -22,8 +22,10 @@ from typing import Any
 import pytest
 from boiler import Command, DeclarationError, compile_app, uid_in_path
 from boiler.cli import main
-from boiler.runtime import durable, pipeline, store
+from boiler.runtime import bookkeeping, durable
 from boiler.runtime.command_runner import CommandOutcome, CommandRunner
+from boiler.runtime.options import Options
+from boiler.runtime.redrive import redrive, redrive_all
 from google.api_core import exceptions as gexc
 from google.cloud import firestore
 from meeting_room import AttendanceRequest, StatusRequest, app
@@ -41,10 +43,30 @@ class Killed(BaseException):
 Hook = Callable[[str, Any], None]
 
 
+class Faults:
+    """The fault hook of every runner and redrive of this module; a test sets what it runs."""
+
+    def __init__(self) -> None:
+        self.hook: Hook | None = None
+
+    def __call__(self, step: str, outcome: Any) -> None:
+        if self.hook is not None:
+            self.hook(step, outcome)
+
+
+FAULTS = Faults()
+OPTIONS = Options(faults=FAULTS)
+
+
 @pytest.fixture
-def faults(monkeypatch: pytest.MonkeyPatch) -> Callable[[Hook], None]:
-    """Install a fault hook for one test (``pipeline.faults``, shared by views and commands)."""
-    return lambda hook: monkeypatch.setattr(pipeline, "faults", hook)
+def faults() -> Iterator[Callable[[Hook | None], None]]:
+    """Install a fault hook for one test (``Options.faults``, shared by views and commands)."""
+
+    def install(hook: Hook | None) -> None:
+        FAULTS.hook = hook
+
+    yield install
+    FAULTS.hook = None
 
 
 @pytest.fixture
@@ -54,7 +76,8 @@ def db(firestore: firestore.Client) -> Iterator[firestore.Client]:
 
 
 def runner(db: firestore.Client, **options: Any) -> CommandRunner:
-    return CommandRunner(AttendanceRequest, name=FUNCTION, client=db, **options)
+    chosen = Options(faults=FAULTS, **options)
+    return CommandRunner(AttendanceRequest, name=FUNCTION, client=db, options=chosen)
 
 
 def request(db: firestore.Client, uid: str, request_id: str, **data: Any) -> str:
@@ -72,7 +95,7 @@ def ticket(db: firestore.Client, uid: str, meeting_id: str = "m1") -> dict[str, 
 
 
 def pending(db: firestore.Client) -> dict[str, dict[str, Any]]:
-    return {s.id: s.to_dict() or {} for s in db.collection(store.PENDING).stream()}
+    return {s.id: s.to_dict() or {} for s in db.collection(bookkeeping.PENDING).stream()}
 
 
 def once_at(step: str, action: Callable[[], None]) -> Hook:
@@ -94,7 +117,7 @@ def die() -> None:
 # -- 5. a command whose invocation dies is applied later ---------------------------------------
 @pytest.mark.parametrize("step", ["command_before_read", "command_commit"])
 def test_a_command_whose_invocation_dies_is_applied_by_the_durable_path(
-    db: firestore.Client, faults: Callable[[Hook], None], step: str
+    db: firestore.Client, faults: Callable[[Hook | None], None], step: str
 ) -> None:
     path = request(db, "u3", "r1")
     faults(once_at(step, die))
@@ -102,11 +125,11 @@ def test_a_command_whose_invocation_dies_is_applied_by_the_durable_path(
         runner(db).handle("e1", path)
     assert "status" not in command(db, path)
     # The write-ahead entry travelled beside the read: what the dead invocation leaves behind.
-    entry = pending(db)[store.safe_id(FUNCTION, "e1")]
+    entry = pending(db)[bookkeeping.safe_id(FUNCTION, "e1")]
     assert (entry["kind"], entry["function"], entry["document"]) == ("command", FUNCTION, path)
     assert entry["startedAt"] is not None
 
-    report = durable.redrive_all(BUILD, db)  # what `python -m boiler pending` runs
+    report = redrive_all(BUILD, db, options=OPTIONS)  # what `python -m boiler pending` runs
     assert (report.redriven, report.failed, report.errors) == (1, 0, [])
     assert command(db, path)["status"] == "applied"
     assert ticket(db, "u3") == {"role": "participant", "attendance": True}
@@ -114,7 +137,7 @@ def test_a_command_whose_invocation_dies_is_applied_by_the_durable_path(
 
 
 def test_a_commit_that_landed_leaves_nothing_pending(
-    db: firestore.Client, faults: Callable[[Hook], None]
+    db: firestore.Client, faults: Callable[[Hook | None], None]
 ) -> None:
     path = request(db, "u3", "r1")
     seen: list[str] = []
@@ -151,7 +174,7 @@ def test_a_command_that_died_before_its_write_ahead_landed_is_found_by_pending(
 
 
 def test_exhausted_retries_hand_off_with_a_task_and_a_failure_count(
-    db: firestore.Client, faults: Callable[[Hook], None], monkeypatch: pytest.MonkeyPatch
+    db: firestore.Client, faults: Callable[[Hook | None], None], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     enqueued: list[tuple[Any, ...]] = []
     monkeypatch.setattr(durable, "enqueue", lambda *args, **kw: enqueued.append((args, kw)))
@@ -164,7 +187,7 @@ def test_exhausted_retries_hand_off_with_a_task_and_a_failure_count(
     path = request(db, "u3", "r1")
     outcome = runner(db, max_retries=2).handle("e1", path)
     assert (outcome.status, outcome.attempts) == ("pending", 2)
-    entry = pending(db)[store.safe_id(FUNCTION, "e1")]
+    entry = pending(db)[bookkeeping.safe_id(FUNCTION, "e1")]
     assert (entry["kind"], entry["failures"], entry["attempts"]) == ("command", 1, 1)
     assert "RetriesExhausted" in entry["error"] and "Aborted" in entry["cause"]
     assert enqueued == [((FUNCTION, "e1", path), {"kind": "command", "failures": 1})]
@@ -173,16 +196,16 @@ def test_exhausted_retries_hand_off_with_a_task_and_a_failure_count(
     assert enqueued[-1] == ((FUNCTION, "e1", path), {"kind": "command", "failures": 2})
     assert durable.task_id(FUNCTION, "e1", 1) != durable.task_id(FUNCTION, "e1", 2)
 
-    faults(None)  # type: ignore[arg-type]
+    faults(None)
     # What the boilerRedrive task function runs, with the task's payload.
-    done = durable.redrive(BUILD, FUNCTION, "e1", path, db, kind="command")
+    done = redrive(BUILD, FUNCTION, "e1", path, db, kind="command", options=OPTIONS)
     assert isinstance(done, CommandOutcome) and done.status == "applied"
     assert ticket(db, "u3") == {"role": "participant", "attendance": True}
     assert pending(db) == {}
 
 
 def test_an_infrastructure_error_is_handed_off_not_rejected(
-    db: firestore.Client, faults: Callable[[Hook], None]
+    db: firestore.Client, faults: Callable[[Hook | None], None]
 ) -> None:
     def unavailable() -> None:
         raise RuntimeError("injected: the instance lost its network")
@@ -191,8 +214,8 @@ def test_an_infrastructure_error_is_handed_off_not_rejected(
     path = request(db, "u3", "r1")
     assert runner(db).handle("e1", path).status == "pending"
     assert "status" not in command(db, path)  # not rejected: nothing was wrong with it
-    assert "lost its network" in pending(db)[store.safe_id(FUNCTION, "e1")]["error"]
-    assert durable.redrive_all(BUILD, db).redriven == 1
+    assert "lost its network" in pending(db)[bookkeeping.safe_id(FUNCTION, "e1")]["error"]
+    assert redrive_all(BUILD, db, options=OPTIONS).redriven == 1
     assert command(db, path)["status"] == "applied"
 
 
@@ -207,7 +230,7 @@ def test_a_duplicate_delivery_clears_its_own_write_ahead_entry(db: firestore.Cli
 
 # -- 6. documents apply only read guard the commit ---------------------------------------------
 def test_a_participant_removed_while_the_command_commits_gets_no_orphan_ticket(
-    db: firestore.Client, faults: Callable[[Hook], None]
+    db: firestore.Client, faults: Callable[[Hook | None], None]
 ) -> None:
     # u4 takes part but has no ticket yet: the command would create it.
     db.document("users/u4").set({"firstName": "Di", "lastName": "Oz", "organization": "X"})
@@ -228,7 +251,7 @@ def test_a_participant_removed_while_the_command_commits_gets_no_orphan_ticket(
 
 
 def test_a_document_that_appears_while_the_command_commits_is_seen(
-    db: firestore.Client, faults: Callable[[Hook], None]
+    db: firestore.Client, faults: Callable[[Hook | None], None]
 ) -> None:
     path = "users/u3/attendanceRequests/r1"
     db.document(path).set({"meetingId": "m2", "attendance": True})
@@ -284,7 +307,7 @@ def test_order_is_per_target(db: firestore.Client) -> None:
     theirs = request(db, "u2", "b-second", attendance=False)  # another user: another target
     assert runner(db).handle("e2", theirs).status == "applied"
     assert runner(db).handle("e1", mine).status == "applied"
-    order = list(db.collection(store.ORDER).stream())
+    order = list(db.collection(bookkeeping.ORDER).stream())
     assert sorted(o.get("target")["uid"] for o in order) == ["u2", "u3"]
     assert all(o.get("expireAt") is not None for o in order)
 
@@ -328,7 +351,7 @@ def test_entries_of_functions_that_no_longer_exist_are_reported_once_and_deleted
     db: firestore.Client, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     for kind, function in (("view", "old_view_on_meeting"), ("command", "apply_old_request")):
-        durable.pending_ref(db, function, "e1").set(
+        bookkeeping.pending_ref(db, function, "e1").set(
             {"kind": kind, "function": function, "eventId": "e1", "document": "meetings/m1"}
         )
     monkeypatch.setenv("GCLOUD_PROJECT", db.project)

@@ -24,7 +24,7 @@ from boiler import (
     uid_in_path,
 )
 from boiler.connectors.firebase import export_functions
-from boiler.runtime import store
+from boiler.runtime import bookkeeping
 from boiler.runtime.client import use_client
 from boiler.runtime.command_runner import CommandOutcome, CommandRunner
 from boiler.testing.events import deliver, document_written_event
@@ -227,7 +227,9 @@ def test_rejection_and_bugs_leave_the_counter_alone(counter: firestore.Client) -
     buggy = run(counter, Bump, request(counter, "counters/c/bumps/u2", {"by": 13}), event_id="bug")
     assert buggy.status == "rejected"
     assert buggy.reason == "internal error (RuntimeError); the command was not applied"
-    error = counter.collection(store.ERRORS).document(store.safe_id("Bump", "bug")).get()
+    error = (
+        counter.collection(bookkeeping.ERRORS).document(bookkeeping.safe_id("Bump", "bug")).get()
+    )
     assert "unlucky" in error.get("error")
     assert value(counter) == 0
 
@@ -255,7 +257,11 @@ def test_misuse_inside_apply_is_rejected_as_an_internal_error(
         "rejected",
         "internal error (CommandMisuse); the command was not applied",
     )
-    error = counter.collection(store.ERRORS).document(store.safe_id("Misuse", mistake)).get()
+    error = (
+        counter.collection(bookkeeping.ERRORS)
+        .document(bookkeeping.safe_id("Misuse", mistake))
+        .get()
+    )
     assert error.get("error").startswith("CommandMisuse(") and message in error.get("error")
     assert value(counter) == 0
 

@@ -144,12 +144,12 @@ def test_a_verified_read_changes_nothing_and_its_events_write_nothing(
     verifies). Such an event finds the views in step and writes nothing."""
     import json
 
-    from boiler.runtime import store
+    from boiler.runtime import bookkeeping
     from boiler.runtime.attempt import Attempt
     from google.cloud.firestore_v1.base_query import FieldFilter
 
     ledger = (
-        meeting.collection(store.LEDGER)
+        meeting.collection(bookkeeping.LEDGER)
         .where(filter=FieldFilter("function", "==", "meeting_session_on_meeting"))
         .where(filter=FieldFilter("document", "==", "meetings/m1"))
     )

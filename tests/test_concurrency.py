@@ -2,7 +2,7 @@
 
 Every toggle is a real CloudEvent delivered to the real decorated function (functions/main.py)
 on its own thread; all rebuild the same aggregate at once. Each must commit within
-MAX_RETRIES (or hand over to the durable path), and every view must end exact.
+``Options.max_retries`` attempts (or hand over to the durable path), and every view must end exact.
 """
 
 from __future__ import annotations
@@ -10,58 +10,70 @@ from __future__ import annotations
 import statistics
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from boiler.runtime import pipeline, retry, store
+from boiler.connectors.firebase import export_functions
+from boiler.runtime import bookkeeping
 from boiler.runtime.client import use_client
-from boiler.testing.chaos import expected_views, load_functions, stored_views
+from boiler.runtime.options import FaultHook, Options
+from boiler.runtime.pipeline import Outcome
+from boiler.testing.chaos import expected_views, stored_views
 from boiler.testing.events import deliver, document_written_event
 from google.cloud import firestore
 from google.cloud.firestore_v1.base_query import FieldFilter
-from meeting_room import MeetingSession
+from meeting_room import MeetingSession, app
 
 PARTICIPANTS = 50
 
 
+Functions = Callable[..., Any]
+
+
 @pytest.fixture
-def functions(firestore: firestore.Client, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+def outcomes() -> dict[str, Outcome]:
+    """The last Outcome of each event, captured at its commits (by ``functions``' hook)."""
+    return {}
+
+
+@pytest.fixture
+def functions(
+    firestore: firestore.Client, monkeypatch: pytest.MonkeyPatch, outcomes: dict[str, Outcome]
+) -> Iterator[Functions]:
+    """``make(one_instance=False, faults=None)``: the deployable functions, run in-process."""
     monkeypatch.setenv("GCLOUD_PROJECT", firestore.project)
-    # The threads stand in for separate function instances: they race on one aggregate.
-    monkeypatch.setattr(pipeline, "serialize_local_events", False)
     use_client(firestore)
-    yield load_functions()
-    use_client(None)
-
-
-@pytest.fixture
-def outcomes() -> Iterator[dict[str, pipeline.Outcome]]:
-    """The last Outcome of each event, captured at its commits."""
-    seen: dict[str, pipeline.Outcome] = {}
     lock = threading.Lock()
 
-    def hook(step: str, outcome: pipeline.Outcome) -> None:
+    def record(step: str, outcome: Any) -> None:
         if step == "after_commit":
             with lock:
-                seen[outcome.event_id] = outcome
+                outcomes[outcome.event_id] = outcome
 
-    pipeline.faults = hook
-    yield seen
-    pipeline.faults = None
+    def make(one_instance: bool = False, faults: FaultHook | None = None) -> Any:
+        # One aggregate per commit (many commits per fan-out); unless ``one_instance``, the
+        # threads stand in for separate function instances: they race on one aggregate.
+        options = Options(
+            group_size=1, serialize_local_events=one_instance, faults=faults or record
+        )
+        return SimpleNamespace(**export_functions(app, options=options))
+
+    yield make
+    use_client(None)
 
 
 @pytest.mark.parametrize("one_instance", [False, True], ids=["many-instances", "one-instance"])
 def test_fifty_concurrent_toggles_all_apply_and_every_view_is_right(
     firestore: firestore.Client,
-    functions: Any,
-    outcomes: dict[str, pipeline.Outcome],
-    monkeypatch: pytest.MonkeyPatch,
+    functions: Functions,
+    outcomes: dict[str, Outcome],
     one_instance: bool,
 ) -> None:
     # One instance handling all 50 at once serialises them per aggregate: no race, no retry.
-    monkeypatch.setattr(pipeline, "serialize_local_events", one_instance)
+    deployed = functions(one_instance=one_instance)
     uids = [f"u{n:02d}" for n in range(PARTICIPANTS)]
     batch = firestore.batch()
     for n, uid in enumerate(uids):
@@ -85,7 +97,7 @@ def test_fifty_concurrent_toggles_all_apply_and_every_view_is_right(
     batch.set(firestore.document("meetings/m1"), meeting)
     batch.commit()
     deliver(
-        functions.meeting_session_on_meeting, document_written_event("meetings/m1", None, meeting)
+        deployed.meeting_session_on_meeting, document_written_event("meetings/m1", None, meeting)
     )
     outcomes.clear()
 
@@ -105,12 +117,12 @@ def test_fifty_concurrent_toggles_all_apply_and_every_view_is_right(
 
     def toggle(event: Any) -> None:
         barrier.wait()
-        deliver(functions.meeting_session_on_ticket, event)
+        deliver(deployed.meeting_session_on_ticket, event)
 
     with ThreadPoolExecutor(PARTICIPANTS) as pool:
         list(pool.map(toggle, events))
 
-    assert not list(firestore.collection(store.PENDING).limit(1).stream()), (
+    assert not list(firestore.collection(bookkeeping.PENDING).limit(1).stream()), (
         "an event needed the durable path"
     )
     views = stored_views(MeetingSession, firestore)
@@ -120,10 +132,10 @@ def test_fifty_concurrent_toggles_all_apply_and_every_view_is_right(
         and len(views) == PARTICIPANTS
     )
     ticket_events = FieldFilter("function", "==", "meeting_session_on_ticket")
-    ledger = firestore.collection(store.LEDGER).where(filter=ticket_events).stream()
+    ledger = firestore.collection(bookkeeping.LEDGER).where(filter=ticket_events).stream()
     assert sum(1 for _ in ledger) == PARTICIPANTS
     retries = [outcomes[event["id"]].retries for event in events if event["id"] in outcomes]
-    assert len(retries) == PARTICIPANTS and max(retries) < retry.MAX_RETRIES
+    assert len(retries) == PARTICIPANTS and max(retries) < Options().max_retries
     if one_instance:
         assert max(retries) == 0
     print(
@@ -133,7 +145,7 @@ def test_fifty_concurrent_toggles_all_apply_and_every_view_is_right(
 
 
 def test_two_deliveries_of_one_event_racing_apply_it_once(
-    firestore: firestore.Client, functions: Any, outcomes: dict[str, pipeline.Outcome]
+    firestore: firestore.Client, functions: Functions
 ) -> None:
     user = {
         "firstName": "Ann",
@@ -149,25 +161,25 @@ def test_two_deliveries_of_one_event_racing_apply_it_once(
     commits: list[str] = []
     lock = threading.Lock()
 
-    def hook(step: str, outcome: pipeline.Outcome) -> None:
+    def hook(step: str, outcome: Any) -> None:
         if step == "after_commit":
             with lock:
                 commits.append(outcome.status)
 
-    pipeline.faults = hook
+    deployed = functions(faults=hook)
     barrier = threading.Barrier(8)
 
     def race(_: int) -> None:
         barrier.wait()
-        deliver(functions.meeting_session_on_meeting, event)
+        deliver(deployed.meeting_session_on_meeting, event)
 
     for _ in range(5):  # several rounds: the race window is small
-        store.ledger_ref(firestore, "meeting_session_on_meeting", "same-event").delete()
-        store.aggregate_ref(firestore, "MeetingSession", "m1").delete()
+        bookkeeping.ledger_ref(firestore, "meeting_session_on_meeting", "same-event").delete()
+        bookkeeping.aggregate_ref(firestore, "MeetingSession", "m1").delete()
         firestore.document("users/u1/meetingSessions/m1").delete()
         commits.clear()
         with ThreadPoolExecutor(8) as pool:
             list(pool.map(race, range(8)))
         assert len(commits) == 1, commits  # exactly one delivery committed; the rest saw the ledger
         assert stored_views(MeetingSession, firestore) == expected_views(MeetingSession, firestore)
-        assert not list(firestore.collection(store.PENDING).limit(1).stream())
+        assert not list(firestore.collection(bookkeeping.PENDING).limit(1).stream())

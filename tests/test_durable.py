@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from boiler.runtime import durable, store
+from boiler.runtime import bookkeeping, durable
 from boiler.testing import wait_until
 from google.cloud import firestore
 
@@ -24,10 +24,12 @@ def test_enqueued_pending_event_is_completed_by_the_task_function(
     wait_until(
         lambda: view(db, "u3") is not None, timeout=TIMEOUT, message="views built by the triggers"
     )
-    wait_until(lambda: not list(db.collection(store.PENDING).limit(1).stream()), timeout=TIMEOUT)
+    wait_until(
+        lambda: not list(db.collection(bookkeeping.PENDING).limit(1).stream()), timeout=TIMEOUT
+    )
     # An invocation that died before its commit: its write-ahead entry is all that is left,
     # and (to make the redo visible) its aggregate record and one view are gone too.
-    pending = durable.pending_ref(db, "meeting_session_on_meeting", "lost-1")
+    pending = bookkeeping.pending_ref(db, "meeting_session_on_meeting", "lost-1")
     pending.set(
         {
             "kind": "view",
@@ -36,13 +38,13 @@ def test_enqueued_pending_event_is_completed_by_the_task_function(
             "document": "meetings/m1",
         }
     )
-    store.aggregate_ref(db, "MeetingSession", "m1").delete()
+    bookkeeping.aggregate_ref(db, "MeetingSession", "m1").delete()
     db.document("users/u3/meetingSessions/m1").delete()
 
     monkeypatch.setenv("CLOUD_TASKS_EMULATOR_HOST", emulator_suite.host("tasks"))
     assert durable.enqueue("meeting_session_on_meeting", "lost-1", "meetings/m1")
 
-    ledger = store.ledger_ref(db, "meeting_session_on_meeting", "lost-1")
+    ledger = bookkeeping.ledger_ref(db, "meeting_session_on_meeting", "lost-1")
     wait_until(
         lambda: ledger.get().exists, timeout=TIMEOUT, message="the task function applied the event"
     )
@@ -66,7 +68,7 @@ def test_a_handed_off_command_is_applied_by_the_task_function(
     wait_until(lambda: _logged(emulator_suite, path), timeout=TIMEOUT, message="trigger skipped")
     command.update({"status": firestore.DELETE_FIELD})
     function = "apply_attendance_request"
-    pending = durable.pending_ref(db, function, "lost-c1")
+    pending = bookkeeping.pending_ref(db, function, "lost-c1")
     pending.set({"kind": "command", "function": function, "eventId": "lost-c1", "document": path})
 
     monkeypatch.setenv("CLOUD_TASKS_EMULATOR_HOST", emulator_suite.host("tasks"))

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from boiler.runtime import store
+from boiler.runtime import bookkeeping
 from boiler.testing import wait_until
 from google.cloud import firestore
 
@@ -44,7 +44,9 @@ class Domain:
     def settled(self) -> None:
         """Every write so far has been processed by its trigger (one ledger entry per event)."""
         wait_until(
-            lambda: len(list(self.db.collection(store.LEDGER).select([]).stream())) >= self.writes,
+            lambda: (
+                len(list(self.db.collection(bookkeeping.LEDGER).select([]).stream())) >= self.writes
+            ),
             timeout=TIMEOUT,
             message=f"{self.writes} events processed",
         )
@@ -159,7 +161,7 @@ def test_malformed_document_is_reported_and_does_not_block_other_meetings(domain
     domain.update("meetings/m1/tickets/u3", {"attendance": "yes"})
 
     def error_recorded() -> list[dict[str, Any]]:
-        return [doc.to_dict() for doc in domain.db.collection(store.ERRORS).stream()]
+        return [doc.to_dict() for doc in domain.db.collection(bookkeeping.ERRORS).stream()]
 
     errors = wait_until(error_recorded, timeout=TIMEOUT)
     assert [(e["sourcePath"], e["fields"], e["function"]) for e in errors] == [
@@ -192,7 +194,7 @@ def test_replayed_event_with_the_same_id_changes_nothing(
         event_id="replayed-event-1",
         project=emulator_suite.project_id,
     )
-    ledger = store.ledger_ref(db, "meeting_session_on_ticket", "replayed-event-1")
+    ledger = bookkeeping.ledger_ref(db, "meeting_session_on_ticket", "replayed-event-1")
     first_processed = None
     for _ in range(3):
         status = post_to_emulator(

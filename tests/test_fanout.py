@@ -12,9 +12,10 @@ from typing import Any
 
 import pytest
 from boiler import compile_app
-from boiler.runtime import pipeline, store
-from boiler.runtime.durable import redrive_all
+from boiler.runtime import bookkeeping
+from boiler.runtime.options import Options
 from boiler.runtime.pipeline import Outcome, Pipeline
+from boiler.runtime.redrive import redrive_all
 from boiler.testing.chaos import expected_views, stored_views
 from google.cloud import firestore
 from google.cloud.firestore_v1.batch import WriteBatch
@@ -24,8 +25,8 @@ BUILD = compile_app(app)
 MEETINGS = 1_000
 
 
-def _pipeline(db: firestore.Client, source: str) -> Pipeline:
-    return Pipeline(BUILD.trigger(f"meeting_session_on_{source}"), client=db)
+def _pipeline(db: firestore.Client, source: str, options: Options | None = None) -> Pipeline:
+    return Pipeline(BUILD.trigger(f"meeting_session_on_{source}"), client=db, options=options)
 
 
 def _bulk(db: firestore.Client, docs: dict[str, dict[str, Any]]) -> None:
@@ -125,22 +126,17 @@ def test_fan_out_killed_midway_is_resumed_by_the_durable_path(firestore: firesto
         if step == "after_commit" and outcome.commits == 2:
             raise Killed()
 
-    pipeline.faults = kill_after_second_commit
-    try:
-        with pytest.raises(Killed):
-            Pipeline(
-                BUILD.trigger("meeting_session_on_user"), client=firestore, group_size=10
-            ).handle("r", "users/star")
-    finally:
-        pipeline.faults = None
+    killing = Options(group_size=10, faults=kill_after_second_commit)
+    with pytest.raises(Killed):
+        _pipeline(firestore, "user", killing).handle("r", "users/star")
     names = [v["attending"][0]["name"] for v in stored_views(MeetingSession, firestore).values()]
     assert names.count("STAR Ray") == 20  # two groups of 10 committed, then the invocation died
-    assert store.ledger_ref(firestore, "meeting_session_on_user", "r").get().exists is False
+    assert bookkeeping.ledger_ref(firestore, "meeting_session_on_user", "r").get().exists is False
 
     report = redrive_all(BUILD, firestore)
     assert report.redriven == 1 and not report.errors
     assert stored_views(MeetingSession, firestore) == expected_views(MeetingSession, firestore)
-    assert store.ledger_ref(firestore, "meeting_session_on_user", "r").get().exists
+    assert bookkeeping.ledger_ref(firestore, "meeting_session_on_user", "r").get().exists
 
 
 def test_meeting_with_600_participants_writes_its_views_in_chunks(
@@ -157,7 +153,7 @@ def test_meeting_with_600_participants_writes_its_views_in_chunks(
     outcome = _pipeline(firestore, "meeting").handle("big-1", "meetings/big")
     assert outcome.status == "applied" and outcome.views_written == 600
     assert max(commits) < 500 and len(commits) >= 2
-    record = store.aggregate_ref(firestore, "MeetingSession", "big").get().to_dict()
+    record = bookkeeping.aggregate_ref(firestore, "MeetingSession", "big").get().to_dict()
     assert "unsynced" not in record
     assert stored_views(MeetingSession, firestore) == expected_views(MeetingSession, firestore)
 
@@ -172,20 +168,21 @@ def test_meeting_with_600_participants_writes_its_views_in_chunks(
         if step == "after_commit" and outcome.commits == 1:
             raise Killed()
 
-    pipeline.faults = kill_after_first_chunk
-    try:
-        with pytest.raises(Killed):
-            _pipeline(firestore, "ticket").handle("t-1", "meetings/big/tickets/u001")
-    finally:
-        pipeline.faults = None
-    record = store.aggregate_ref(firestore, "MeetingSession", "big").get().to_dict()
+    with pytest.raises(Killed):
+        _pipeline(firestore, "ticket", Options(faults=kill_after_first_chunk)).handle(
+            "t-1", "meetings/big/tickets/u001"
+        )
+    record = bookkeeping.aggregate_ref(firestore, "MeetingSession", "big").get().to_dict()
     assert len(record["unsynced"]) > 0
     firestore.document("meetings/big/tickets/u002").update({"attendance": True})
     assert (
         _pipeline(firestore, "ticket").handle(str(uuid.uuid4()), "meetings/big/tickets/u002").status
         == "applied"
     )
-    assert "unsynced" not in store.aggregate_ref(firestore, "MeetingSession", "big").get().to_dict()
+    assert (
+        "unsynced"
+        not in bookkeeping.aggregate_ref(firestore, "MeetingSession", "big").get().to_dict()
+    )
     assert stored_views(MeetingSession, firestore) == expected_views(MeetingSession, firestore)
     assert redrive_all(BUILD, firestore).redriven == 1  # the killed event: nothing left to write
     assert stored_views(MeetingSession, firestore) == expected_views(MeetingSession, firestore)

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from boiler import App, DomainModel, Join, Root, Sources, ViewModel, compile_app
-from boiler.runtime import store
+from boiler.runtime import bookkeeping
 from boiler.runtime.pipeline import Outcome, Pipeline
 from boiler.testing.chaos import expected_views, stored_views
 from google.cloud import firestore
@@ -28,11 +28,11 @@ def deliver(db: firestore.Client, source: str, document: str, event_id: str = ""
 
 
 def errors(db: firestore.Client) -> list[dict[str, Any]]:
-    return [snap.to_dict() or {} for snap in db.collection(store.ERRORS).stream()]
+    return [snap.to_dict() or {} for snap in db.collection(bookkeeping.ERRORS).stream()]
 
 
 def record(db: firestore.Client, key: str = "m1") -> dict[str, Any]:
-    return store.aggregate_ref(db, "MeetingSession", key).get().to_dict() or {}
+    return bookkeeping.aggregate_ref(db, "MeetingSession", key).get().to_dict() or {}
 
 
 def assert_views_equal_a_rebuild(db: firestore.Client) -> None:
@@ -40,7 +40,7 @@ def assert_views_equal_a_rebuild(db: firestore.Client) -> None:
 
 
 def assert_nothing_pending(db: firestore.Client) -> None:
-    assert list(db.collection(store.PENDING).stream()) == []
+    assert list(db.collection(bookkeeping.PENDING).stream()) == []
 
 
 @pytest.fixture

@@ -6,7 +6,8 @@ import uuid
 
 import pytest
 from boiler import compile_app
-from boiler.runtime import store
+from boiler.runtime import bookkeeping
+from boiler.runtime.options import Options
 from boiler.runtime.pipeline import Outcome, Pipeline
 from google.cloud import firestore
 from meeting_room import app
@@ -17,11 +18,16 @@ BUILD = compile_app(app)
 
 
 def deliver(
-    db: firestore.Client, source: str, document: str, event_id: str | None = None
+    db: firestore.Client,
+    source: str,
+    document: str,
+    event_id: str | None = None,
+    options: Options | None = None,
 ) -> Outcome:
     """Run the trigger for ``source`` (meeting/ticket/user/location) as one event delivery would."""
     trigger = BUILD.trigger(f"meeting_session_on_{source}")
-    return Pipeline(trigger, client=db).handle(event_id or str(uuid.uuid4()), document)
+    pipeline = Pipeline(trigger, client=db, options=options)
+    return pipeline.handle(event_id or str(uuid.uuid4()), document)
 
 
 @pytest.fixture
@@ -50,9 +56,9 @@ def test_duplicate_delivery_changes_nothing(meeting: firestore.Client) -> None:
     for uid, snapshot in before.items():
         after = meeting.document(f"users/{uid}/meetingSessions/m1").get()
         assert after.update_time == snapshot.update_time
-    ledger = store.ledger_ref(meeting, "meeting_session_on_ticket", "evt-1").get()
+    ledger = bookkeeping.ledger_ref(meeting, "meeting_session_on_ticket", "evt-1").get()
     assert ledger.get("outcome") == "applied"
-    assert ledger.get(store.TTL_FIELD) is not None
+    assert ledger.get(bookkeeping.TTL_FIELD) is not None
 
 
 def test_stale_event_never_moves_a_view_backwards(meeting: firestore.Client) -> None:
@@ -94,7 +100,7 @@ def test_deleting_the_meeting_removes_all_views_and_the_record(meeting: firestor
     outcome = deliver(meeting, "meeting", "meetings/m1")
     assert outcome.views_deleted == 3
     assert list(meeting.collection_group("meetingSessions").stream()) == []
-    assert not store.aggregate_ref(meeting, "MeetingSession", "m1").get().exists
+    assert not bookkeeping.aggregate_ref(meeting, "MeetingSession", "m1").get().exists
 
 
 def test_invalid_document_is_recorded_and_leaves_views_alone(meeting: firestore.Client) -> None:
@@ -107,7 +113,7 @@ def test_invalid_document_is_recorded_and_leaves_views_alone(meeting: firestore.
         "meetings/m1/tickets/u3"
     ]
     assert view(meeting, "u1") == before
-    errors = [doc.to_dict() for doc in meeting.collection(store.ERRORS).stream()]
+    errors = [doc.to_dict() for doc in meeting.collection(bookkeeping.ERRORS).stream()]
     assert [(e["sourcePath"], e["fields"], e["eventId"]) for e in errors] == [
         ("meetings/m1/tickets/u3", ["attendance"], "bad-1")
     ]
@@ -129,27 +135,27 @@ def test_a_rebuild_racing_the_roots_deletion_does_not_resurrect_views(
 ) -> None:
     """A cold rebuild reads the meeting, the meeting is deleted (its event finds no record and
     nothing to do), then the rebuild commits: it must notice and remove what it wrote."""
-    from boiler.runtime import pipeline
-
     create_meeting(firestore)
     raced = []
+    # The deletion runs as if on another instance: events do not take turns.
+    other_instance = Options(serialize_local_events=False)
 
     def delete_meeting_meanwhile(step: str, outcome: Outcome) -> None:
         if step == "after_read" and outcome.event_id == "late-ticket" and not raced:
             raced.append(step)
             firestore.document("meetings/m1").delete()
-            assert (
-                deliver(firestore, "meeting", "meetings/m1", event_id="deletion").views_deleted == 0
+            deletion = deliver(
+                firestore, "meeting", "meetings/m1", event_id="deletion", options=other_instance
             )
+            assert deletion.views_deleted == 0
 
-    pipeline.faults = delete_meeting_meanwhile
-    pipeline.serialize_local_events = False  # the deletion runs as if on another instance
-    try:
-        outcome = deliver(firestore, "ticket", "meetings/m1/tickets/u1", event_id="late-ticket")
-    finally:
-        pipeline.faults = None
-        pipeline.serialize_local_events = True
+    racing = Options(serialize_local_events=False, faults=delete_meeting_meanwhile)
+    outcome = deliver(
+        firestore, "ticket", "meetings/m1/tickets/u1", event_id="late-ticket", options=racing
+    )
     assert raced and outcome.views_written == 3 and outcome.views_deleted == 3
     assert list(firestore.collection_group("meetingSessions").stream()) == []
-    assert not store.aggregate_ref(firestore, "MeetingSession", "m1").get().exists
-    assert store.ledger_ref(firestore, "meeting_session_on_ticket", "late-ticket").get().exists
+    assert not bookkeeping.aggregate_ref(firestore, "MeetingSession", "m1").get().exists
+    assert (
+        bookkeeping.ledger_ref(firestore, "meeting_session_on_ticket", "late-ticket").get().exists
+    )

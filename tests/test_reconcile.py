@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 
 from boiler import compile_app
-from boiler.runtime import store
+from boiler.runtime import bookkeeping
 from boiler.runtime.pipeline import Pipeline
 from boiler.runtime.reconcile import reconcile
 from google.cloud import firestore
@@ -70,7 +70,7 @@ def test_refreshes_a_record_with_stale_cached_sources(firestore: firestore.Clien
     _build(firestore, "m1")
     # A rename whose event was lost: record and views still hold the old name.
     firestore.document("users/u1").update({"firstName": "Anna"})
-    record = store.aggregate_ref(firestore, "MeetingSession", "m1")
+    record = bookkeeping.aggregate_ref(firestore, "MeetingSession", "m1")
     stale_record = record.get().to_dict()
     report = reconcile(MeetingSession, firestore)
     assert report.stale == 3 and report.records_refreshed == 1
@@ -91,13 +91,12 @@ def test_deleted_root_views_and_record_are_removed(firestore: firestore.Client) 
     firestore.document("meetings/m1").delete()  # its event never ran
     report = reconcile(MeetingSession, firestore)
     assert report.orphans == 3 and report.records_refreshed == 1
-    assert not store.aggregate_ref(firestore, "MeetingSession", "m1").get().exists
+    assert not bookkeeping.aggregate_ref(firestore, "MeetingSession", "m1").get().exists
     assert all(view(firestore, uid) is None for uid in ("u1", "u2", "u3"))
 
 
 def test_cli_reconcile_and_pending(firestore: firestore.Client, monkeypatch, capsys) -> None:  # type: ignore[no-untyped-def]
     from boiler.cli import main
-    from boiler.runtime import durable
 
     monkeypatch.setenv("GCLOUD_PROJECT", firestore.project)
     create_meeting(firestore, "m1")
@@ -115,8 +114,8 @@ def test_cli_reconcile_and_pending(firestore: firestore.Client, monkeypatch, cap
         "eventId": "e9",
         "document": "meetings/m1",
     }
-    durable.pending_ref(firestore, "meeting_session_on_meeting", "e9").set(entry)
+    bookkeeping.pending_ref(firestore, "meeting_session_on_meeting", "e9").set(entry)
     assert main(["pending", "--app", "meeting_room", "--min-age", "0"]) == 0
     assert '"redriven": 1' in capsys.readouterr().out
     assert view(firestore, "u2")["title"] == "Renamed"  # type: ignore[index]
-    assert not list(firestore.collection(store.PENDING).stream())
+    assert not list(firestore.collection(bookkeeping.PENDING).stream())

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 from boiler import compile_app
-from boiler.runtime import store
+from boiler.runtime import bookkeeping
 from boiler.runtime.pipeline import Pipeline
 from boiler.runtime.reconcile import reconcile
 from google.cloud import firestore
@@ -60,7 +60,7 @@ def test_a_build_raising_for_one_key_is_reported_and_the_others_are_repaired(
         }
     ]
     # Recorded like the pipeline records it: one error document for the aggregate.
-    errors = [snap.to_dict() for snap in firestore.collection(store.ERRORS).stream()]
+    errors = [snap.to_dict() for snap in firestore.collection(bookkeeping.ERRORS).stream()]
     assert [(e["kind"], e["key"], e["function"]) for e in errors] == [
         ("build-failed", "m2", "reconcile")
     ]

@@ -10,9 +10,10 @@ import uuid
 from collections.abc import Callable
 
 from boiler import compile_app
-from boiler.runtime import store
+from boiler.runtime import bookkeeping
+from boiler.runtime.chunks import WRITE_BUDGET
 from boiler.runtime.pipeline import Pipeline
-from boiler.runtime.reconcile import WRITE_BUDGET, reconcile
+from boiler.runtime.reconcile import reconcile
 from google.cloud import firestore
 from meeting_room import MeetingSession, app
 
@@ -55,7 +56,7 @@ def _rename_at_first(db: firestore.Client, calls: list[str]) -> Callable[[str], 
 
 def _assert_fresh_views_and_agreeing_record(db: firestore.Client) -> None:
     assert all((view(db, uid) or {}).get("title") == "Recreated" for uid in USERS)
-    record = store.aggregate_ref(db, "MeetingSession", "m1").get()
+    record = bookkeeping.aggregate_ref(db, "MeetingSession", "m1").get()
     assert record.exists and "unsynced" not in (record.to_dict() or {})
     stored = {snap.reference.path for snap in db.collection_group("meetingSessions").stream()}
     assert set(record.get("views")) == stored == {f"users/{u}/meetingSessions/m1" for u in USERS}
@@ -70,7 +71,7 @@ def test_orphan_deletes_without_a_record_lose_to_a_recreated_meeting(
     _build(firestore)
     # Views left behind with neither root nor record: only their own versions can guard them.
     firestore.document("meetings/m1").delete()
-    store.aggregate_ref(firestore, "MeetingSession", "m1").delete()
+    bookkeeping.aggregate_ref(firestore, "MeetingSession", "m1").delete()
     calls: list[str] = []
 
     report = reconcile(MeetingSession, firestore, before_commit=_recreate_at(1, firestore, calls))
@@ -137,7 +138,7 @@ def test_stale_rewrites_guarded_by_an_unchanged_record_lose_to_a_rename(
 def test_rewrites_creating_the_record_lose_to_a_rename(firestore: firestore.Client) -> None:
     create_meeting(firestore, "m1")
     _build(firestore)
-    store.aggregate_ref(firestore, "MeetingSession", "m1").delete()  # lost: views remain
+    bookkeeping.aggregate_ref(firestore, "MeetingSession", "m1").delete()  # lost: views remain
     firestore.document("users/u2/meetingSessions/m1").update({"title": "tampered"})
     calls: list[str] = []
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from boiler import compile_app
-from boiler.runtime import sizes, store
+from boiler.runtime import bookkeeping, sizes
 from boiler.runtime.pipeline import Outcome, Pipeline
 from boiler.testing.chaos import expected_views, stored_views
 from google.cloud import firestore
@@ -27,11 +27,11 @@ def deliver(db: firestore.Client, source: str, document: str) -> Outcome:
 
 
 def record(db: firestore.Client, key: str) -> firestore.DocumentSnapshot:
-    return store.aggregate_ref(db, "MeetingSession", key).get()
+    return bookkeeping.aggregate_ref(db, "MeetingSession", key).get()
 
 
 def errors(db: firestore.Client) -> list[dict[str, Any]]:
-    return [snap.to_dict() or {} for snap in db.collection(store.ERRORS).stream()]
+    return [snap.to_dict() or {} for snap in db.collection(bookkeeping.ERRORS).stream()]
 
 
 def crowd(

@@ -33,7 +33,7 @@ from boiler import (
 from boiler.access import Access, AuthUid, Claim, DocumentCheck, UidInField, firestore_field
 from boiler.access_evaluator import allowed
 from boiler.rules import generate_rules, literal, render_access, shape_function, type_check
-from boiler.runtime.store import INTERNAL_COLLECTIONS
+from boiler.runtime.bookkeeping import INTERNAL_COLLECTIONS
 from boiler.testing import FirestoreEmulator
 from boiler.testing.rest import OWNER, RestClient
 from meeting_room import AttendanceRequest, Meeting, MeetingSession, StatusRequest, Ticket, app

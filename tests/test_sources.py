@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from boiler import App, DeclarationError, DomainModel, Root, Sources, ViewModel, compile_app
 from boiler.errors import InvalidDocument
-from boiler.runtime import store
+from boiler.runtime import bookkeeping
 from boiler.runtime.pipeline import Outcome, Pipeline
 from boiler.runtime.reconcile import reconcile
 from boiler.sources import AggregateIndex, Fields, KeyPage, RootSpec, SourceSpec
@@ -281,7 +281,7 @@ def test_the_pipeline_and_reconcile_use_new_kinds_unchanged(firestore: firestore
     db.document("teams/t1").set({"name": "Owls", "memberIds": ["m2", "m1"]})
     assert deliver(db, "team", "teams/t1").views_written == 1
     assert card(db) == {"name": "Owls", "captain": "Bea", "points": None}
-    record = store.aggregate_ref(db, "TeamCard", "t1").get().to_dict() or {}
+    record = bookkeeping.aggregate_ref(db, "TeamCard", "t1").get().to_dict() or {}
     assert record["deps"] == ["members/m2"]  # the score is found by its key, not its record
 
     db.document("teamScores/t1").set({"points": 3})  # found by the key in its path

@@ -179,7 +179,7 @@ def _pending_options(sub: argparse.ArgumentParser) -> None:
 def redrive_pending(args: argparse.Namespace) -> int:
     import datetime as dt
 
-    from .runtime.durable import redrive_all
+    from .runtime.redrive import redrive_all
 
     build = compile_app(load_app(args.app))
     report = redrive_all(build, _client(args), dt.timedelta(seconds=args.min_age))

@@ -9,7 +9,7 @@ from .commands import Command, check_access
 from .errors import DeclarationError
 from .naming import to_snake
 from .paths import PathTemplate
-from .runtime import store
+from .runtime import bookkeeping
 from .sources import SourceSpec
 from .views import ViewModel, ViewSpec
 
@@ -110,7 +110,7 @@ def _check_paths(app: App, triggers: list[TriggerSpec]) -> None:
     written: list[tuple[str, PathTemplate]] = []
     for view in app.views:
         template = view.spec().template
-        if template.segments[0] in store.INTERNAL_COLLECTIONS:
+        if template.segments[0] in bookkeeping.INTERNAL_COLLECTIONS:
             raise DeclarationError(
                 f"{view.__name__} writes {template}, inside boiler's own {template.segments[0]}"
             )

@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 from .compiler import Build
-from .runtime import store
+from .runtime import bookkeeping
 
 
 def generate_indexes(build: Build) -> dict[str, Any]:
@@ -25,14 +25,14 @@ def generate_indexes(build: Build) -> dict[str, Any]:
     overrides: list[dict[str, Any]] = []
     if build.triggers:
         overrides += [
-            {"collectionGroup": store.RECORDS, "fieldPath": name, "indexes": []}
-            for name in ("sources", "views")
+            {"collectionGroup": bookkeeping.RECORDS, "fieldPath": name, "indexes": []}
+            for name in bookkeeping.UNINDEXED_RECORD_FIELDS
         ]
-    expiring = [store.LEDGER]
+    expiring = [bookkeeping.LEDGER]
     if any(spec.command.spec().orders_on for spec in build.commands):
-        expiring.append(store.ORDER)
+        expiring.append(bookkeeping.ORDER)
     overrides += [
-        {"collectionGroup": group, "fieldPath": store.TTL_FIELD, "ttl": True, "indexes": []}
+        {"collectionGroup": group, "fieldPath": bookkeeping.TTL_FIELD, "ttl": True, "indexes": []}
         for group in expiring
     ]
     return {"indexes": [], "fieldOverrides": overrides}

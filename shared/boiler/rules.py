@@ -39,7 +39,7 @@ from .commands import RESERVED_FIELDS, Command
 from .compiler import Build
 from .errors import DeclarationError
 from .paths import PathTemplate
-from .runtime.store import INTERNAL_COLLECTIONS
+from .runtime.bookkeeping import INTERNAL_COLLECTIONS
 
 SIGNED_IN = "request.auth != null"
 

@@ -6,6 +6,10 @@ In ``functions/main.py``::
     from meeting_room import app
 
     globals().update(export_functions(app))
+
+Tests and benchmarks pass their knobs (fault hook, group size, ...) the same way::
+
+    functions = export_functions(app, options=Options(group_size=1, faults=hook))
 """
 
 from __future__ import annotations
@@ -19,21 +23,28 @@ from firebase_functions.options import RateLimits, RetryConfig
 from ..app import App
 from ..compiler import Build, CommandTriggerSpec, TriggerSpec, compile_app
 from ..runtime import durable
+from ..runtime.bookkeeping import PendingWork
 from ..runtime.command_runner import CommandRunner
+from ..runtime.options import Options
 from ..runtime.pipeline import Pipeline
+from ..runtime.redrive import redrive
 
 
-def export_functions(app: App) -> dict[str, Callable[..., Any]]:
-    """Compile ``app`` and return ``{function name: deployable function}``."""
+def export_functions(app: App, options: Options | None = None) -> dict[str, Callable[..., Any]]:
+    """Compile ``app`` and return ``{function name: deployable function}``.
+
+    ``options`` (default: production's) reach every trigger, command and the redrive task.
+    """
     build = compile_app(app)
-    functions = {trigger.name: firestore_trigger(trigger) for trigger in build.triggers}
-    functions.update({spec.name: command_trigger(spec) for spec in build.commands})
+    options = options or Options()
+    functions = {trigger.name: firestore_trigger(trigger, options) for trigger in build.triggers}
+    functions.update({spec.name: command_trigger(spec, options) for spec in build.commands})
     if build.triggers or build.commands:
-        functions[durable.TASK_FUNCTION] = redrive_task(build)
+        functions[durable.TASK_FUNCTION] = redrive_task(build, options)
     return functions
 
 
-def redrive_task(build: Build) -> Callable[..., Any]:
+def redrive_task(build: Build, options: Options | None = None) -> Callable[..., Any]:
     """The durable path's task-queue function: redoes an event a trigger or command could not
     finish, dispatched by the task's ``kind`` ("view" or "command").
 
@@ -43,9 +54,8 @@ def redrive_task(build: Build) -> Callable[..., Any]:
     """
 
     def handler(request: tasks_fn.CallableRequest[Any]) -> None:
-        data = request.data
-        kind = data.get("kind", durable.VIEW)
-        durable.redrive(build, data["function"], data["eventId"], data["document"], kind=kind)
+        work = PendingWork.of(request.data)
+        redrive(build, work.function, work.event_id, work.document, kind=work.kind, options=options)
 
     handler.__name__ = handler.__qualname__ = durable.TASK_FUNCTION
     return tasks_fn.on_task_dispatched(
@@ -58,9 +68,9 @@ def redrive_task(build: Build) -> Callable[..., Any]:
     )(handler)
 
 
-def firestore_trigger(trigger: TriggerSpec) -> Callable[..., Any]:
+def firestore_trigger(trigger: TriggerSpec, options: Options | None = None) -> Callable[..., Any]:
     """One ``on_document_written`` function running the boiler pipeline for ``trigger``."""
-    pipeline = Pipeline(trigger)
+    pipeline = Pipeline(trigger, options=options)
 
     def handler(event: firestore_fn.Event[Any]) -> None:
         pipeline.handle(event.id, event.document)
@@ -71,9 +81,9 @@ def firestore_trigger(trigger: TriggerSpec) -> Callable[..., Any]:
     return firestore_fn.on_document_written(document=trigger.document)(handler)
 
 
-def command_trigger(spec: CommandTriggerSpec) -> Callable[..., Any]:
+def command_trigger(spec: CommandTriggerSpec, options: Options | None = None) -> Callable[..., Any]:
     """One ``on_document_created`` function applying each new ``spec.command`` document once."""
-    runner = CommandRunner(spec.command, name=spec.name)
+    runner = CommandRunner(spec.command, name=spec.name, options=options)
 
     def handler(event: firestore_fn.Event[Any]) -> None:
         runner.handle(event.id, event.document)

@@ -17,14 +17,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from google.cloud import firestore
-from google.cloud.firestore_v1.base_query import FieldFilter
 from google.cloud.firestore_v1.field_path import FieldPath
 
 from ..documents import DomainModel
 from ..errors import BoilerError, BuildFailed, InvalidDocument
 from ..sources import KeyPage, Sources
 from ..views import ViewModel
-from . import log, store
+from . import bookkeeping, log
 from . import sizes as sizes_module
 from .attempt import Attempt
 
@@ -53,15 +52,21 @@ class AggregateState:
         if snapshot is None or not snapshot.exists:
             return cls(key)
         data = snapshot.to_dict() or {}
+        record = bookkeeping.Record.of(data)
         return cls(
             key,
-            sources=dict(data.get("sources", {})),
-            collections=set(data.get("collections", [])),
-            views=dict(data.get("views", {})),
+            sources=dict(record.sources),
+            collections=set(record.collections),
+            views=dict(record.views),
             stored=data,
             snapshot=snapshot,
-            unsynced=set(data.get("unsynced", [])),
+            unsynced=set(record.unsynced),
         )
+
+    @property
+    def record(self) -> bookkeeping.Record:
+        """The record as read (empty if there was none)."""
+        return bookkeeping.Record.of(self.stored)
 
 
 @dataclass
@@ -82,40 +87,22 @@ class WritePlan:
         """Commit writes: every operation plus the record."""
         return len(self.operations) + 1
 
-    def take(self, max_writes: int, max_bytes: int) -> tuple[list[str], list[str]]:
-        """Split operations into a first chunk within both budgets (never empty) and the rest."""
+    def take(
+        self, max_writes: int, max_bytes: int, operations: list[str] | None = None
+    ) -> tuple[list[str], list[str]]:
+        """Split ``operations`` (default: all) into a first chunk within both budgets (never
+        empty) and the rest (runtime/chunks.py)."""
+        operations = self.operations if operations is None else operations
         count = total = 0
-        for count, path in enumerate(self.operations):  # noqa: B007 - count is the split point
+        for count, path in enumerate(operations):  # noqa: B007 - count is the split point
             total += self.sizes.get(path, 64)
             if count >= max_writes or (count and total > max_bytes):
                 break
         else:
-            count = len(self.operations)
-        return self.operations[:count], self.operations[count:]
+            count = len(operations)
+        return operations[:count], operations[count:]
 
 
-def _record_changes(stored: dict[str, Any] | None, record: dict[str, Any]) -> dict[str, Any]:
-    """The field updates turning ``stored`` into ``record``; source entries one by one.
-
-    A commit then carries what changed (one ticket, say), not the whole cached aggregate.
-    """
-    stored = stored or {}
-    changes: dict[str, Any] = {}
-    for name in record.keys() | (stored.keys() & _OPTIONAL_RECORD_FIELDS):
-        old, new = stored.get(name), record.get(name, firestore.DELETE_FIELD)
-        if name == "sources" and isinstance(old, dict):
-            for path in old.keys() | new.keys():
-                if path not in new:
-                    changes[FieldPath(name, path).to_api_repr()] = firestore.DELETE_FIELD
-                elif path not in old or old[path] != new[path]:
-                    changes[FieldPath(name, path).to_api_repr()] = new[path]
-        elif old != new:
-            changes[name] = new
-    return changes
-
-
-# Record fields present only in some states: dropped from the stored record when absent.
-_OPTIONAL_RECORD_FIELDS = {"sources", "collections", "unsynced", "problem", "uncached"}
 # A view payload this large (JSON) gets its exact Firestore size checked against the limit.
 _CHECK_SIZE_ABOVE = 500_000
 
@@ -158,12 +145,7 @@ class AggregateBuilder:
 
         Each page query scans the index once; the next page is read only when asked for.
         """
-        query = (
-            store.aggregates_of(self.client, self.spec.name)
-            .where(filter=FieldFilter("deps", "array_contains", document))
-            .order_by(FieldPath.document_id())
-            .select([])
-        )
+        query = bookkeeping.dependents_query(self.client, self.spec.name, document)
         cursor = None
         while True:
             page = query.start_after(cursor) if cursor is not None else query
@@ -175,7 +157,7 @@ class AggregateBuilder:
             cursor = snapshots[KEY_PAGE - 1]
 
     def record_ref(self, key: str) -> firestore.DocumentReference:
-        return store.aggregate_ref(self.client, self.spec.name, key)
+        return bookkeeping.aggregate_ref(self.client, self.spec.name, key)
 
     def _declared(self, path: str, raw: Raw) -> Raw:
         """What the record caches of a source document: only the fields its model declares."""
@@ -316,7 +298,7 @@ class AggregateBuilder:
         try:
             root = self._root_model(state)
         except InvalidDocument:
-            return list((state.stored or {}).get("deps", []))
+            return list(state.record.deps)
         if root is None:
             return []
         root_path = self.root_path(state.key)
@@ -395,17 +377,16 @@ class AggregateBuilder:
                 attempt.guarded_delete(ref, state.snapshot)
             self._stage_problem(attempt, state, None)
             return written, deleted
-        record: dict[str, Any] = {
-            "key": state.key,
-            "sources": state.sources,
-            "collections": sorted(state.collections),
-            "deps": self.dependencies(state),
-            "views": plan.digests,
-        }
-        if unsynced:  # a root deleted with more views than one commit holds keeps a tombstone
-            record["unsynced"] = unsynced
-        if plan.problem is not None:
-            record["problem"] = store.problem_of(self.spec.name, state.key, plan.problem)
+        problem = plan.problem
+        record = bookkeeping.record_entry(
+            state.key,
+            sources=state.sources,
+            collections=sorted(state.collections),
+            deps=self.dependencies(state),
+            views=plan.digests,
+            unsynced=unsynced,
+            problem=bookkeeping.problem_of(self.spec.name, state.key, problem) if problem else None,
+        )
         fitted = self._fit(attempt, state, record)
         if fitted is None:  # too large even without its cache: nothing of it can be stored
             plan.problem = BuildFailed(
@@ -417,17 +398,17 @@ class AggregateBuilder:
                 f"{sizes_module.DOCUMENT_BUDGET:,}-byte budget; its views are not updated",
             )
             self._stage_problem(attempt, state, plan.problem)
-            plan.version = str((state.stored or {}).get("version", ""))
+            plan.version = state.record.version
             return 0, 0
         written, deleted = self._stage(attempt, plan, operations)
-        changes = _record_changes(state.stored, fitted)
+        changes = bookkeeping.record_changes(state.stored, fitted)
         if changes:
             plan.version = uuid.uuid4().hex
-            stamp = {"version": plan.version, "updatedAt": firestore.SERVER_TIMESTAMP}
             whole_or_changes = fitted if state.snapshot is None else changes
+            stamp = bookkeeping.versioned(plan.version)
             attempt.guarded_update(ref, state.snapshot, {**whole_or_changes, **stamp})
         else:
-            plan.version = str((state.stored or {}).get("version", ""))
+            plan.version = state.record.version
         self._stage_problem(attempt, state, plan.problem)
         return written, deleted
 
@@ -444,37 +425,26 @@ class AggregateBuilder:
         """
         ref = self.record_ref(state.key)
         size = sizes_module.document_size(ref.path, record)
-        was_uncached = bool((state.stored or {}).get("uncached"))
-        error = store.error_ref(self.client, store.safe_id(self.spec.name, "uncached", state.key))
+        was_uncached = state.record.uncached
+        error_id = bookkeeping.uncached_error_id(self.spec.name, state.key)
+        error = bookkeeping.error_ref(self.client, error_id)
         if size <= sizes_module.DOCUMENT_BUDGET:
             if was_uncached:
                 attempt.delete(error)
             return record
-        lean = {k: v for k, v in record.items() if k not in ("sources", "collections")}
-        lean["uncached"] = True
+        lean = bookkeeping.uncached(record)
         if sizes_module.document_size(ref.path, lean) > sizes_module.DOCUMENT_BUDGET:
             return None
         if not was_uncached:
-            message = (
-                f"{self.spec.name} {state.key}: its record would be {size:,} bytes with its "
-                f"{len(state.sources):,} cached source documents, over the "
-                f"{sizes_module.DOCUMENT_BUDGET:,}-byte budget; sources are no longer cached, "
-                "so every event rereads the whole aggregate (views stay exact)"
+            entry = bookkeeping.uncached_entry(
+                self.spec.name,
+                state.key,
+                record_bytes=size,
+                budget_bytes=sizes_module.DOCUMENT_BUDGET,
+                source_documents=len(state.sources),
+                origin=self.origin,
             )
-            attempt.set(
-                error,
-                {
-                    "kind": "uncached",
-                    "view": self.spec.name,
-                    "key": state.key,
-                    "recordBytes": size,
-                    "budgetBytes": sizes_module.DOCUMENT_BUDGET,
-                    "sourceDocuments": len(state.sources),
-                    "error": message,
-                    **self.origin,
-                    "at": firestore.SERVER_TIMESTAMP,
-                },
-            )
+            attempt.set(error, entry)
             log.warning("boiler.record_uncached", view=self.spec.name, key=state.key, bytes=size)
         return lean
 
@@ -482,16 +452,17 @@ class AggregateBuilder:
         self, attempt: Attempt, state: AggregateState, problem: BoilerError | None
     ) -> None:
         """Record a new problem once; remove the error document of one that is resolved."""
-        stored = (state.stored or {}).get("problem")
-        new = store.problem_of(self.spec.name, state.key, problem) if problem else None
+        stored = state.record.problem
+        new = bookkeeping.problem_of(self.spec.name, state.key, problem) if problem else None
         # One invalid document shared by the aggregates of one commit: one write for all.
         if problem is not None and new is not None and new != stored:
-            ref = store.error_ref(self.client, new["id"])
+            ref = bookkeeping.error_ref(self.client, new["id"])
             if ref.path not in attempt.written:
-                attempt.set(ref, store.error_entry(self.spec.name, state.key, problem, self.origin))
+                entry = bookkeeping.error_entry(self.spec.name, state.key, problem, self.origin)
+                attempt.set(ref, entry)
         resolved = new is None or stored is None or new["id"] != stored["id"]
         if stored is not None and resolved and self._resolved(state, stored):
-            ref = store.error_ref(self.client, stored["id"])
+            ref = bookkeeping.error_ref(self.client, stored["id"])
             if ref.path not in attempt.written:
                 attempt.delete(ref)
 
@@ -521,13 +492,13 @@ class AggregateBuilder:
         """A follow-up commit of a chunked rebuild; ``None`` if a newer rebuild took over."""
         ref = self.record_ref(plan.state.key)
         (snapshot,) = attempt.get_all([ref])
-        if not snapshot.exists or snapshot.get("version") != plan.version:
+        if bookkeeping.version_of(snapshot) != plan.version:
             return None  # a newer rebuild owns the views now (and rewrites what we left unsynced)
         written, deleted = self._stage(attempt, plan, chunk)
         if not rest and not self._root_exists(plan.state):
             attempt.guarded_delete(ref, snapshot)  # the tombstone's last deletes are done
         else:
-            attempt.guarded_update(ref, snapshot, {"unsynced": rest or firestore.DELETE_FIELD})
+            attempt.guarded_update(ref, snapshot, bookkeeping.unsynced_update(rest))
         return written, deleted
 
     def _stage(

@@ -16,15 +16,13 @@ clients made them, not the order the triggers happened to run.
 from __future__ import annotations
 
 import calendar
-import hashlib
-import json
 from dataclasses import dataclass
 from typing import Any
 
 from google.cloud import firestore
 
 from ..commands import Command
-from . import store
+from . import bookkeeping
 
 
 def instant(moment: Any) -> int:
@@ -67,32 +65,22 @@ class CommandOrder:
     def ref(
         self, client: firestore.Client, params: dict[str, str], command: Command
     ) -> firestore.DocumentReference:
-        # A digest keeps any value (slashes, dots, 1,500-byte ids) a valid document id.
-        values = json.dumps([self.command, *self.target(params, command).values()])
-        digest = hashlib.sha256(values.encode()).hexdigest()[:32]
-        return client.collection(store.ORDER).document(f"{self.command}:{digest}")
+        return bookkeeping.order_ref(client, self.command, self.target(params, command))
 
     def newer_than(
         self, order: firestore.DocumentSnapshot, command: firestore.DocumentSnapshot
     ) -> str | None:
         """The id of an applied command created after ``command`` for the same target."""
-        last = order.to_dict() if order.exists else None
-        if not last or command.create_time is None:
+        last = bookkeeping.last_applied(order)
+        if last is None or command.create_time is None:
             return None
-        applied = (instant(last["createTime"]), str(last["commandId"]))
-        if applied > (instant(command.create_time), command.id):
-            return str(last["commandId"])
+        created, command_id = last
+        if (instant(created), command_id) > (instant(command.create_time), command.id):
+            return command_id
         return None
 
     def entry(
         self, params: dict[str, str], command: Command, snapshot: firestore.DocumentSnapshot
     ) -> dict[str, Any]:
         """The bookkeeping document once ``command`` (stored as ``snapshot``) is applied."""
-        return {
-            "command": self.command,
-            "target": self.target(params, command),
-            "createTime": snapshot.create_time,
-            "commandId": snapshot.id,
-            "commandPath": snapshot.reference.path,
-            store.TTL_FIELD: store.expiry(),
-        }
+        return bookkeeping.order_entry(self.command, self.target(params, command), snapshot)

@@ -40,10 +40,11 @@ from ..commands import (
 from ..documents import DomainModel
 from ..errors import CommandMisuse, CommandRejected, InvalidDocument
 from ..naming import to_camel
-from . import durable, log, pipeline, store
+from . import bookkeeping, durable, log, pipeline
 from .attempt import Attempt
 from .client import firestore_client
 from .command_order import CommandOrder
+from .options import Options
 from .retry import retrying
 
 M = TypeVar("M", bound=DomainModel)
@@ -238,19 +239,12 @@ def _invalid_reason(error: InvalidDocument) -> str:
     return "invalid command: " + "; ".join(f"{name}: {message}" for name, message in error.problems)
 
 
-def _fault(step: str, outcome: CommandOutcome) -> None:
-    # The pipeline's hook (tests and the chaos harness set ``pipeline.faults``) serves both.
-    hook = pipeline.faults
-    if hook is not None:
-        hook(step, outcome)  # type: ignore[arg-type]  # hooks read .function and .event_id
-
-
 class CommandRunner:
     """Processes one command type's events; safe under duplicate and concurrent deliveries.
 
     Fault-injection steps (``hook(step, outcome)``): ``command_before_read`` (each attempt),
     ``command_commit`` (writes staged, not sent), ``command_after_commit`` (``outcome``
-    carries the final status).
+    carries the final status); the hook is ``Options.faults``, the same one views use.
     """
 
     def __init__(
@@ -258,14 +252,20 @@ class CommandRunner:
         command: type[Command],
         name: str | None = None,
         client: firestore.Client | None = None,
-        max_retries: int | None = None,
+        options: Options | None = None,
     ) -> None:
         self.command = command
         self.spec = command.spec()
         self.name = name or self.spec.name
         self.order = CommandOrder.of(command)
         self._client = client
-        self.max_retries = max_retries
+        self.options = options or Options()
+        self.max_retries = self.options.max_retries
+
+    def _fault(self, step: str, outcome: CommandOutcome) -> None:
+        hook = pipeline.fault_hook(self.options)
+        if hook is not None:
+            hook(step, outcome)
 
     @property
     def client(self) -> firestore.Client:
@@ -282,7 +282,7 @@ class CommandRunner:
             return self.run(outcome)
         except Exception as error:
             outcome.status = "pending"
-            durable.hand_off(self.client, outcome, error, durable.COMMAND)
+            durable.hand_off(self.client, outcome, error, bookkeeping.COMMAND)
             log.error(
                 "boiler.pending",
                 error=repr(error),
@@ -296,8 +296,8 @@ class CommandRunner:
         params = self.spec.template.match(outcome.document)
         if params is None:
             raise ValueError(f"{self.name}: {outcome.document} does not match {self.spec.template}")
-        pending = durable.pending_ref(self.client, self.name, outcome.event_id)
-        ahead = durable.write_ahead(pending, outcome, durable.COMMAND) if write_ahead else None
+        pending = bookkeeping.pending_ref(self.client, self.name, outcome.event_id)
+        ahead = durable.write_ahead(pending, outcome, bookkeeping.COMMAND) if write_ahead else None
         try:
             result = self._retrying(outcome, pending, ahead, self._deciding(outcome, params))
         except _ApplyFailed as failed:
@@ -327,7 +327,7 @@ class CommandRunner:
             outcome.attempts += 1
             outcome.retries = number - 1
             attempt = Attempt(self.client, number)
-            _fault("command_before_read", outcome)
+            self._fault("command_before_read", outcome)
             ref = self.client.document(outcome.document)
             (snapshot,) = attempt.get_all([ref])
             if not snapshot.exists:
@@ -341,12 +341,12 @@ class CommandRunner:
             if ahead is not None:
                 ahead.result()  # the write-ahead entry has landed: this commit removes it
             attempt.delete(pending)
-            _fault("command_commit", outcome)
+            self._fault("command_commit", outcome)
             attempt.commit()
             outcome.status, outcome.reason = result.status, result.reason
             outcome.superseded_by = result.superseded_by
             outcome.writes, outcome.verified = result.writes, result.verified
-            _fault("command_after_commit", outcome)
+            self._fault("command_after_commit", outcome)
             return result
 
         return retrying(once, f"{self.name}: event {outcome.event_id}", self.max_retries)[0]
@@ -413,16 +413,11 @@ class CommandRunner:
         return result
 
     def _record_error(self, outcome: CommandOutcome, error: Exception) -> None:
-        self.client.collection(store.ERRORS).document(
-            store.safe_id(self.name, outcome.event_id)
-        ).set(
-            {
-                "function": self.name,
-                "eventId": outcome.event_id,
-                "eventDocument": outcome.document,
-                "error": repr(error),
-                "at": firestore.SERVER_TIMESTAMP,
-            }
+        ref = bookkeeping.error_ref(
+            self.client, bookkeeping.command_error_id(self.name, outcome.event_id)
+        )
+        ref.set(
+            bookkeeping.command_error_entry(self.name, outcome.event_id, outcome.document, error)
         )
 
 

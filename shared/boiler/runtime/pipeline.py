@@ -8,13 +8,11 @@ Outcome(status='applied', aggregates=1, views_written=3, ...)
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
-from functools import partial
 from typing import Any
 
 from google.api_core import exceptions as gexc
@@ -23,21 +21,17 @@ from google.cloud import firestore
 from ..compiler import TriggerSpec
 from ..errors import BoilerError, BuildFailed, RetriesExhausted
 from ..naming import to_camel
-from . import durable, log, retry, store
+from . import bookkeeping, chunks, durable, log, options, retry
 from .aggregate import AggregateBuilder, WritePlan
 from .attempt import Attempt
 from .client import firestore_client
+from .options import FaultHook, Options
 
-# Aggregates rebuilt per commit when one change fans out; each commit stays well under
-# Firestore's 500-write limit (see WRITE_BUDGET).
-GROUP_SIZE = int(os.environ.get("BOILER_GROUP_SIZE", "25"))
-WRITE_BUDGET = 450
-# Firestore caps a commit request at 10 MiB; one aggregate's fat views are split well below it.
-BYTE_BUDGET = 4_000_000
-
-# Fault injection for tests: called with a step name ("before_read", "after_read", "commit",
-# "after_commit", "before_ledger") and the event's Outcome. None (zero cost) in production.
-faults: Callable[[str, Outcome], None] | None = None
+# The three module knobs below are read only when the Options leave theirs unset (None).
+# transitional: the chaos harness still sets this; removed when it takes Options
+GROUP_SIZE = options.GROUP_SIZE
+# transitional: the chaos harness still sets this; removed when it takes Options
+faults: FaultHook | None = None
 
 
 @dataclass
@@ -64,9 +58,9 @@ class Outcome:
         return logged
 
 
-def _fault(step: str, outcome: Outcome) -> None:
-    if faults is not None:
-        faults(step, outcome)
+def fault_hook(chosen: Options) -> FaultHook | None:
+    """The fault hook in effect: the options', else the transitional module attribute."""
+    return chosen.faults if chosen.faults is not None else faults
 
 
 @dataclass
@@ -84,28 +78,17 @@ class _Event:
             self.write_ahead.result()
 
 
-_background: ThreadPoolExecutor | None = None
-
-
-def _in_background(call: Callable[[], None]) -> Future[None]:
-    # The write-ahead entry travels while the event's reads do: one round trip, not two.
-    global _background
-    if _background is None:
-        _background = ThreadPoolExecutor(max_workers=8, thread_name_prefix="boiler-write-ahead")
-    return _background.submit(call)
-
-
 # Events for one aggregate handled by the same instance (functions run many events at once)
 # take turns instead of racing: each then finds the previous commit and builds on it, and
 # optimistic retries are left for races between instances. Striped: bounded memory.
 _STRIPES = [threading.Lock() for _ in range(256)]
-# Tests that stand in for many instances in one process turn this off to keep the races.
+# transitional: the chaos harness still sets this; removed when it takes Options
 serialize_local_events = True
 
 
 @contextmanager
-def _one_at_a_time(view: str, keys: list[str]) -> Iterator[None]:
-    if len(keys) != 1 or not serialize_local_events:  # fan-out groups: rarely contended
+def _one_at_a_time(view: str, keys: list[str], serialize: bool) -> Iterator[None]:
+    if len(keys) != 1 or not serialize:  # fan-out groups: rarely contended
         yield
         return
     with _STRIPES[hash((view, keys[0])) % len(_STRIPES)]:
@@ -117,7 +100,7 @@ class _Duplicate(Exception):
 
 
 class _GroupTooLarge(Exception):
-    """The group's writes would exceed WRITE_BUDGET in one commit: split it."""
+    """The group's writes would exceed the write budget of one commit: split it."""
 
 
 @dataclass
@@ -136,19 +119,31 @@ class _GroupResult:
 
 
 class Pipeline:
-    """Runs one trigger's events; safe to call concurrently and repeatedly with the same event."""
+    """Runs one trigger's events; safe to call concurrently and repeatedly with the same event.
+
+    >>> Pipeline(trigger, options=Options(group_size=10)).handle(event_id, "users/u1")
+    """
 
     def __init__(
         self,
         trigger: TriggerSpec,
         client: firestore.Client | None = None,
-        max_retries: int | None = None,
-        group_size: int | None = None,
+        options: Options | None = None,
     ) -> None:
         self.trigger = trigger
         self._client = client
-        self.max_retries = max_retries or retry.MAX_RETRIES
-        self.group_size = group_size or GROUP_SIZE
+        self.options = options or Options()
+        self.max_retries = self.options.max_retries
+        self.group_size = self.options.group_size or GROUP_SIZE
+
+    def _fault(self, step: str, outcome: Outcome) -> None:
+        hook = fault_hook(self.options)
+        if hook is not None:
+            hook(step, outcome)
+
+    def _serialize(self) -> bool:
+        chosen = self.options.serialize_local_events
+        return serialize_local_events if chosen is None else chosen
 
     @property
     def client(self) -> firestore.Client:
@@ -166,7 +161,7 @@ class Pipeline:
             return self.run(outcome)
         except Exception as error:
             outcome.status = "pending"
-            durable.hand_off(self.client, outcome, error)
+            durable.hand_off(self.client, outcome, error, bookkeeping.VIEW)
             log.error(
                 "boiler.pending",
                 error=repr(error),
@@ -178,16 +173,12 @@ class Pipeline:
     def run(self, outcome: Outcome, write_ahead: bool = True) -> Outcome:
         """``handle`` without the hand-off: raises if the event could not be applied."""
         event = _Event(
-            ledger=store.ledger_ref(self.client, self.trigger.name, outcome.event_id),
-            pending=durable.pending_ref(self.client, self.trigger.name, outcome.event_id),
+            ledger=bookkeeping.ledger_ref(self.client, self.trigger.name, outcome.event_id),
+            pending=bookkeeping.pending_ref(self.client, self.trigger.name, outcome.event_id),
         )
         if write_ahead:
-            event.write_ahead = _in_background(partial(durable.mark, event.pending, outcome))
-        origin = {
-            "function": self.trigger.name,
-            "eventId": outcome.event_id,
-            "eventDocument": outcome.document,
-        }
+            event.write_ahead = durable.write_ahead(event.pending, outcome, bookkeeping.VIEW)
+        origin = bookkeeping.origin_of(self.trigger.name, outcome.event_id, outcome.document)
         builder = AggregateBuilder(self.trigger.view, self.client, origin)
         try:
             ledger_written = False
@@ -199,7 +190,7 @@ class Pipeline:
                     self._write_rest(builder, result, outcome, event)
                 ledger_written = result.ledger_written
             if not ledger_written:
-                _fault("before_ledger", outcome)
+                self._fault("before_ledger", outcome)
                 event.ledger.create(self._ledger_entry(outcome.document, outcome.invalid))
                 outcome.commits += 1
         except (_Duplicate, gexc.AlreadyExists):
@@ -243,7 +234,7 @@ class Pipeline:
                     raise _Duplicate() from cause  # another delivery of this event committed first
                 raise  # a record created meanwhile: a lost race, retried
             outcome.commits += 1 if unit.writes else 0
-            _fault("after_commit", outcome)
+            self._fault("after_commit", outcome)
             return result
 
         name = f"{self.trigger.name}: event {outcome.event_id}"
@@ -265,7 +256,7 @@ class Pipeline:
         problem and writes no view.
         """
         try:
-            with _one_at_a_time(builder.spec.name, keys):
+            with _one_at_a_time(builder.spec.name, keys, self._serialize()):
                 result: _GroupResult = self._retrying(
                     outcome,
                     event,
@@ -326,7 +317,7 @@ class Pipeline:
         reread: bool = False,
         held_back: BuildFailed | None = None,
     ) -> _GroupResult:
-        _fault("before_read", outcome)
+        self._fault("before_read", outcome)
         # One snapshot for every read: the changed document is read as it is now, so a stale
         # event cannot roll a view back; the records' versions guard the commit.
         # A retry lost a race to another rebuild of the same aggregate: it rereads every source
@@ -344,7 +335,7 @@ class Pipeline:
             if attempt.update_times.get(event.ledger.path) is not None:
                 raise _Duplicate()
             event.ledger_read = True
-        _fault("after_read", outcome)
+        self._fault("after_read", outcome)
         result = _GroupResult()
         plans: list[WritePlan] = []
         for state in states:
@@ -354,7 +345,7 @@ class Pipeline:
                 plans.append(builder.held_back(state, held_back))
             else:
                 plans.append(builder.rebuild(state))
-            known = set((state.stored or {}).get("deps", []))
+            known = set(state.record.deps)
             for path in set(builder.dependencies(state)) - known:
                 result.recheck[path] = attempt.update_times.get(path)
             if state.snapshot is None:  # no record guarded the root yet (e.g. deleted meanwhile)
@@ -362,13 +353,13 @@ class Pipeline:
                 result.recheck[root] = attempt.update_times.get(root)
         budget = (2 if final else 0) + sum(plan.writes() for plan in plans)
         size = sum(sum(plan.sizes.values()) for plan in plans)
-        if (budget > WRITE_BUDGET or size > BYTE_BUDGET) and len(keys) > 1:
+        if chunks.over_budget(budget, size) and len(keys) > 1:
             raise _GroupTooLarge()
         for plan in plans:
-            if budget > WRITE_BUDGET or sum(plan.sizes.values()) > BYTE_BUDGET:
+            if chunks.over_budget(budget, sum(plan.sizes.values())):
                 # One aggregate larger than a commit: the record and a first chunk now, the
                 # rest in follow-up commits that stop if a newer rebuild replaces the record.
-                chunk, rest = plan.take(WRITE_BUDGET - 3, BYTE_BUDGET)
+                chunk, rest = chunks.first_chunk(plan)
                 written, deleted = builder.write(attempt, plan, chunk, rest)
                 result.plan, result.rest = plan, rest
             else:
@@ -380,43 +371,29 @@ class Pipeline:
         if final and not result.rest:
             attempt.create(event.ledger, self._ledger_entry(outcome.document, result.invalid))
             result.ledger_written = True
-        _fault("commit", outcome)
+        self._fault("commit", outcome)
         return result
 
     def _write_rest(
         self, builder: AggregateBuilder, result: _GroupResult, outcome: Outcome, event: _Event
     ) -> None:
         """Follow-up commits of one oversized aggregate; each rechecks the record version."""
-        plan, rest = result.plan, result.rest
+        plan, left = result.plan, len(result.rest)
         assert plan is not None
-        while rest:
-            chunk, remaining = WritePlan(
-                plan.state, plan.views, plan.digests, plan.sizes, rest
-            ).take(WRITE_BUDGET - 1, BYTE_BUDGET)
-
-            def body(
-                attempt: Attempt, chunk: list[str] = chunk, remaining: list[str] = remaining
-            ) -> Any:
-                _fault("before_read", outcome)
-                done = builder.write_chunk(attempt, plan, chunk, remaining)
-                _fault("commit", outcome)
-                return done
-
-            done = self._retrying(outcome, event, body)
+        for done in chunks.write_rest(
+            builder,
+            plan,
+            result.rest,
+            commit=lambda body: self._retrying(outcome, event, body),
+            before=lambda: self._fault("before_read", outcome),
+            staged=lambda: self._fault("commit", outcome),
+        ):
             if done is None:
-                log.info(
-                    "boiler.superseded", key=plan.state.key, left=len(rest), **outcome.log_fields()
-                )
+                log.info("boiler.superseded", key=plan.state.key, left=left, **outcome.log_fields())
                 return
             outcome.views_written += done[0]
             outcome.views_deleted += done[1]
-            rest = remaining
+            left -= done[0] + done[1]
 
     def _ledger_entry(self, document: str, invalid: list[BoilerError]) -> dict[str, Any]:
-        return {
-            "function": self.trigger.name,
-            "document": document,
-            "outcome": "invalid" if invalid else "applied",
-            "processedAt": firestore.SERVER_TIMESTAMP,
-            store.TTL_FIELD: store.expiry(),
-        }
+        return bookkeeping.ledger_entry(self.trigger.name, document, invalid=bool(invalid))

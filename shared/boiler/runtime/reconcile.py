@@ -32,13 +32,10 @@ from google.cloud.firestore_v1.field_path import FieldPath
 
 from ..errors import BoilerError, InvalidDocument
 from ..views import ViewModel
-from . import log, store
+from . import bookkeeping, chunks, log
 from .aggregate import AggregateBuilder, AggregateState, WritePlan
 from .attempt import Attempt
 from .retry import committed
-
-WRITE_BUDGET = 450
-BYTE_BUDGET = 4_000_000
 
 
 @dataclass
@@ -102,7 +99,7 @@ def aggregate_keys(
     root = spec.sources.__root__.template
     keys = set(views)
     keys.update(ref.id for ref in client.collection(root.collection).list_documents())
-    keys.update(ref.id for ref in store.aggregates_of(client, spec.name).list_documents())
+    keys.update(ref.id for ref in bookkeeping.aggregates_of(client, spec.name).list_documents())
     return sorted(keys)
 
 
@@ -153,15 +150,10 @@ def _reconcile_one(
     ) -> tuple[WritePlan, list[str], tuple[int, int, int], bool] | BoilerError:
         ref = builder.record_ref(key)
         (record,) = attempt.get_all([ref])
-        stored = record.to_dict() if record.exists else None
         # Sources from scratch, not from the record; the record's version guards the commit.
-        state = AggregateState(
-            key,
-            views=dict((stored or {}).get("views", {})),
-            stored=stored,
-            snapshot=record if record.exists else None,
-            unsynced=set((stored or {}).get("unsynced", [])),
-        )
+        state = AggregateState.from_snapshot(key, record)
+        state.sources, state.collections = {}, set()
+        stored = state.record
         builder._fill(attempt, [state])
         plan = builder.rebuild(state)
         if plan.problem is not None:
@@ -170,7 +162,7 @@ def _reconcile_one(
             builder.write(attempt, plan)
             return plan.problem
         views = plan.views
-        known = set((stored or {}).get("views", {})) | set((stored or {}).get("unsynced", []))
+        known = set(stored.views) | set(stored.unsynced)
         candidates = sorted(found | set(views) | known)
         seen = {
             snap.reference.path: snap
@@ -181,8 +173,8 @@ def _reconcile_one(
         stale = [path for path, v in views.items() if actual.get(path) != v.to_firestore()]
         orphans = [path for path in actual if path not in views]
         plan.operations = sorted(stale) + sorted(orphans)
-        chunk, rest = plan.take(WRITE_BUDGET, BYTE_BUDGET)
-        before = str((stored or {}).get("version", ""))
+        chunk, rest = chunks.first_chunk(plan)
+        before = stored.version
         root_gone = builder._root_model(state) is None
         if not record.exists and root_gone and not rest:
             # No record is read or written to guard this commit: each delete guards itself.
@@ -194,7 +186,7 @@ def _reconcile_one(
             guarded = plan.version != before or (record.exists and root_gone and not rest)
             if plan.operations and record.exists and not guarded:
                 # The record is right but views are not: still guard the repair by its version.
-                attempt.guarded_update(ref, record, {"updatedAt": firestore.SERVER_TIMESTAMP})
+                attempt.guarded_update(ref, record, bookkeeping.touched())
         refreshed = plan.version not in ("", before) or (record.exists and root_gone)
         if before_commit is not None:
             before_commit(key)
@@ -211,29 +203,13 @@ def _reconcile_one(
     report.stale += stale
     report.orphans += orphans
     report.records_refreshed += int(refreshed)
-    while rest:
-        whole = WritePlan(plan.state, plan.views, plan.digests, plan.sizes, rest)
-        chunk, remaining = whole.take(WRITE_BUDGET, BYTE_BUDGET)
-        follow_up = _follow_up(builder, plan, chunk, remaining, before_commit)
-        done = committed(client, follow_up, name=f"reconcile {builder.spec.name}/{key}")
+    name = f"reconcile {builder.spec.name}/{key}"
+    for done in chunks.write_rest(
+        builder,
+        plan,
+        rest,
+        commit=lambda body: committed(client, body, name=name),
+        staged=None if before_commit is None else lambda: before_commit(key),
+    ):
         if done is None:
             return  # a live trigger rebuilt this aggregate meanwhile; it owns the rest
-        rest = remaining
-
-
-def _follow_up(
-    builder: AggregateBuilder,
-    plan: WritePlan,
-    chunk: list[str],
-    rest: list[str],
-    before_commit: Callable[[str], None] | None,
-) -> Callable[[Attempt], tuple[int, int] | None]:
-    """One follow-up commit of a chunked repair, guarded by the record's version."""
-
-    def body(attempt: Attempt) -> tuple[int, int] | None:
-        done = builder.write_chunk(attempt, plan=plan, chunk=chunk, rest=rest)
-        if before_commit is not None:
-            before_commit(plan.state.key)
-        return done
-
-    return body

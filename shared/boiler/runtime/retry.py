@@ -7,7 +7,6 @@ Same policy as the view pipeline (runtime/pipeline.py), so the two can share it:
 
 from __future__ import annotations
 
-import os
 import random
 import time
 from collections.abc import Callable
@@ -19,8 +18,7 @@ from google.cloud import firestore
 from ..errors import RetriesExhausted
 from . import log
 from .attempt import Attempt
-
-MAX_RETRIES = int(os.environ.get("BOILER_MAX_RETRIES", "8"))
+from .options import default_max_retries
 
 # Transient server errors.
 RETRYABLE: tuple[type[Exception], ...] = (
@@ -50,9 +48,10 @@ def retrying(
     """Call ``body(attempt number)`` until it returns; returns (result, attempts).
 
     Retries on transient errors and lost races; raises ``RetriesExhausted`` (from the last
-    one) after ``max_retries`` attempts. Any other error propagates at once.
+    one) after ``max_retries`` attempts (default: ``Options().max_retries``). Any other error
+    propagates at once.
     """
-    limit = max_retries or MAX_RETRIES
+    limit = max_retries or default_max_retries()
     for attempt in range(1, limit + 1):
         try:
             return body(attempt), attempt
