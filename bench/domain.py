@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
 
+from boiler.testing import oracle
 from google.cloud import firestore
-from meeting_room import Location, Meeting, MeetingSession, Ticket, User
-from meeting_room.views import MeetingData
-
-VIEW_COLLECTION = "meetingSessions"
+from meeting_room import MeetingSession
 
 
 def uid(index: int) -> str:
@@ -88,53 +85,9 @@ def seed_meeting(
 # -- truth -------------------------------------------------------------------------------------
 
 
-def expected_views(client: firestore.Client) -> dict[str, dict[str, Any]]:
-    """Every view a from-scratch build of the current domain gives, by path (four queries)."""
-    users = {
-        s.id: User.from_firestore(s.reference.path, s.to_dict())
-        for s in client.collection("users").stream()
-    }
-    locations = {
-        s.id: Location.from_firestore(s.reference.path, s.to_dict())
-        for s in client.collection("locations").stream()
-    }
-    tickets: dict[str, dict[str, Ticket]] = defaultdict(dict)
-    for snap in client.collection_group("tickets").stream():
-        meeting_id = snap.reference.parent.parent.id
-        tickets[meeting_id][snap.id] = Ticket.from_firestore(snap.reference.path, snap.to_dict())
-    views: dict[str, dict[str, Any]] = {}
-    for snap in client.collection("meetings").stream():
-        meeting = Meeting.from_firestore(snap.reference.path, snap.to_dict())
-        data = MeetingData(
-            snap.id,
-            meeting=meeting,
-            location=locations.get(meeting.location_id),
-            tickets=tickets.get(snap.id, {}),
-            participants={p: users[p] for p in meeting.participant_ids if p in users},
-        )
-        views.update(
-            {path: view.to_firestore() for path, view in MeetingSession.build_paths(data).items()}
-        )
-    return views
-
-
-def actual_views(client: firestore.Client) -> dict[str, dict[str, Any]]:
-    return {
-        s.reference.path: s.to_dict() for s in client.collection_group(VIEW_COLLECTION).stream()
-    }
-
-
 def wrong_views(client: firestore.Client) -> dict[str, int]:
-    """Views that differ from the from-scratch build: wrong content, missing, or left over."""
-    expected, actual = expected_views(client), actual_views(client)
-    return {
-        "views": len(expected),
-        "wrong": sum(
-            1 for path in expected.keys() & actual.keys() if expected[path] != actual[path]
-        ),
-        "missing": len(expected.keys() - actual.keys()),
-        "extra": len(actual.keys() - expected.keys()),
-    }
+    """Views that differ from the from-scratch build (the oracle): wrong, missing, left over."""
+    return oracle.wrong_views(MeetingSession, client)
 
 
 def bad_count(check: dict[str, int]) -> int:
