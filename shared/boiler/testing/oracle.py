@@ -85,9 +85,9 @@ def expected_views(
                 ]
             }
             if check is not None:
-                for path, fields in mine.items():
-                    if fields is not None:
-                        check(path, fields)
+                for path, found in mine.items():
+                    if found is not None:
+                        check(path, found)
             loaded = {source.name: source.assemble(model, root_path, mine) for source in specs}
         except InvalidDocument:
             if held is None:
