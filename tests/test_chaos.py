@@ -6,8 +6,8 @@ write or the final heal, writes users with a large undeclared field and meetings
 participants, and races commands against domain writes and each other; each test checks
 that those classes were exercised, not only that nothing failed.
 
-A longer soak: ``./dev exec -- .venv/bin/python -m boiler.testing.chaos --events 5000 --seed N``
-(or ``python -m boiler.testing.chaos`` alone: it starts its own Firestore emulator).
+A longer soak: ``./dev exec -- .venv/bin/python -m devtools.chaos --events 5000 --seed N``
+(or ``python -m devtools.chaos`` alone: it starts its own Firestore emulator).
 """
 
 from __future__ import annotations
@@ -16,15 +16,11 @@ from typing import Any
 
 import pytest
 from boiler.runtime.client import use_client
-from boiler.testing.chaos import ChaosConfig, ChaosReport, load_functions, run_chaos
-from boiler.testing.chaos_oracle import FINAL
 from google.cloud import firestore
 from meeting_room import app
 
-
-@pytest.fixture(scope="module")
-def functions() -> Any:
-    return load_functions()
+from devtools.chaos import ChaosConfig, ChaosReport, run_chaos
+from devtools.chaos_checks import FINAL
 
 
 @pytest.fixture
@@ -48,37 +44,28 @@ def assert_exercised(report: ChaosReport) -> None:
 
 
 @pytest.mark.parametrize("seed", [11, 23, 42])
-def test_chaos_converges_to_the_from_scratch_rebuild(
-    db: firestore.Client, functions: Any, seed: int
-) -> None:
-    report = run_chaos(
-        db, app, ChaosConfig(seed=seed, operations=150, threads=4), functions, progress=print
-    )
+def test_chaos_converges_to_the_from_scratch_rebuild(db: firestore.Client, seed: int) -> None:
+    report = run_chaos(db, app, ChaosConfig(seed=seed, operations=150, threads=4), progress=print)
     assert report.ok, "\n".join([report.summary(), *report.problems])
     assert report.crashed > 0 and report.pending_after_drain > 0  # the durable path was exercised
     assert report.deliveries > report.events  # duplicates were delivered
     assert_exercised(report)
 
 
-def test_chaos_without_faults_needs_no_durable_path(db: firestore.Client, functions: Any) -> None:
-    report = run_chaos(
-        db, app, ChaosConfig(seed=5, operations=120, fault_rate=0.0), functions, progress=print
-    )
+def test_chaos_without_faults_needs_no_durable_path(db: firestore.Client) -> None:
+    report = run_chaos(db, app, ChaosConfig(seed=5, operations=120, fault_rate=0.0), progress=print)
     assert report.ok, "\n".join([report.summary(), *report.problems])
     assert report.pending_after_drain == 0
     assert_exercised(report)
 
 
-def test_racing_commands_for_one_target_supersede_the_older(
-    db: firestore.Client, functions: Any
-) -> None:
+def test_racing_commands_for_one_target_supersede_the_older(db: firestore.Client) -> None:
     """Mostly bursts of commands for one target, delivered out of order: older ones arriving
     after a newer applied one are superseded (and name it), each status committed once."""
     report = run_chaos(
         db,
         app,
         ChaosConfig(seed=31, operations=150, burst_weight=60, crowd=12),
-        functions,
         progress=print,
     )
     assert report.ok, "\n".join([report.summary(), *report.problems])

@@ -21,8 +21,8 @@ from boiler.runtime import bookkeeping
 from boiler.runtime.client import use_client
 from boiler.runtime.options import FaultHook, Options
 from boiler.runtime.pipeline import Outcome
-from boiler.testing.chaos import expected_views, stored_views
 from boiler.testing.events import deliver, document_written_event
+from boiler.testing.oracle import expected_views, stored_views
 from google.cloud import firestore
 from google.cloud.firestore_v1.base_query import FieldFilter
 from meeting_room import MeetingSession, app

@@ -16,7 +16,7 @@ from boiler.runtime import bookkeeping
 from boiler.runtime.options import Options
 from boiler.runtime.pipeline import Outcome, Pipeline
 from boiler.runtime.redrive import redrive_all
-from boiler.testing.chaos import expected_views, stored_views
+from boiler.testing.oracle import expected_views, stored_views
 from google.cloud import firestore
 from google.cloud.firestore_v1.batch import WriteBatch
 from meeting_room import MeetingSession, app

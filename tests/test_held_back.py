@@ -12,7 +12,7 @@ import pytest
 from boiler import App, DomainModel, Join, Root, Sources, ViewModel, compile_app
 from boiler.runtime import bookkeeping
 from boiler.runtime.pipeline import Outcome, Pipeline
-from boiler.testing.chaos import expected_views, stored_views
+from boiler.testing.oracle import expected_views, stored_views
 from google.cloud import firestore
 from meeting_room import MeetingSession, app
 

@@ -23,7 +23,7 @@ def test_production_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("BOILER_MAX_RETRIES", raising=False)
     pipeline = Pipeline(BUILD.trigger("meeting_session_on_ticket"))
     assert (pipeline.group_size, pipeline.max_retries) == (25, 8)
-    assert pipeline.options.faults is None and pipeline._serialize()
+    assert pipeline.options.faults is None and pipeline.options.serialize_local_events
     assert CommandRunner(AttendanceRequest).max_retries == 8
 
 
@@ -40,7 +40,7 @@ def test_options_are_frozen_and_keyword_only() -> None:
     with pytest.raises(TypeError):
         Options(4)  # type: ignore[misc]
     pipeline = Pipeline(BUILD.trigger("meeting_session_on_user"), options=options)
-    assert (pipeline.group_size, pipeline._serialize()) == (4, False)
+    assert (pipeline.group_size, pipeline.options.serialize_local_events) == (4, False)
 
 
 def test_export_functions_takes_options() -> None:

@@ -11,7 +11,7 @@ import pytest
 from boiler import compile_app
 from boiler.runtime import bookkeeping, sizes
 from boiler.runtime.pipeline import Outcome, Pipeline
-from boiler.testing.chaos import expected_views, stored_views
+from boiler.testing.oracle import expected_views, stored_views
 from google.cloud import firestore
 from meeting_room import MeetingSession, app
 

@@ -40,7 +40,7 @@ from ..commands import (
 from ..documents import DomainModel
 from ..errors import CommandMisuse, CommandRejected, InvalidDocument
 from ..naming import to_camel
-from . import bookkeeping, durable, log, pipeline
+from . import bookkeeping, durable, log
 from .attempt import Attempt
 from .client import firestore_client
 from .command_order import CommandOrder
@@ -263,9 +263,8 @@ class CommandRunner:
         self.max_retries = self.options.max_retries
 
     def _fault(self, step: str, outcome: CommandOutcome) -> None:
-        hook = pipeline.fault_hook(self.options)
-        if hook is not None:
-            hook(step, outcome)
+        if self.options.faults is not None:
+            self.options.faults(step, outcome)
 
     @property
     def client(self) -> firestore.Client:

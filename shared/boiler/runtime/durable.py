@@ -118,13 +118,3 @@ def _admin_app() -> Any:
     return firebase_admin.initialize_app(
         options={"projectId": project} if project else None, name=ADMIN_APP
     )
-
-
-def __getattr__(name: str) -> Any:
-    # transitional: the chaos harness still calls durable.redrive_all; removed when it imports
-    # it from runtime/redrive.py
-    if name == "redrive_all":
-        from .redrive import redrive_all
-
-        return redrive_all
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

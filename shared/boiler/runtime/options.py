@@ -41,17 +41,17 @@ def default_max_retries() -> int:
 class Options:
     """How the runtime runs; every field has its production default.
 
-    ``group_size``: aggregates per commit in a fan-out (``None``: 25). ``max_retries``:
-    optimistic attempts per commit (``BOILER_MAX_RETRIES``, else 8). ``faults``: a hook
-    called at each injection step (tests; ``None`` costs nothing). ``serialize_local_events``:
-    events of one aggregate in one instance take turns (``None``: on); tests standing in for
-    many instances turn it off to keep the races.
+    ``group_size``: aggregates per commit in a fan-out (25). ``max_retries``: optimistic
+    attempts per commit (``BOILER_MAX_RETRIES``, else 8). ``faults``: a hook called at each
+    injection step (tests; ``None`` costs nothing). ``serialize_local_events``: events of one
+    aggregate in one instance take turns (on); tests standing in for many instances turn it
+    off to keep the races.
 
     >>> Options(group_size=10).max_retries
     8
     """
 
-    group_size: int | None = None
+    group_size: int = GROUP_SIZE
     max_retries: int = field(default_factory=default_max_retries)
     faults: FaultHook | None = None
-    serialize_local_events: bool | None = None
+    serialize_local_events: bool = True

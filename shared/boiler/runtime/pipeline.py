@@ -21,17 +21,11 @@ from google.cloud import firestore
 from ..compiler import TriggerSpec
 from ..errors import BoilerError, BuildFailed, RetriesExhausted
 from ..naming import to_camel
-from . import bookkeeping, chunks, durable, log, options, retry
+from . import bookkeeping, chunks, durable, log, retry
 from .aggregate import AggregateBuilder, WritePlan
 from .attempt import Attempt
 from .client import firestore_client
-from .options import FaultHook, Options
-
-# The three module knobs below are read only when the Options leave theirs unset (None).
-# transitional: the chaos harness still sets this; removed when it takes Options
-GROUP_SIZE = options.GROUP_SIZE
-# transitional: the chaos harness still sets this; removed when it takes Options
-faults: FaultHook | None = None
+from .options import Options
 
 
 @dataclass
@@ -58,11 +52,6 @@ class Outcome:
         return logged
 
 
-def fault_hook(chosen: Options) -> FaultHook | None:
-    """The fault hook in effect: the options', else the transitional module attribute."""
-    return chosen.faults if chosen.faults is not None else faults
-
-
 @dataclass
 class _Event:
     """One delivery's bookkeeping documents and its write-ahead entry (being written)."""
@@ -82,8 +71,6 @@ class _Event:
 # take turns instead of racing: each then finds the previous commit and builds on it, and
 # optimistic retries are left for races between instances. Striped: bounded memory.
 _STRIPES = [threading.Lock() for _ in range(256)]
-# transitional: the chaos harness still sets this; removed when it takes Options
-serialize_local_events = True
 
 
 @contextmanager
@@ -134,16 +121,11 @@ class Pipeline:
         self._client = client
         self.options = options or Options()
         self.max_retries = self.options.max_retries
-        self.group_size = self.options.group_size or GROUP_SIZE
+        self.group_size = self.options.group_size
 
     def _fault(self, step: str, outcome: Outcome) -> None:
-        hook = fault_hook(self.options)
-        if hook is not None:
-            hook(step, outcome)
-
-    def _serialize(self) -> bool:
-        chosen = self.options.serialize_local_events
-        return serialize_local_events if chosen is None else chosen
+        if self.options.faults is not None:
+            self.options.faults(step, outcome)
 
     @property
     def client(self) -> firestore.Client:
@@ -256,7 +238,7 @@ class Pipeline:
         problem and writes no view.
         """
         try:
-            with _one_at_a_time(builder.spec.name, keys, self._serialize()):
+            with _one_at_a_time(builder.spec.name, keys, self.options.serialize_local_events):
                 result: _GroupResult = self._retrying(
                     outcome,
                     event,

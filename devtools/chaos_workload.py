@@ -20,10 +20,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from boiler.documents import DomainModel
+from boiler.errors import InvalidDocument
 from google.cloud import firestore
-
-from ..documents import DomainModel
-from ..errors import InvalidDocument
 
 if TYPE_CHECKING:
     from .chaos import ChaosConfig

@@ -1,7 +1,7 @@
-"""The local stack behind `./dev`: `python -m boiler.testing.stack up|exec|firestore-jar`.
+"""The local stack behind `./dev`: `python -m devtools.stack up|exec|firestore-jar`.
 
-python -m boiler.testing.stack up                 # emulators + seed, until Ctrl-C
-python -m boiler.testing.stack exec -- pytest -q  # emulators around one command
+python -m devtools.stack up                 # emulators + seed, until Ctrl-C
+python -m devtools.stack exec -- pytest -q  # emulators around one command
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import subprocess
 import sys
 import time
 
-from .emulators import EmulatorError, EmulatorSuite, firestore_launcher, project_root
+from boiler.testing.emulators import EmulatorError, EmulatorSuite, firestore_launcher, project_root
 
 PROJECT_ID = "demo-boiler"
 STACK = ("firestore", "functions", "auth", "hosting")
@@ -127,7 +127,7 @@ def firestore_jar(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="boiler.testing.stack", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m devtools.stack", description=__doc__)
     commands = parser.add_subparsers(dest="action", required=True)
     for name, func in (("up", up), ("exec", exec_command)):
         sub = commands.add_parser(name)

@@ -1,7 +1,8 @@
 """The chaos harness's checks: what a perfect pipeline would have left, independent of its records.
 
-``expected_views`` runs ``build()`` on documents read fresh (meaningful once every source is
-valid); the other checks read boiler's bookkeeping and the command documents directly::
+Views are compared with ``boiler.testing.oracle`` (``build()`` on documents read fresh,
+meaningful once every source is valid); the other checks read boiler's bookkeeping and the
+command documents directly::
 
     problems = check_views(build, client) + check_commands(client, commands, commits)
 """
@@ -12,71 +13,17 @@ from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Mapping
 from typing import Any
 
+from boiler.commands import APPLIED, REJECTED, SUPERSEDED, SUPERSEDED_BY
+from boiler.compiler import Build
+from boiler.errors import InvalidDocument
+from boiler.runtime import bookkeeping
+from boiler.runtime.reconcile import reconcile
+from boiler.testing.oracle import expected_views, first_divergence, stored_views
 from google.cloud import firestore
 
-from ..commands import APPLIED, REJECTED
-from ..compiler import Build
-from ..errors import InvalidDocument
-from ..runtime import store
-from ..runtime.reconcile import reconcile
-from ..sources import ChildrenSpec, JoinSpec, ManySpec
-from ..views import ViewModel
 from .chaos_workload import CommandDoc
 
-SUPERSEDED = "superseded"
 FINAL = (APPLIED, REJECTED, SUPERSEDED)  # a command with any other status is still waiting
-SUPERSEDED_BY = "supersededBy"
-
-
-def expected_views(view: type[ViewModel], client: firestore.Client) -> dict[str, dict[str, Any]]:
-    """``build()`` on documents read fresh: the views a perfect pipeline would have stored."""
-    root = view.spec().sources.__root__
-    expected: dict[str, dict[str, Any]] = {}
-    for snapshot in client.collection(root.template.collection).stream():
-        expected.update(_aggregate(view, client, snapshot, _any_valid))
-    return expected
-
-
-Check = Callable[[str, dict[str, Any]], None]  # raises InvalidDocument for an invalid source
-
-
-def _any_valid(path: str, data: dict[str, Any]) -> None:
-    return None  # the models alone judge
-
-
-def _aggregate(
-    view: type[ViewModel], client: firestore.Client, snapshot: Any, check: Check
-) -> dict[str, dict[str, Any]]:
-    """The views of one aggregate, built from its documents read fresh."""
-    sources = view.spec().sources
-    root = sources.__root__
-    check(snapshot.reference.path, snapshot.to_dict() or {})
-    root_model = root.model.from_firestore(snapshot.reference.path, snapshot.to_dict() or {})
-    loaded: dict[str, Any] = {root.name: root_model}
-    for name, source in sources.__sources__.items():
-        if isinstance(source, JoinSpec | ManySpec):
-            refs = [client.document(path) for path in source.paths(root_model)]
-            found = {}
-            for snap in client.get_all(refs):
-                if snap.exists:
-                    check(snap.reference.path, snap.to_dict() or {})
-                    found[snap.id] = source.model.from_firestore(
-                        snap.reference.path, snap.to_dict() or {}
-                    )
-            loaded[name] = (
-                next(iter(found.values()), None) if isinstance(source, JoinSpec) else found
-            )
-        elif isinstance(source, ChildrenSpec):
-            collection = snapshot.reference.collection(source.template.segments[-2])
-            children = {}
-            for child in collection.stream():
-                check(child.reference.path, child.to_dict() or {})
-                children[child.id] = source.model.from_firestore(
-                    child.reference.path, child.to_dict() or {}
-                )
-            loaded[name] = children
-    built = view.build_paths(sources(snapshot.id, **loaded))
-    return {path: view_model.to_firestore() for path, view_model in built.items()}
 
 
 def check_valid_aggregates(
@@ -94,15 +41,10 @@ def check_valid_aggregates(
     problems, compared, held_count = [], 0, 0
     for view in build.app.views:
         spec = view.spec()
-        root = spec.sources.__root__
-        expected: dict[str, dict[str, Any]] = {}
         held: set[str] = set()
-        for snapshot in client.collection(root.template.collection).stream():
-            try:
-                expected.update(_aggregate(view, client, snapshot, strict))
-                compared += 1
-            except InvalidDocument:
-                held.add(snapshot.id)
+        expected = expected_views(view, client, check=strict, held=held)
+        roots = client.collection(spec.sources.__root__.template.collection).select([]).stream()
+        compared += sum(1 for root in roots if root.id not in held)
         held_count += len(held)
         stored = {
             path: data
@@ -113,22 +55,6 @@ def check_valid_aggregates(
         if divergence is not None:
             problems.append(f"an aggregate with valid sources diverges: {divergence}")
     return problems, compared, held_count
-
-
-def stored_views(view: type[ViewModel], client: firestore.Client) -> dict[str, dict[str, Any]]:
-    template = view.spec().template
-    return {
-        snap.reference.path: snap.to_dict() or {}
-        for snap in client.collection_group(template.segments[-2]).stream()
-        if template.match(snap.reference.path) is not None
-    }
-
-
-def first_divergence(expected: dict[str, Any], actual: dict[str, Any]) -> str | None:
-    for path in sorted(expected.keys() | actual.keys()):
-        if expected.get(path) != actual.get(path):
-            return f"{path}: expected {expected.get(path)!r}, stored {actual.get(path)!r}"
-    return None
 
 
 def check_views(build: Build, client: firestore.Client) -> tuple[list[str], int]:
@@ -160,7 +86,7 @@ def check_reconcile(build: Build, client: firestore.Client) -> tuple[list[str], 
 
 
 def check_pending(client: firestore.Client) -> list[str]:
-    left = [snap.id for snap in client.collection(store.PENDING).stream()]
+    left = [snap.id for snap in client.collection(bookkeeping.PENDING).stream()]
     return [f"{len(left)} pending entries left, e.g. {left[0]}"] if left else []
 
 
@@ -170,13 +96,13 @@ def check_ledger(
     """One ledger entry per view event: every one delivered has it, and no others exist."""
     views = {trigger.name for trigger in build.triggers}
     events = sorted({(name, event_id) for name, event_id in events if name in views})
-    refs = [store.ledger_ref(client, name, event_id) for name, event_id in events]
+    refs = [bookkeeping.ledger_ref(client, name, event_id) for name, event_id in events]
     missing = [snap.id for snap in client.get_all(refs) if not snap.exists]
     problems = []
     if missing:
         problems.append(f"{len(missing)} events without a ledger entry, e.g. {missing[0]}")
     # Ledger ids are "{function}:{event id}"; command functions may keep their own entries.
-    ids = [snap.id for snap in client.collection(store.LEDGER).select([]).stream()]
+    ids = [snap.id for snap in client.collection(bookkeeping.LEDGER).select([]).stream()]
     ledger = sum(1 for entry_id in ids if entry_id.split(":", 1)[0] in views)
     if ledger != len(events):
         problems.append(f"{ledger} view ledger entries for {len(events)} view events")
@@ -188,7 +114,7 @@ def stale_errors(
 ) -> list[str]:
     """Invalid-document errors whose document is valid again (or gone): resolved, still listed."""
     stale = []
-    for snapshot in client.collection(store.ERRORS).stream():
+    for snapshot in client.collection(bookkeeping.ERRORS).stream():
         entry = snapshot.to_dict() or {}
         path = entry.get("sourcePath")
         if entry.get("kind") != "invalid-document" or not isinstance(path, str):

@@ -1,23 +1,23 @@
 """Chaos harness: random domain writes and commands, delivered as real CloudEvents with
 duplicates, reordering, concurrency and injected failures, then checked against a rebuild.
 
-The events go to the real decorated functions of ``functions/main.py``, in-process, against
-a real Firestore emulator. The workload (chaos_workload.py) also leaves documents invalid
-(wrong types, ids Firestore rejects) until a later write or the final heal fixes them, writes
-users with a large undeclared field and meetings with many participants, and creates
-commands that race the domain writes and each other. Failures are injected through
-``boiler.runtime.pipeline.faults``, in view and command invocations alike: ``crash`` (the
+The events go to the real decorated functions ``export_functions(app, options)`` returns
+(what ``functions/main.py`` deploys), in-process, against a real Firestore emulator. The
+workload (chaos_workload.py) also leaves documents invalid (wrong types, ids Firestore
+rejects) until a later write or the final heal fixes them, writes users with a large
+undeclared field and meetings with many participants, and creates commands that race the
+domain writes and each other. Failures are injected through the ``faults`` hook of
+``boiler.runtime.options.Options``, in view and command invocations alike: ``crash`` (the
 invocation dies: a BaseException nothing in boiler catches), ``error`` (an exception boiler
 must handle) and ``contention`` (an ``Aborted`` commit, retried). After the deliveries, the
 durable path runs (what the task function runs) until nothing is left. At a few quiet points
 on the way (``checkpoints``) every aggregate whose sources are all valid must already be
-exact; then a heal rewrites what is still invalid, and the final checks (chaos_oracle.py):
-every view equals ``build()`` on freshly read documents, nothing pending,
-one ledger entry per view event, every command final and its status committed exactly once
-(superseded ones naming a newer applied command of their target), and reconcile finds
-nothing to repair::
+exact; then a heal rewrites what is still invalid, and the final checks (chaos_checks.py):
+every view equals the oracle (``boiler.testing.oracle``), nothing pending, one ledger entry
+per view event, every command final and its status committed exactly once (superseded ones
+naming a newer applied command of their target), and reconcile finds nothing to repair::
 
-    python -m boiler.testing.chaos --events 5000 --seed 7   # ~10,500 deliveries, ~2.5 min
+    python -m devtools.chaos --events 5000 --seed 7   # ~10,500 deliveries, ~2.5 min
 
 A failure names the seed and the first diverging view; the same seed replays the same
 operations, and the same deliveries and faults as far as thread timing allows (which
@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import importlib.util
 import os
 import random
 import sys
@@ -39,19 +38,24 @@ from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
+from boiler.app import App
+from boiler.commands import APPLIED
+from boiler.compiler import Build, compile_app
+from boiler.connectors.firebase import export_functions
+from boiler.runtime import bookkeeping
+from boiler.runtime.client import use_client
+from boiler.runtime.options import FaultHook, Options, Progress
+from boiler.runtime.redrive import redrive_all
+from boiler.testing.emulators import FirestoreEmulator
+from boiler.testing.events import deliver, document_written_event
 from cloudevents.http import CloudEvent
 from google.api_core import exceptions as gexc
 from google.cloud import firestore
 
-from ..app import App
-from ..commands import APPLIED
-from ..compiler import Build, compile_app
-from ..runtime import durable, pipeline, store
-from ..runtime.client import use_client
-from .chaos_oracle import (
+from .chaos_checks import (
     FINAL,
     check_commands,
     check_ledger,
@@ -61,11 +65,7 @@ from .chaos_oracle import (
     check_views,
     stale_errors,
 )
-from .chaos_oracle import expected_views as expected_views
-from .chaos_oracle import first_divergence as first_divergence
-from .chaos_oracle import stored_views as stored_views
 from .chaos_workload import CommandDoc, MeetingRoomWorkload, Write
-from .events import deliver, document_written_event
 
 ROUND = 12  # domain writes between delivery rounds
 LAG_ROUNDS = 2  # rounds whose deliveries may still be running while the next is written
@@ -76,7 +76,6 @@ STEPS = ("before_read", "after_read", "commit", "after_commit", "before_ledger")
 COMMAND_STEPS = ("command_before_read", "command_commit", "command_after_commit")
 SETTLE_ROUNDS = 10  # deliver, then redrive: each applied command adds a view event
 CREATED = "google.cloud.firestore.document.v1.created"
-FUNCTIONS_MAIN = Path(__file__).resolve().parents[3] / "functions" / "main.py"
 
 Delivery = tuple[str, Callable[..., Any], CloudEvent]
 
@@ -163,23 +162,16 @@ class ChaosReport:
         )
 
 
-def load_functions(path: Path = FUNCTIONS_MAIN, group_size: int | None = 1) -> Any:
-    """The project's ``functions/main.py`` as a module (what the Firebase CLI deploys).
+def load_functions(app: App, options: Options) -> Any:
+    """The functions ``functions/main.py`` deploys for ``app``, built with ``options`` (the
+    harness's fault hook, a small group size, no local serialisation)."""
+    return SimpleNamespace(**export_functions(app, options=options))
 
-    ``group_size`` (aggregates per commit) is small by default so that a user in a few
-    meetings already fans out over several commits and a separate ledger commit.
-    """
-    spec = importlib.util.spec_from_file_location("boiler_chaos_functions_main", path)
-    if spec is None or spec.loader is None:
-        raise FileNotFoundError(path)
-    module = importlib.util.module_from_spec(spec)
-    default = pipeline.GROUP_SIZE
-    pipeline.GROUP_SIZE = group_size or default
-    try:
-        spec.loader.exec_module(module)
-    finally:
-        pipeline.GROUP_SIZE = default
-    return module
+
+def chaos_options(hook: FaultHook | None = None) -> Options:
+    """Group size 1: a user in a few meetings already fans out over several commits and a
+    separate ledger commit. No local serialisation: threads here stand in for instances."""
+    return Options(group_size=1, faults=hook, serialize_local_events=False)
 
 
 class FaultPlan:
@@ -227,12 +219,13 @@ class ChaosRun:
         self,
         client: firestore.Client,
         build: Build,
-        functions: Any,
         config: ChaosConfig,
         workload: MeetingRoomWorkload,
     ) -> None:
-        self.client, self.build, self.functions = client, build, functions
+        self.client, self.build = client, build
         self.config, self.workload = config, workload
+        self.options = chaos_options(self.hook)
+        self.functions = load_functions(build.app, self.options)
         self.plan = FaultPlan(config.seed, config.fault_rate)
         self.commands = {spec.name: spec for spec in build.commands}
         self.lock = threading.Lock()
@@ -247,18 +240,20 @@ class ChaosRun:
         self.by_event: dict[str, CommandDoc] = {}
 
     # -- the fault hook: counts, then the plan ---------------------------------------------
-    def hook(self, step: str, outcome: Any) -> None:
+    def hook(self, step: str, outcome: Progress) -> None:
+        # A view event's Outcome or a CommandOutcome: both carry retries and status.
+        retries, status = getattr(outcome, "retries", 0), getattr(outcome, "status", None)
         with self.lock:
             self.plan.steps[step] = self.plan.steps.get(step, 0) + 1
             if step == "after_commit":
-                self.retries[id(outcome)] = outcome.retries
-        if step == "command_after_commit" and getattr(outcome, "status", None) in FINAL:
+                self.retries[id(outcome)] = retries
+        if step == "command_after_commit" and status in FINAL:
             # Counted before the plan runs: a crash injected here comes after the commit.
             with self.lock:
                 self.commits[outcome.event_id] += 1
-                self.committed[outcome.event_id] = outcome.status
+                self.committed[outcome.event_id] = str(status)
             command = self.by_event.get(outcome.event_id)
-            if outcome.status == APPLIED and command is not None:
+            if status == APPLIED and command is not None:
                 self._effect(command)
         self.plan(step, outcome)
 
@@ -323,7 +318,7 @@ class ChaosRun:
                 future.result()
             self.plan.enabled = False  # what the task function runs, undisturbed
             try:
-                redrive = durable.redrive_all(self.build, self.client)
+                redrive = redrive_all(self.build, self.client, options=self.options)
             finally:
                 self.plan.enabled = True
             report.redriven += redrive.redriven
@@ -357,12 +352,10 @@ def run_chaos(
     client: firestore.Client,
     app: App,
     config: ChaosConfig,
-    functions: Any | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> ChaosReport:
     """Write, deliver with chaos, heal, drain the durable path, check; see ``report.ok``."""
     build = compile_app(app)
-    functions = functions or load_functions()
     # Separate streams: the operations never depend on how many deliveries came before
     # (applied commands add view events as thread timing allows).
     rng = random.Random(f"{config.seed}:delivery")
@@ -371,25 +364,18 @@ def run_chaos(
     workload = MeetingRoomWorkload(
         client, random.Random(f"{config.seed}:workload"), config, app.domain
     )
-    run = ChaosRun(client, build, functions, config, workload)
-    original = pipeline.faults, pipeline.serialize_local_events
+    run = ChaosRun(client, build, config, workload)
     started = time.monotonic()
-    pipeline.faults = run.hook
-    # Threads here stand in for separate function instances: let them race on one aggregate.
-    pipeline.serialize_local_events = False
-    try:
-        with ThreadPoolExecutor(config.threads) as pool:
-            for number in range(1, config.checkpoints + 1):
-                until = config.operations * number // config.checkpoints
-                last = number == config.checkpoints
-                rounds = _workload_rounds(workload, report, until, finale=last)
-                _deliver_rounds(run, pool, rng, report, rounds)
-                _settle(run, pool, rng, report)
-                _checkpoint(run, report)
-            _deliver_rounds(run, pool, rng, report, iter([workload.heal()]))
+    with ThreadPoolExecutor(config.threads) as pool:
+        for number in range(1, config.checkpoints + 1):
+            until = config.operations * number // config.checkpoints
+            last = number == config.checkpoints
+            rounds = _workload_rounds(workload, report, until, finale=last)
+            _deliver_rounds(run, pool, rng, report, rounds)
             _settle(run, pool, rng, report)
-    finally:
-        pipeline.faults, pipeline.serialize_local_events = original
+            _checkpoint(run, report)
+        _deliver_rounds(run, pool, rng, report, iter([workload.heal()]))
+        _settle(run, pool, rng, report)
     report.seconds = time.monotonic() - started
     _report(run, report)
     _check(run, report)
@@ -416,7 +402,7 @@ def _settle(
 ) -> None:
     """The durable path until nothing is left (counting what the deliveries left to it)."""
     report.pending_after_drain += sum(
-        1 for _ in run.client.collection(store.PENDING).select([]).stream()
+        1 for _ in run.client.collection(bookkeeping.PENDING).select([]).stream()
     )
     run.settle(pool, rng, report)
 
@@ -479,7 +465,9 @@ def _report(run: ChaosRun, report: ChaosReport) -> None:
     report.oversized, report.largest_meeting = counts.oversized, counts.largest_meeting
     report.command_commits = sum(run.commits.values())
     report.effects = len(run.effected)
-    report.errors_left = sum(1 for _ in run.client.collection(store.ERRORS).select([]).stream())
+    report.errors_left = sum(
+        1 for _ in run.client.collection(bookkeeping.ERRORS).select([]).stream()
+    )
     report.stale_errors = len(stale_errors(run.client, run.workload.problem))
 
 
@@ -504,7 +492,7 @@ def _check(run: ChaosRun, report: ChaosReport) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m boiler.testing.chaos", description=__doc__.splitlines()[0]
+        prog="python -m devtools.chaos", description=__doc__.splitlines()[0]
     )
     parser.add_argument("--events", type=int, default=2000, help="domain writes (one event each)")
     parser.add_argument("--seed", type=int, default=None)
@@ -521,8 +509,6 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     from meeting_room import app  # the flagship example the harness drives
 
-    from .emulators import FirestoreEmulator
-
     emulator = None
     if not os.environ.get("FIRESTORE_EMULATOR_HOST"):
         emulator = FirestoreEmulator(project_id="demo-chaos")
@@ -533,7 +519,6 @@ def main(argv: list[str] | None = None) -> int:
     seed = args.seed if args.seed is not None else random.randrange(1_000_000)
     failed = 0
     try:
-        functions = load_functions()
         for round_seed in range(seed, seed + args.rounds):
             client = firestore.Client(project=project)
             _wipe(client)
@@ -545,7 +530,7 @@ def main(argv: list[str] | None = None) -> int:
                 crowd=args.crowd,
                 checkpoints=args.checkpoints,
             )
-            report = run_chaos(client, app, config, functions, progress=print)
+            report = run_chaos(client, app, config, progress=print)
             for problem in report.problems:
                 print(problem, file=sys.stderr)
             failed += not report.ok
