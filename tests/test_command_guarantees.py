@@ -26,6 +26,7 @@ from boiler.runtime import bookkeeping, durable
 from boiler.runtime.command_runner import CommandOutcome, CommandRunner
 from boiler.runtime.options import Options
 from boiler.runtime.redrive import redrive, redrive_all
+from boiler.testing import wait_until
 from google.api_core import exceptions as gexc
 from google.cloud import firestore
 from meeting_room import AttendanceRequest, StatusRequest, app
@@ -124,8 +125,9 @@ def test_a_command_whose_invocation_dies_is_applied_by_the_durable_path(
     with pytest.raises(Killed):
         runner(db).handle("e1", path)
     assert "status" not in command(db, path)
-    # The write-ahead entry travelled beside the read: what the dead invocation leaves behind.
-    entry = pending(db)[bookkeeping.safe_id(FUNCTION, "e1")]
+    # The write-ahead entry travelled beside the read: what the dead invocation leaves behind
+    # (still in flight when the death came first: wait for it, the way the platform would).
+    entry = wait_until(lambda: pending(db).get(bookkeeping.safe_id(FUNCTION, "e1")), timeout=10)
     assert (entry["kind"], entry["function"], entry["document"]) == ("command", FUNCTION, path)
     assert entry["startedAt"] is not None
 

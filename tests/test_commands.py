@@ -242,11 +242,18 @@ class Misuse(Command, path="counters/{counterId}/misuses/{uid}", creatable_by=ui
     def apply(self, ctx: CommandContext) -> None:
         if self.mistake == "ids":
             ctx.get(Counter, ctx.params["counterId"], "extra")
+        if self.mistake == "value":
+            ctx.update(Counter, ctx.params["counterId"], value="ten")
         ctx.update(Counter, ctx.params["counterId"], valu=1)
 
 
 @pytest.mark.parametrize(
-    ("mistake", "message"), [("ids", "needs ids"), ("field", "has no fields ['valu']")]
+    ("mistake", "message"),
+    [
+        ("ids", "needs ids"),
+        ("field", "has no fields ['valu']"),
+        ("value", "would store an invalid document"),
+    ],
 )
 def test_misuse_inside_apply_is_rejected_as_an_internal_error(
     counter: firestore.Client, mistake: str, message: str
@@ -340,3 +347,20 @@ def test_readme_command_example(firestore: firestore.Client) -> None:
         run(firestore, example.RenameTeam, outsider).reason == "you are not a member of this team"
     )
     assert firestore.document("teams/t1").get().get("name") == "New"
+
+
+def test_an_invalid_stored_document_rejects_the_command_naming_it(db: firestore.Client) -> None:
+    """Data to fix, not a bug in apply: rejected with the document and the field, no error
+    document; once the meeting is fixed, a new request applies."""
+    db.document("meetings/m1").update({"title": None})
+    path = request(db, "users/u3/attendanceRequests/r1", {"meetingId": "m1", "attendance": True})
+    outcome = run(db, AttendanceRequest, path)
+    assert outcome.status == "rejected"
+    assert outcome.reason == (
+        "cannot apply: the stored document meetings/m1: title: Input should be a valid string"
+    )
+    assert list(db.collection(bookkeeping.ERRORS).stream()) == []
+    assert ticket(db, "u3")["attendance"] is False
+    db.document("meetings/m1").update({"title": "Fixed"})
+    again = request(db, "users/u3/attendanceRequests/r2", {"meetingId": "m1", "attendance": True})
+    assert run(db, AttendanceRequest, again).status == "applied"

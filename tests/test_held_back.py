@@ -266,3 +266,53 @@ def test_one_invalid_profile_in_many_meetings_is_recorded_once_and_fixed_everywh
         assert view(db, "u1", meeting_id)["attending"][1]["name"] == "Bo Fixed"  # type: ignore[index]
     assert errors(db) == []
     assert_views_equal_a_rebuild(db)
+
+
+def test_every_recorded_problem_is_resolved_not_only_the_latest(
+    meeting: firestore.Client,
+) -> None:
+    """A ticket goes invalid, then the meeting itself: both are recorded; fixing each removes
+    its own error document (the record tracks every outstanding one)."""
+    db = meeting
+    db.document("meetings/m1/tickets/u2").update({"role": 3})
+    deliver(db, "ticket", "meetings/m1/tickets/u2")
+    db.document("meetings/m1").update({"title": None})
+    deliver(db, "meeting", "meetings/m1")
+    assert sorted(e["sourcePath"] for e in errors(db)) == ["meetings/m1", "meetings/m1/tickets/u2"]
+    db.document("meetings/m1/tickets/u2").update({"role": "participant"})
+    deliver(db, "ticket", "meetings/m1/tickets/u2")
+    assert [e["sourcePath"] for e in errors(db)] == ["meetings/m1"]
+    db.document("meetings/m1").update({"title": "Back"})
+    deliver(db, "meeting", "meetings/m1")
+    assert errors(db) == [] and view(db, "u1")["title"] == "Back"  # type: ignore[index]
+    assert "problems" not in record(db)
+    assert_views_equal_a_rebuild(db)
+
+
+def test_a_participant_removed_while_invalid_is_left_to_others_and_cleared_if_valid(
+    meeting: firestore.Client,
+) -> None:
+    db = meeting
+    db.document("users/u3").update({"organization": 5})
+    deliver(db, "user", "users/u3")
+    assert [e["sourcePath"] for e in errors(db)] == ["users/u3"]
+    db.document("users/u3").update({"organization": "Acme"})  # fixed, but its event is late
+    db.document("meetings/m1").update({"participantIds": ["u1", "u2"]})
+    deliver(db, "meeting", "meetings/m1")  # u3 is no longer a source: read once, valid
+    assert errors(db) == [] and "problems" not in record(db)
+    assert_views_equal_a_rebuild(db)
+
+
+def test_deleting_the_meeting_withdraws_the_errors_of_its_own_documents(
+    meeting: firestore.Client,
+) -> None:
+    db = meeting
+    db.document("meetings/m1/tickets/u2").update({"attendance": "maybe"})
+    deliver(db, "ticket", "meetings/m1/tickets/u2")
+    assert [e["sourcePath"] for e in errors(db)] == ["meetings/m1/tickets/u2"]
+    db.document("meetings/m1").delete()  # its tickets stay behind, still invalid
+    deliver(db, "meeting", "meetings/m1")
+    assert errors(db) == [] and view(db, "u1") is None
+    db.document("meetings/m1").set({"title": "Again", "locationId": "l1", "participantIds": ["u2"]})
+    deliver(db, "meeting", "meetings/m1")  # back, and the ticket is still invalid: recorded again
+    assert [e["sourcePath"] for e in errors(db)] == ["meetings/m1/tickets/u2"]

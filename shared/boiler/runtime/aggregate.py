@@ -375,9 +375,9 @@ class AggregateBuilder:
             written, deleted = self._stage(attempt, plan, operations)
             if state.snapshot is not None:
                 attempt.guarded_delete(ref, state.snapshot)
-            self._stage_problem(attempt, state, None)
+            self._stage_problems(attempt, state, None)
             return written, deleted
-        problem = plan.problem
+        problems = self._stage_problems(attempt, state, plan.problem)
         record = bookkeeping.record_entry(
             state.key,
             sources=state.sources,
@@ -385,7 +385,7 @@ class AggregateBuilder:
             deps=self.dependencies(state),
             views=plan.digests,
             unsynced=unsynced,
-            problem=bookkeeping.problem_of(self.spec.name, state.key, problem) if problem else None,
+            problems=problems,
         )
         fitted = self._fit(attempt, state, record)
         if fitted is None:  # too large even without its cache: nothing of it can be stored
@@ -397,7 +397,7 @@ class AggregateBuilder:
                 f"{len(plan.digests):,} views), over the "
                 f"{sizes_module.DOCUMENT_BUDGET:,}-byte budget; its views are not updated",
             )
-            self._stage_problem(attempt, state, plan.problem)
+            self._stage_problems(attempt, state, plan.problem)
             plan.version = state.record.version
             return 0, 0
         written, deleted = self._stage(attempt, plan, operations)
@@ -409,7 +409,6 @@ class AggregateBuilder:
             attempt.guarded_update(ref, state.snapshot, {**whole_or_changes, **stamp})
         else:
             plan.version = state.record.version
-        self._stage_problem(attempt, state, plan.problem)
         return written, deleted
 
     def _root_exists(self, state: AggregateState) -> bool:
@@ -448,34 +447,59 @@ class AggregateBuilder:
             log.warning("boiler.record_uncached", view=self.spec.name, key=state.key, bytes=size)
         return lean
 
-    def _stage_problem(
+    def _stage_problems(
         self, attempt: Attempt, state: AggregateState, problem: BoilerError | None
-    ) -> None:
-        """Record a new problem once; remove the error document of one that is resolved."""
-        stored = state.record.problem
+    ) -> dict[str, dict[str, Any]]:
+        """Record a new problem once; remove the error documents of the resolved ones.
+
+        Returns the problems still outstanding (stored with the record): every one this
+        aggregate recorded, until it sees it resolved, not only the latest.
+        """
+        problems = dict(state.record.problems)
         new = bookkeeping.problem_of(self.spec.name, state.key, problem) if problem else None
-        # One invalid document shared by the aggregates of one commit: one write for all.
-        if problem is not None and new is not None and new != stored:
+        if problem is not None and new is not None and problems.get(new["id"]) != new:
             ref = bookkeeping.error_ref(self.client, new["id"])
+            # One invalid document shared by the aggregates of one commit: one write for all.
             if ref.path not in attempt.written:
                 entry = bookkeeping.error_entry(self.spec.name, state.key, problem, self.origin)
                 attempt.set(ref, entry)
-        resolved = new is None or stored is None or new["id"] != stored["id"]
-        if stored is not None and resolved and self._resolved(state, stored):
-            ref = bookkeeping.error_ref(self.client, stored["id"])
-            if ref.path not in attempt.written:
-                attempt.delete(ref)
+            problems[new["id"]] = new
+        for error_id, stored in list(problems.items()):
+            if new is not None and error_id == new["id"]:
+                continue
+            held, ours = self._still_invalid(attempt, state, stored)
+            if not held:
+                ref = bookkeeping.error_ref(self.client, error_id)
+                if ref.path not in attempt.written:
+                    attempt.delete(ref)
+            if not held or not ours:
+                del problems[error_id]
+        return problems
 
-    def _resolved(self, state: AggregateState, stored: dict[str, Any]) -> bool:
-        """Whether a problem recorded before is gone (an invalid document: it now validates)."""
+    def _still_invalid(
+        self, attempt: Attempt, state: AggregateState, stored: dict[str, Any]
+    ) -> tuple[bool, bool]:
+        """(is the recorded problem still there, is it still this aggregate's to track).
+
+        A build failure is gone once the aggregate builds; an invalid document once it
+        validates or is deleted, or (its root and children) once the root is deleted. One no
+        longer among the sources (a participant removed) is read once more, then left to the
+        aggregates that still use it.
+        """
         path = stored.get("path")
-        if stored.get("kind") != "invalid-document" or path is None:
-            return True
-        if path not in state.sources:
-            return False  # no longer part of this aggregate: another one may still hold it
-        raw = state.sources[path]
+        if stored.get("kind") != "invalid-document" or not isinstance(path, str):
+            return False, True
+        root = self.root_path(state.key)
+        if not self._root_exists(state) and (path == root or path.startswith(root + "/")):
+            return False, False  # the root and its children belong to this aggregate alone
+        ours = path in state.sources
+        if ours:
+            raw = state.sources[path]
+        else:
+            (snapshot,) = attempt.get_all([self.client.document(path)])
+            raw = snapshot.to_dict() if snapshot.exists else None
         if raw is None:
-            return True
+            return False, ours
         try:
             if path == self.root_path(state.key):
                 self._root_model(state)
@@ -483,8 +507,8 @@ class AggregateBuilder:
                 if template.match(path) is not None:
                     model.from_firestore(path, raw)
         except InvalidDocument:
-            return False
-        return True
+            return True, ours
+        return False, ours
 
     def write_chunk(
         self, attempt: Attempt, plan: WritePlan, chunk: list[str], rest: list[str]

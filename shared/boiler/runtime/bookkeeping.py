@@ -69,7 +69,8 @@ def aggregates_of(client: firestore.Client, view: str) -> firestore.CollectionRe
 # Large record fields no query uses: exempt from indexing (``deps`` stays: dependents_query).
 UNINDEXED_RECORD_FIELDS = ("sources", "views")
 # Record fields present only in some states: dropped from the stored record when absent.
-_OPTIONAL_RECORD_FIELDS = {"sources", "collections", "unsynced", "problem", "uncached"}
+# ("problem": one problem, as records before "problems" stored it.)
+_OPTIONAL_RECORD_FIELDS = {"sources", "collections", "unsynced", "problems", "problem", "uncached"}
 
 
 def dependents_query(client: firestore.Client, view: str, document: str) -> Any:
@@ -95,7 +96,8 @@ class Record:
     deps: list[str] = field(default_factory=list)
     views: dict[str, str] = field(default_factory=dict)
     unsynced: list[str] = field(default_factory=list)  # view paths a chunked write left behind
-    problem: dict[str, Any] | None = None  # why its views are held back (``problem_of``)
+    # The error documents this aggregate recorded and has not seen resolved: {id: problem_of}.
+    problems: dict[str, dict[str, Any]] = field(default_factory=dict)
     uncached: bool = False  # too large with its source cache: stored without it
     version: str = ""  # changes with every record write
 
@@ -108,7 +110,7 @@ class Record:
             deps=data.get("deps", []),
             views=data.get("views", {}),
             unsynced=data.get("unsynced", []),
-            problem=data.get("problem"),
+            problems=_problems(data),
             uncached=bool(data.get("uncached")),
             version=str(data.get("version", "")),
         )
@@ -121,7 +123,7 @@ def record_entry(
     deps: list[str],
     views: Mapping[str, str],
     unsynced: list[str],
-    problem: dict[str, Any] | None,
+    problems: Mapping[str, dict[str, Any]],
 ) -> dict[str, Any]:
     """The record of one aggregate (before ``fit``: maybe too large for one document)."""
     record: dict[str, Any] = {
@@ -133,9 +135,17 @@ def record_entry(
     }
     if unsynced:  # a root deleted with more views than one commit holds keeps a tombstone
         record["unsynced"] = unsynced
-    if problem is not None:
-        record["problem"] = problem
+    if problems:
+        record["problems"] = dict(problems)
     return record
+
+
+def _problems(data: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    problems = dict(data.get("problems") or {})
+    old = data.get("problem")
+    if isinstance(old, dict) and "id" in old:
+        problems.setdefault(str(old["id"]), old)
+    return problems
 
 
 def uncached(record: Mapping[str, Any]) -> dict[str, Any]:

@@ -115,10 +115,15 @@ class CommandContext:
         return self._raw[path]
 
     def get(self, model: type[M], *ids: str | None) -> M | None:
-        """The document as a validated model, or None when it does not exist."""
+        """The document as a validated model, or None when it does not exist.
+
+        A stored document that fails its model rejects the command, naming it: data to fix,
+        not a bug in ``apply`` (the rejection is guarded like any read: fixed meanwhile, the
+        command runs again).
+        """
         path = self._path(model, ids)
         raw = self._read(path)
-        return None if raw is None else model.from_firestore(path, raw)
+        return None if raw is None else _stored(model, path, raw)
 
     def set(self, document: DomainModel, *ids: str | None) -> None:
         """Create or replace a document."""
@@ -132,6 +137,7 @@ class CommandContext:
         current = self._read(path)
         if current is None:
             raise CommandRejected(f"{path} does not exist")
+        _stored(model, path, current)
         aliases = {name: info.alias or name for name, info in model.model_fields.items()}
         unknown = sorted(set(changes) - set(aliases))
         if unknown:
@@ -140,7 +146,13 @@ class CommandContext:
                 code="apply-unknown-field",
             )
         changed = {aliases[name]: value for name, value in changes.items()}
-        stored = model.from_firestore(path, {**current, **changed}).to_firestore()
+        try:
+            stored = model.from_firestore(path, {**current, **changed}).to_firestore()
+        except InvalidDocument as error:  # the stored part validated: apply's values did not
+            raise CommandMisuse(
+                f"ctx.update({model.__name__}, ...) would store an invalid document: {error}",
+                code="apply-invalid-value",
+            ) from None
         self._raw[path] = self._writes[path] = {**current, **{k: stored[k] for k in changed}}
 
     def delete(self, model: type[DomainModel], *ids: str | None) -> None:
@@ -233,6 +245,13 @@ class _ApplyFailed(Exception):
     def __init__(self, error: Exception) -> None:
         self.error = error
         super().__init__(repr(error))
+
+
+def _stored(model: type[M], path: str, raw: dict[str, Any]) -> M:
+    try:
+        return model.from_firestore(path, raw)
+    except InvalidDocument as error:
+        raise CommandRejected(f"cannot apply: the stored document {error}") from None
 
 
 def _invalid_reason(error: InvalidDocument) -> str:
