@@ -18,6 +18,7 @@ signed-in caller.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from .access import (
@@ -71,18 +72,16 @@ def _same(left: Any, right: Any) -> bool:
     return isinstance(left, bool) == isinstance(right, bool) and bool(left == right)
 
 
+@dataclass(frozen=True)
 class _Request:
-    def __init__(
-        self,
-        model: type,
-        uid: str | None,
-        claims: Mapping[str, Any],
-        path_params: Mapping[str, str],
-        fields: Mapping[str, Any],
-        lookup: Lookup,
-    ) -> None:
-        self.model, self.uid, self.claims = model, uid, claims
-        self.path_params, self.fields, self.lookup = path_params, fields, lookup
+    """One decision's inputs (see ``allowed``)."""
+
+    model: type
+    uid: str | None
+    claims: Mapping[str, Any]
+    path_params: Mapping[str, str]
+    fields: Mapping[str, Any]
+    lookup: Lookup
 
     def holds(self, condition: Condition) -> bool:
         if isinstance(condition, Anyone):

@@ -38,7 +38,7 @@ from .access import (
     uid_in_field,
     uid_in_path,
 )
-from .documents import Document
+from .documents import Document, declared
 from .errors import DeclarationError
 from .paths import PathTemplate
 
@@ -165,13 +165,8 @@ class Command(Document):
 
     @classmethod
     def spec(cls) -> CommandSpec:
-        spec = cls.__dict__.get("__command_spec__")
-        if spec is None:
-            raise DeclarationError(
-                f"{cls.__name__} is not a declared command (no path=/creatable_by=)",
-                code="command-not-declared",
-            )
-        return spec
+        message = f"{cls.__name__} is not a declared command (no path=/creatable_by=)"
+        return declared(cls, "__command_spec__", message, code="command-not-declared")  # type: ignore[no-any-return]
 
 
 def order_choices(command: type[Command], template: PathTemplate) -> list[str]:

@@ -78,16 +78,21 @@ class DomainModel(Document):
 
     @classmethod
     def path_template(cls) -> PathTemplate:
-        template = cls.__dict__.get("__path_template__")
-        if template is None:
-            from .errors import DeclarationError
+        message = (
+            f"{cls.__name__} has no path: declare it as "
+            f'`class {cls.__name__}(DomainModel, path="collection/{{id}}")`'
+        )
+        return declared(cls, "__path_template__", message, code="model-path-missing")  # type: ignore[no-any-return]
 
-            raise DeclarationError(
-                f"{cls.__name__} has no path: declare it as "
-                f'`class {cls.__name__}(DomainModel, path="collection/{{id}}")`',
-                code="model-path-missing",
-            )
-        return template
+
+def declared(cls: type, attribute: str, message: str, code: str) -> Any:
+    """What ``cls`` itself declared under ``attribute`` (not inherited); else a DeclarationError."""
+    value = cls.__dict__.get(attribute)
+    if value is None:
+        from .errors import DeclarationError
+
+        raise DeclarationError(message, code=code)
+    return value
 
 
 @functools.cache

@@ -8,7 +8,7 @@ from typing import Any, ClassVar, Self
 from pydantic import ConfigDict
 
 from .access import Access, check_access, check_wildcards_for_rules
-from .documents import Document
+from .documents import Document, declared
 from .errors import DeclarationError
 from .paths import PathTemplate
 from .sources import Sources
@@ -129,13 +129,8 @@ class ViewModel(Document):
 
     @classmethod
     def spec(cls) -> ViewSpec:
-        spec = cls.__dict__.get("__view_spec__")
-        if spec is None:
-            raise DeclarationError(
-                f"{cls.__name__} is not a declared view model (no path=/sources=)",
-                code="view-not-declared",
-            )
-        return spec
+        message = f"{cls.__name__} is not a declared view model (no path=/sources=)"
+        return declared(cls, "__view_spec__", message, code="view-not-declared")  # type: ignore[no-any-return]
 
     @classmethod
     def build_paths(cls, data: Sources) -> dict[str, Self]:

@@ -296,18 +296,7 @@ class CommandRunner:
         unavailable) leaves the pending entry with the error and enqueues the redrive task.
         """
         outcome = CommandOutcome(self.name, event_id, document)
-        try:
-            return self.run(outcome)
-        except Exception as error:
-            outcome.status = "pending"
-            durable.hand_off(self.client, outcome, error, bookkeeping.COMMAND)
-            log.error(
-                "boiler.pending",
-                error=repr(error),
-                cause=repr(error.__cause__),
-                **outcome.log_fields(),
-            )
-            return outcome
+        return durable.finish_or_hand_off(self.client, outcome, bookkeeping.COMMAND, self.run)
 
     def run(self, outcome: CommandOutcome, write_ahead: bool = True) -> CommandOutcome:
         """``handle`` without the hand-off: raises if no final status could be committed."""

@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from google.cloud import firestore
 
@@ -63,6 +64,31 @@ def hand_off(
     failures = counts[0] if counts else 0
     enqueue(outcome.function, outcome.event_id, outcome.document, kind=kind, failures=failures)
     return failures
+
+
+class Outcome(Work, Protocol):
+    """A view event's ``Outcome`` or a ``CommandOutcome``: what ``finish_or_hand_off`` needs."""
+
+    status: str
+
+    def log_fields(self) -> dict[str, Any]: ...
+
+
+W = TypeVar("W", bound=Outcome)
+
+
+def finish_or_hand_off(client: firestore.Client, outcome: W, kind: str, run: Callable[[W], W]) -> W:
+    """``run(outcome)``; on any exception the work is not lost: status ``pending``, the
+    pending entry gets the error and the task queue is asked to finish it (``hand_off``)."""
+    try:
+        return run(outcome)
+    except Exception as error:
+        outcome.status = "pending"
+        hand_off(client, outcome, error, kind)
+        log.error(
+            "boiler.pending", error=repr(error), cause=repr(error.__cause__), **outcome.log_fields()
+        )
+        return outcome
 
 
 def task_id(function: str, event_id: str, failures: int = 0) -> str:

@@ -139,18 +139,7 @@ class Pipeline:
         the task queue.
         """
         outcome = Outcome(self.trigger.name, event_id, document)
-        try:
-            return self.run(outcome)
-        except Exception as error:
-            outcome.status = "pending"
-            durable.hand_off(self.client, outcome, error, bookkeeping.VIEW)
-            log.error(
-                "boiler.pending",
-                error=repr(error),
-                cause=repr(error.__cause__),
-                **outcome.log_fields(),
-            )
-            return outcome
+        return durable.finish_or_hand_off(self.client, outcome, bookkeeping.VIEW, self.run)
 
     def run(self, outcome: Outcome, write_ahead: bool = True) -> Outcome:
         """``handle`` without the hand-off: raises if the event could not be applied."""

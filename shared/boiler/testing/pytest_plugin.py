@@ -16,7 +16,7 @@ is never skipped.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 import pytest
@@ -30,6 +30,17 @@ if TYPE_CHECKING:
 def _set_env(monkeypatch: pytest.MonkeyPatch, env: dict[str, str]) -> None:
     for name, value in env.items():
         monkeypatch.setenv(name, value)
+
+
+def _empty_client(
+    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], reset: Callable[[], object], project: str
+) -> Client:
+    """Point this process at an emulator, empty its database, and return a client on it."""
+    from google.cloud import firestore as firestore_module
+
+    _set_env(monkeypatch, env)
+    reset()
+    return firestore_module.Client(project=project)
 
 
 @pytest.fixture(scope="session")
@@ -58,11 +69,8 @@ def boiler_firestore(
     boiler_firestore_emulator: FirestoreEmulator, monkeypatch: pytest.MonkeyPatch
 ) -> Client:
     """An empty database: a `google.cloud.firestore.Client` on the standalone emulator."""
-    from google.cloud import firestore as firestore_module
-
-    _set_env(monkeypatch, boiler_firestore_emulator.env())
-    boiler_firestore_emulator.reset()
-    return firestore_module.Client(project=boiler_firestore_emulator.project_id)
+    emulator = boiler_firestore_emulator
+    return _empty_client(monkeypatch, emulator.env(), emulator.reset, emulator.project_id)
 
 
 @pytest.fixture(scope="session")
@@ -90,8 +98,5 @@ def boiler_suite_firestore(
     boiler_emulator_suite: EmulatorSuite, monkeypatch: pytest.MonkeyPatch
 ) -> Client:
     """An empty database in the emulator suite (where functions trigger), as a client."""
-    from google.cloud import firestore as firestore_module
-
-    _set_env(monkeypatch, boiler_emulator_suite.env())
-    boiler_emulator_suite.reset_firestore()
-    return firestore_module.Client(project=boiler_emulator_suite.project_id)
+    suite = boiler_emulator_suite
+    return _empty_client(monkeypatch, suite.env(), suite.reset_firestore, suite.project_id)
