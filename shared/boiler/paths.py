@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 
@@ -101,16 +102,23 @@ class PathTemplate:
         match = _WILDCARD.match(self.segments[-1])
         return match.group(1) if match else None
 
+    @functools.cached_property
+    def _slots(self) -> tuple[tuple[str, str | None], ...]:
+        """Each segment with its wildcard's name (None: a literal); parsed once, used per event."""
+        return tuple(
+            (segment, wildcard.group(1) if (wildcard := _WILDCARD.match(segment)) else None)
+            for segment in self.segments
+        )
+
     def match(self, path: str) -> dict[str, str] | None:
         """The wildcard values if ``path`` is a document of this template, else ``None``."""
         parts = path.strip("/").split("/")
         if len(parts) != len(self.segments):
             return None
         values: dict[str, str] = {}
-        for segment, part in zip(self.segments, parts, strict=True):
-            wildcard = _WILDCARD.match(segment)
-            if wildcard:
-                values[wildcard.group(1)] = part
+        for (segment, name), part in zip(self._slots, parts, strict=True):
+            if name is not None:
+                values[name] = part
             elif segment != part:
                 return None
         return values
@@ -118,16 +126,15 @@ class PathTemplate:
     def format(self, **values: str) -> str:
         """The concrete path; every wildcard must be given a valid document id (else ValueError)."""
         parts = []
-        for segment in self.segments:
-            wildcard = _WILDCARD.match(segment)
-            if not wildcard:
+        for segment, name in self._slots:
+            if name is None:
                 parts.append(segment)
                 continue
-            value = values.get(wildcard.group(1))
+            value = values.get(name)
             problem = document_id_problem(value)
             if problem is not None:
                 raise ValueError(
-                    f"{self.text}: {{{wildcard.group(1)}}} needs a document id; {value!r} {problem}"
+                    f"{self.text}: {{{name}}} needs a document id; {value!r} {problem}"
                 )
             parts.append(value)  # type: ignore[arg-type]  # checked above
         return "/".join(parts)

@@ -257,8 +257,8 @@ def _paths_of_ids(
     ]
     if problems:
         raise InvalidDocument(root_path or f"a {type(root).__name__} document", problems)
-    wildcard = spec.template.wildcards[0]
-    return [spec.template.format(**{wildcard: str(value)}) for _, value in ids]
+    # Checked above, in a top-level collection (validate() requires it): no format() needed.
+    return [f"{spec.template.collection}/{value}" for _, value in ids]
 
 
 def Root(model: type[DomainModel]) -> Any:  # noqa: N802 - reads like a field declaration

@@ -423,8 +423,10 @@ class AggregateBuilder:
         Dropping and regaining the cache is reported once, as an error document with the sizes.
         """
         ref = self.record_ref(state.key)
-        size = sizes_module.document_size(ref.path, record)
         was_uncached = state.record.uncached
+        if not was_uncached and sizes_module.surely_fits(record):
+            return record  # the usual case: small, counted in C
+        size = sizes_module.document_size(ref.path, record)
         error_id = bookkeeping.uncached_error_id(self.spec.name, state.key)
         error = bookkeeping.error_ref(self.client, error_id)
         if size <= sizes_module.DOCUMENT_BUDGET:
