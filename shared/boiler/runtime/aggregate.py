@@ -230,11 +230,14 @@ class AggregateBuilder:
             if refresh is not None:
                 state.sources[refresh] = fresh
             states.append(state)
-        self._fill(attempt, states)
+        self.fill(attempt, states)
         return states
 
-    def _fill(self, attempt: Attempt, states: list[AggregateState]) -> None:
-        # At most three rounds: root, then what the root points to, then nothing new.
+    def fill(self, attempt: Attempt, states: list[AggregateState]) -> None:
+        """Read what each aggregate needs and does not hold yet (all of it for a new state).
+
+        At most three rounds: the root, then what the root points to, then nothing new.
+        """
         for _ in range(3):
             wanted_docs: dict[str, list[AggregateState]] = {}
             wanted_collections: list[tuple[str, AggregateState]] = []
@@ -371,7 +374,7 @@ class AggregateBuilder:
         ref = self.record_ref(state.key)
         # A held-back plan writes no view: the views not yet synced stay unsynced.
         unsynced = sorted(set(rest) | (state.unsynced if plan.problem else set()))
-        if not self._root_exists(state) and not unsynced:
+        if not self.root_exists(state) and not unsynced:
             written, deleted = self._stage(attempt, plan, operations)
             if state.snapshot is not None:
                 attempt.guarded_delete(ref, state.snapshot)
@@ -411,7 +414,7 @@ class AggregateBuilder:
             plan.version = state.record.version
         return written, deleted
 
-    def _root_exists(self, state: AggregateState) -> bool:
+    def root_exists(self, state: AggregateState) -> bool:
         return state.sources.get(self.root_path(state.key)) is not None
 
     def _fit(
@@ -492,7 +495,7 @@ class AggregateBuilder:
         if stored.get("kind") != "invalid-document" or not isinstance(path, str):
             return False, True
         root = self.root_path(state.key)
-        if not self._root_exists(state) and (path == root or path.startswith(root + "/")):
+        if not self.root_exists(state) and (path == root or path.startswith(root + "/")):
             return False, False  # the root and its children belong to this aggregate alone
         ours = path in state.sources
         if ours:
@@ -521,7 +524,7 @@ class AggregateBuilder:
         if bookkeeping.version_of(snapshot) != plan.version:
             return None  # a newer rebuild owns the views now (and rewrites what we left unsynced)
         written, deleted = self._stage(attempt, plan, chunk)
-        if not rest and not self._root_exists(plan.state):
+        if not rest and not self.root_exists(plan.state):
             attempt.guarded_delete(ref, snapshot)  # the tombstone's last deletes are done
         else:
             attempt.guarded_update(ref, snapshot, bookkeeping.unsynced_update(rest))

@@ -154,7 +154,7 @@ def _reconcile_one(
         state = AggregateState.from_snapshot(key, record)
         state.sources, state.collections = {}, set()
         stored = state.record
-        builder._fill(attempt, [state])
+        builder.fill(attempt, [state])
         plan = builder.rebuild(state)
         if plan.problem is not None:
             # Held back like the pipeline does: the views stay, the record follows the
@@ -175,7 +175,7 @@ def _reconcile_one(
         plan.operations = sorted(stale) + sorted(orphans)
         chunk, rest = chunks.first_chunk(plan)
         before = stored.version
-        root_gone = builder._root_model(state) is None
+        root_gone = not builder.root_exists(state)
         if not record.exists and root_gone and not rest:
             # No record is read or written to guard this commit: each delete guards itself.
             for path in chunk:  # the root is gone, so every operation is an orphan delete
