@@ -9,6 +9,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 
+import pytest
 from boiler import compile_app
 from boiler.runtime import bookkeeping
 from boiler.runtime.chunks import WRITE_BUDGET
@@ -119,26 +120,17 @@ def test_chunked_orphan_deletes_stop_when_a_recreated_meeting_takes_over(
     _assert_fresh_views_and_agreeing_record(firestore)
 
 
-def test_stale_rewrites_guarded_by_an_unchanged_record_lose_to_a_rename(
-    firestore: firestore.Client,
-) -> None:
+@pytest.mark.parametrize(
+    "record_lost",
+    [False, True],
+    ids=["guarded-by-an-unchanged-record", "creating-the-record"],
+)
+def test_stale_rewrites_lose_to_a_rename(firestore: firestore.Client, record_lost: bool) -> None:
     create_meeting(firestore, "m1")
     _build(firestore)
-    # The record is right, one view is not: reconcile's commit writes the view alone.
-    firestore.document("users/u2/meetingSessions/m1").update({"title": "tampered"})
-    calls: list[str] = []
-
-    report = reconcile(MeetingSession, firestore, before_commit=_rename_at_first(firestore, calls))
-
-    assert calls == ["m1", "m1"]
-    assert report.stale == 0 and report.failed == 0, report.as_dict()
-    _assert_fresh_views_and_agreeing_record(firestore)
-
-
-def test_rewrites_creating_the_record_lose_to_a_rename(firestore: firestore.Client) -> None:
-    create_meeting(firestore, "m1")
-    _build(firestore)
-    bookkeeping.aggregate_ref(firestore, "MeetingSession", "m1").delete()  # lost: views remain
+    if record_lost:  # reconcile's commit then creates the record (must not exist)
+        bookkeeping.aggregate_ref(firestore, "MeetingSession", "m1").delete()
+    # Otherwise the record is right and one view is not: reconcile's commit writes the view alone.
     firestore.document("users/u2/meetingSessions/m1").update({"title": "tampered"})
     calls: list[str] = []
 
