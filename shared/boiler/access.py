@@ -231,21 +231,25 @@ def check_wildcards_for_rules(owner: type, template: PathTemplate) -> None:
 def check_access(owner: type, access: Access | None, template: PathTemplate) -> None:
     """Every wildcard and field an access rule names exists on the guarded document."""
     for condition in access.conditions() if access is not None else []:
-        if isinstance(condition, UidInPath) and condition.wildcard not in template.wildcards:
-            raise DeclarationError(
-                f"{owner.__name__}: access names {{{condition.wildcard}}} but {template} has only "
-                f"{list(template.wildcards)}",
-                code="access-unknown-wildcard",
-            )
+        if isinstance(condition, UidInPath):
+            named_by = f"access names {{{condition.wildcard}}}"
+            _require_wildcard(owner, template, condition.wildcard, named_by)
         if isinstance(condition, UidInField):
             firestore_field(owner, condition.field)
         if isinstance(condition, DocumentCheck):
             for _, source in condition.ids:
-                if isinstance(source, PathParam) and source.name not in template.wildcards:
-                    raise DeclarationError(
-                        f"{owner.__name__}: document({condition.model.__name__}) uses path_param"
-                        f"({source.name!r}) but {template} has only {list(template.wildcards)}",
-                        code="access-unknown-wildcard",
+                if isinstance(source, PathParam):
+                    named_by = (
+                        f"document({condition.model.__name__}) uses path_param({source.name!r})"
                     )
+                    _require_wildcard(owner, template, source.name, named_by)
                 if isinstance(source, FieldValue):
                     firestore_field(owner, source.name)
+
+
+def _require_wildcard(owner: type, template: PathTemplate, name: str, named_by: str) -> None:
+    if name not in template.wildcards:
+        raise DeclarationError(
+            f"{owner.__name__}: {named_by} but {template} has only {list(template.wildcards)}",
+            code="access-unknown-wildcard",
+        )
