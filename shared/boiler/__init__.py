@@ -10,8 +10,17 @@ from .access import field_value as field_value
 from .access import has_claim as has_claim
 from .access import path_param as path_param
 from .access import public as public
+from .access import signed_in as signed_in
 from .access import uid_in_field as uid_in_field
 from .access import uid_in_path as uid_in_path
+from .aggregates import KEY as KEY
+from .aggregates import Avg as Avg
+from .aggregates import Count as Count
+from .aggregates import Max as Max
+from .aggregates import Min as Min
+from .aggregates import Query as Query
+from .aggregates import Sum as Sum
+from .aggregates import Top as Top
 from .app import App as App
 from .commands import Command as Command
 from .compiler import compile_app as compile_app
@@ -33,8 +42,16 @@ from .sources import Sources as Sources
 from .views import ViewModel as ViewModel
 
 __all__ = [
+    "KEY",
     "Access",
     "App",
+    "Avg",
+    "Count",
+    "Max",
+    "Min",
+    "Query",
+    "Sum",
+    "Top",
     "BoilerError",
     "Children",
     "Command",
@@ -58,6 +75,7 @@ __all__ = [
     "has_claim",
     "path_param",
     "public",
+    "signed_in",
     "uid_in_field",
     "uid_in_path",
 ]

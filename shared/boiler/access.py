@@ -83,6 +83,11 @@ class Anyone:
 
 
 @dataclass(frozen=True)
+class SignedIn:
+    """Any signed-in user (every alternative but ``public()`` requires sign-in anyway)."""
+
+
+@dataclass(frozen=True)
 class DocumentCheck:
     """A test on another document, expressible in rules with ``get()``/``exists()``.
 
@@ -96,7 +101,7 @@ class DocumentCheck:
     value: str | bool | int | None = None
 
 
-Condition = UidInPath | UidInField | Claim | Anyone | DocumentCheck
+Condition = UidInPath | UidInField | Claim | Anyone | SignedIn | DocumentCheck
 
 
 @dataclass(frozen=True)
@@ -150,6 +155,11 @@ def uid_in_field(field: str) -> Access:
 def has_claim(claim: str, value: str | bool = True) -> Access:
     """Allowed for any signed-in user whose token carries ``claim == value``."""
     return _one(Claim(claim, value))
+
+
+def signed_in() -> Access:
+    """Allowed for any signed-in user."""
+    return _one(SignedIn())
 
 
 def public() -> Access:

@@ -30,6 +30,7 @@ from .access import (
     DocumentCheck,
     FieldValue,
     PathParam,
+    SignedIn,
     UidInField,
     UidInPath,
     firestore_field,
@@ -84,8 +85,8 @@ class _Request:
     lookup: Lookup
 
     def holds(self, condition: Condition) -> bool:
-        if isinstance(condition, Anyone):
-            return True
+        if isinstance(condition, Anyone | SignedIn):
+            return True  # sign-in itself is checked with the alternative
         if isinstance(condition, UidInPath):
             return self.uid is not None and self.path_params.get(condition.wildcard) == self.uid
         if isinstance(condition, UidInField):

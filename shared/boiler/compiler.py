@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .aggregates import Query
 from .app import App
 from .commands import Command, check_access
 from .errors import DeclarationError
@@ -16,11 +17,12 @@ from .views import ViewModel, ViewSpec
 
 @dataclass(frozen=True)
 class TriggerSpec:
-    """One Firestore-triggered function: keeps ``view`` in step with writes to ``source``."""
+    """One Firestore-triggered function: keeps ``view`` in step with writes to ``source``
+    (a source of a record view, or the root or a queried model of an aggregate view)."""
 
     name: str
     view: type[ViewModel]
-    source: SourceSpec
+    source: SourceSpec | Query
 
     @property
     def document(self) -> str:
@@ -68,7 +70,11 @@ def compile_app(app: App) -> Build:
             raise DeclarationError(
                 f"{view.__name__} must define `@classmethod def build(cls, data)`"
             )
-        for source in spec.sources.__sources__.values():
+        listened: list[SourceSpec | Query] = list(spec.sources.__sources__.values())
+        # An aggregate view listens to its root and to each model its queries read, once.
+        queried = {a.query.model: a.query for a in spec.sources.__aggregates__.values()}
+        listened += list(queried.values())
+        for source in listened:
             name = f"{to_snake(spec.name)}_on_{to_snake(source.model.__name__)}"
             if name in names:
                 raise DeclarationError(
@@ -102,11 +108,12 @@ def _compile_commands(app: App, names: set[str]) -> tuple[CommandTriggerSpec, ..
 def _check_paths(app: App, triggers: list[TriggerSpec]) -> None:
     """Every path boiler or a client writes must be its own: a view where a trigger listens
     re-triggers forever; a command over domain data or a view lets clients write there."""
-    listened = {t.source.model: t for t in triggers}
+    listened = {t.source.model: t for t in triggers if not issubclass(t.source.model, ViewModel)}
     domain: list[tuple[str, PathTemplate]] = [
-        (f"domain model {model.__name__}", model.path_template())
+        (f"domain model {model.__name__}", model.__path_template__)
         for model in dict.fromkeys([*app.domain, *listened])
     ]
+    _check_view_graph(app, triggers)
     written: list[tuple[str, PathTemplate]] = []
     for view in app.views:
         template = view.spec().template
@@ -115,6 +122,8 @@ def _check_paths(app: App, triggers: list[TriggerSpec]) -> None:
                 f"{view.__name__} writes {template}, inside boiler's own {template.segments[0]}"
             )
         for trigger in triggers:
+            if issubclass(trigger.source.model, ViewModel):
+                continue  # a view read by another view: _check_view_graph
             if template.overlaps(trigger.source.template):
                 raise DeclarationError(
                     f"{view.__name__} writes {template}, which {trigger.name} listens to "
@@ -139,6 +148,35 @@ def _check_paths(app: App, triggers: list[TriggerSpec]) -> None:
                     "clients could write there. Give the command its own collection name."
                 )
         written.append((f"command {command.__name__}", template))
+
+
+def _check_view_graph(app: App, triggers: list[TriggerSpec]) -> None:
+    """A view may aggregate another view of the app, never itself, even through others."""
+    reads: dict[type[ViewModel], set[type[ViewModel]]] = {view: set() for view in app.views}
+    for trigger in triggers:
+        model = trigger.source.model
+        if issubclass(model, ViewModel):
+            if model not in reads:
+                raise DeclarationError(
+                    f"{trigger.view.__name__} aggregates the view model {model.__name__}, "
+                    "which the app does not declare; add it to App(views=[...])",
+                    code="view-source-undeclared",
+                )
+            reads[trigger.view].add(model)
+
+    def visit(view: type[ViewModel], trail: tuple[type[ViewModel], ...]) -> None:
+        if view in trail:
+            cycle = " -> ".join(v.__name__ for v in (*trail[trail.index(view) :], view))
+            raise DeclarationError(
+                f"views read each other in a cycle ({cycle}): each write would trigger the "
+                "next forever; break the cycle",
+                code="view-cycle",
+            )
+        for source in reads[view]:
+            visit(source, (*trail, view))
+
+    for view in app.views:
+        visit(view, ())
 
 
 def _commands(app: App) -> list[type[Command]]:

@@ -31,6 +31,7 @@ from .access import (
     DocumentCheck,
     FieldValue,
     PathParam,
+    SignedIn,
     UidInField,
     UidInPath,
     firestore_field,
@@ -98,8 +99,8 @@ def _document_path(check: DocumentCheck, owner: type, data: str) -> tuple[str, l
 
 def render_condition(condition: Condition, owner: type, data: str) -> list[str]:
     """One condition as rules terms to AND; ``data`` is the (requested) document's data."""
-    if isinstance(condition, Anyone):
-        return []
+    if isinstance(condition, Anyone | SignedIn):
+        return []  # sign-in is required by every alternative that is not public (below)
     if isinstance(condition, UidInPath):
         return [f"request.auth.uid == {condition.wildcard}"]
     if isinstance(condition, UidInField):
@@ -119,7 +120,7 @@ def render_condition(condition: Condition, owner: type, data: str) -> list[str]:
         return [*guards, test]
     raise DeclarationError(
         f"cannot express {condition!r} in security rules; build access from uid_in_path, "
-        "uid_in_field, has_claim, public and document(...)",
+        "uid_in_field, has_claim, signed_in, public and document(...)",
         code="rules-unexpressible",
     )
 

@@ -20,6 +20,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol
 
+from .aggregates import AggregateSpec
 from .documents import DomainModel
 from .errors import DeclarationError, InvalidDocument
 from .paths import PathTemplate, document_id_problem
@@ -290,6 +291,8 @@ class Sources:
 
     __sources__: ClassVar[dict[str, SourceSpec]]
     __root__: ClassVar[RootSpec]
+    # Count/Sum/Avg/Min/Max/Top over a Query (aggregates.py), kept by runtime/tallies.py.
+    __aggregates__: ClassVar[dict[str, AggregateSpec]]
 
     key: str
 
@@ -301,11 +304,16 @@ class Sources:
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         specs: dict[str, SourceSpec] = {}
+        aggregates: dict[str, AggregateSpec] = {}
         for name, value in list(vars(cls).items()):
             if isinstance(value, SourceSpec):
                 specs[name] = dataclasses.replace(value, name=name)
                 delattr(cls, name)  # instances get real values; no spec left as a default
+            elif isinstance(value, AggregateSpec):
+                aggregates[name] = dataclasses.replace(value, name=name)
+                delattr(cls, name)
         cls.__sources__ = specs
+        cls.__aggregates__ = aggregates
         roots = [spec for spec in specs.values() if isinstance(spec, RootSpec)]
         if len(roots) != 1:
             raise DeclarationError(
@@ -315,6 +323,17 @@ class Sources:
         cls.__root__ = roots[0]
         for spec in specs.values():
             spec.validate(cls, cls.__root__)
+        for aggregate in aggregates.values():
+            aggregate.validate(cls)
+        joined = [spec for spec in specs.values() if not isinstance(spec, RootSpec)]
+        if aggregates and joined:
+            raise DeclarationError(
+                f"{cls.__name__} mixes aggregates ({', '.join(aggregates)}) with joined sources "
+                f"({', '.join(spec.name for spec in joined)}); an aggregate view is built from "
+                "its root and its aggregates only. Aggregate over a view model that does the "
+                "joining (e.g. Query(MeetingCard) where MeetingCard joins the location)",
+                code="sources-mixed-kinds",
+            )
 
 
 def _root_field_type(owner: type, root: RootSpec, field: str, source: SourceSpec) -> Any:

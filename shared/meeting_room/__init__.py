@@ -6,17 +6,20 @@ from boiler import App
 
 from .commands import AttendanceRequest, StatusRequest
 from .domain import Location, Meeting, Ticket, User
-from .views import MeetingSession
+from .views import Agenda, LocationBoard, MeetingCard, MeetingSession
 
 app = App(
     "meeting_room",
     domain=[User, Location, Meeting, Ticket],
-    views=[MeetingSession],
+    views=[MeetingSession, MeetingCard, Agenda, LocationBoard],
     commands=[AttendanceRequest, StatusRequest],
 )
 
 __all__ = [
+    "Agenda",
     "AttendanceRequest",
+    "LocationBoard",
+    "MeetingCard",
     "Location",
     "Meeting",
     "MeetingSession",

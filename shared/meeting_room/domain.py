@@ -3,6 +3,7 @@ example"), named exactly as the data contract stores them."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Literal
 
 from boiler import DomainModel
@@ -28,6 +29,7 @@ class Meeting(DomainModel, path="meetings/{meetingId}"):
     location_id: str
     status: MeetingStatus = "not-started"
     participant_ids: list[str] = []
+    starts_at: dt.datetime | None = None  # absent: not scheduled (listed after the scheduled)
 
 
 class Ticket(DomainModel, path="meetings/{meetingId}/tickets/{uid}"):

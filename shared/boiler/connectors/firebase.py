@@ -26,8 +26,8 @@ from ..runtime import durable
 from ..runtime.bookkeeping import PendingWork
 from ..runtime.command_runner import CommandRunner
 from ..runtime.options import Options
-from ..runtime.pipeline import Pipeline
 from ..runtime.redrive import redrive
+from ..runtime.tally_pipeline import pipeline_for
 
 
 def export_functions(app: App, options: Options | None = None) -> dict[str, Callable[..., Any]]:
@@ -70,7 +70,7 @@ def redrive_task(build: Build, options: Options | None = None) -> Callable[..., 
 
 def firestore_trigger(trigger: TriggerSpec, options: Options | None = None) -> Callable[..., Any]:
     """One ``on_document_written`` function running the boiler pipeline for ``trigger``."""
-    pipeline = Pipeline(trigger, options=options)
+    pipeline = pipeline_for(trigger, options=options)
 
     def handler(event: firestore_fn.Event[Any]) -> None:
         pipeline.handle(event.id, event.document)

@@ -21,6 +21,7 @@ from google.cloud import firestore
 from ..compiler import TriggerSpec
 from ..errors import BoilerError, BuildFailed, RetriesExhausted
 from ..naming import to_camel
+from ..sources import SourceSpec
 from . import bookkeeping, chunks, durable, log, retry
 from .aggregate import AggregateBuilder, WritePlan
 from .attempt import Attempt
@@ -181,6 +182,7 @@ class Pipeline:
         self, builder: AggregateBuilder, document: str
     ) -> Iterator[tuple[list[str], bool]]:
         source = self.trigger.source
+        assert isinstance(source, SourceSpec), "aggregate views run in TallyPipeline"
         values = source.template.match(document)
         if values is None:
             raise ValueError(f"{self.trigger.name}: {document} does not match {source.template}")

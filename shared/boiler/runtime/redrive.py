@@ -24,7 +24,8 @@ from .client import firestore_client
 from .command_order import instant
 from .command_runner import CommandOutcome, CommandRunner, without_status
 from .options import Options
-from .pipeline import Outcome, Pipeline
+from .pipeline import Outcome
+from .tally_pipeline import pipeline_for
 
 
 def _redrive_view(
@@ -32,7 +33,7 @@ def _redrive_view(
 ) -> Any:
     if work.function not in {trigger.name for trigger in build.triggers}:
         return None
-    pipeline = Pipeline(build.trigger(work.function), client=client, options=options)
+    pipeline = pipeline_for(build.trigger(work.function), client=client, options=options)
     outcome = Outcome(work.function, work.event_id, work.document)
     outcome = pipeline.run(outcome, write_ahead=False)
     if outcome.status == "duplicate":  # finished by another delivery: nothing left to do

@@ -1,0 +1,421 @@
+"""Aggregate views (``Count``/``Sum``/``Avg``/``Min``/``Max``/``Top`` over a ``Query``) kept
+from each change, with reads and writes bounded by the views changed, never by the members.
+
+Per view model, under ``_boilerAggregates/{view}/``:
+
+- ``_boilerTallies/{key}``: the state of one aggregate (runtime/tally_state.py): the root's
+  fields, one tally per aggregate source, and a digest of every view written.
+- ``_boilerMembers/{id}``: one membership entry per (key, member document) that contributes
+  something: ``owner`` ("{group}|{key}"), ``member`` ("{group}|{path}"), and the
+  contribution. Each is small: nothing boiler keeps grows with the number of members.
+
+An event on a member document reads that document and its membership entries (the keys it
+counted in before), relates its current state to keys (the keys it counts in now), and for
+every key in either set moves the tallies by the difference, in one commit guarded by each
+state's version and by the member document's own (``Attempt.verify``). Everything is derived
+from current state, so a duplicated, stale or reordered event recomputes the same thing and
+writes nothing; the ledger entry still marks it processed. A root event refreshes the
+state's copy of the root and rebuilds the views from the tallies alone.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from google.cloud import firestore
+from google.cloud.firestore_v1.base_query import FieldFilter
+
+from ..aggregates import AggregateSpec, Query, TopSpec
+from ..documents import Document, DomainModel
+from ..errors import BoilerError, BuildFailed, InvalidDocument
+from ..views import ViewModel
+from . import bookkeeping, sizes
+from .attempt import Attempt
+from .tally_state import Entry, Overlay, entry_of, fresh_tallies, merged_refill, move, same_entry
+from .tally_state import values as tally_values
+
+TALLIES = "_boilerTallies"
+MEMBERS = "_boilerMembers"
+KEYS_PER_COMMIT = 100  # keys one member event updates per commit (3 writes each at most)
+
+
+def is_tally_view(view: type[ViewModel]) -> bool:
+    """Whether ``view`` is built from aggregates (this module) rather than a record."""
+    return bool(view.spec().sources.__aggregates__)
+
+
+def tallies_of(client: firestore.Client, view: str) -> firestore.CollectionReference:
+    return client.collection(bookkeeping.AGGREGATES, view, TALLIES)
+
+
+def members_of(client: firestore.Client, view: str) -> firestore.CollectionReference:
+    return client.collection(bookkeeping.AGGREGATES, view, MEMBERS)
+
+
+def member_id(group: str, key: str, path: str) -> str:
+    return hashlib.sha1(f"{group}|{key}|{path}".encode()).hexdigest()
+
+
+def invalid_flag_id(group: str, path: str) -> str:
+    return hashlib.sha1(f"{group}|invalid|{path}".encode()).hexdigest()
+
+
+@dataclass
+class TallyResult:
+    """What one commit did."""
+
+    keys: list[str] = field(default_factory=list)
+    written: int = 0
+    deleted: int = 0
+    problems: list[BoilerError] = field(default_factory=list)
+    complete: bool = True  # every affected key was handled (else more commits follow)
+
+
+@dataclass
+class _KeyWork:
+    """The membership changes one commit applies to one key."""
+
+    changes: list[tuple[str, str, Mapping[str, Any] | None, Entry | None]] = field(
+        default_factory=list
+    )  # (group, member path, old entry, new entry)
+
+
+class TallyBuilder:
+    """Reads, moves and writes the aggregates of one aggregate view model."""
+
+    def __init__(
+        self, view: type[ViewModel], client: firestore.Client, origin: Mapping[str, Any]
+    ) -> None:
+        self.view = view
+        self.spec = view.spec()
+        self.client = client
+        self.origin = dict(origin)
+        sources = self.spec.sources
+        self.root = sources.__root__
+        self.aggregates: dict[str, AggregateSpec] = dict(sources.__aggregates__)
+        self.groups: dict[str, list[AggregateSpec]] = {}
+        self.queries: dict[str, Query] = {}
+        for spec in self.aggregates.values():
+            self.groups.setdefault(spec.query.group, []).append(spec)
+            self.queries.setdefault(spec.query.group, spec.query)
+        self.tallies = tallies_of(client, self.spec.name)
+        self.members = members_of(client, self.spec.name)
+
+    # -- paths and refs -------------------------------------------------------------------
+    def groups_over(self, model: type[Document]) -> list[str]:
+        return [group for group, query in self.queries.items() if query.model is model]
+
+    def root_key(self, path: str) -> str | None:
+        values = self.root.template.match(path)
+        return None if values is None else values[self.spec.key_wildcard]
+
+    def member_ref(self, group: str, key: str, path: str) -> firestore.DocumentReference:
+        return self.members.document(member_id(group, key, path))
+
+    # -- a member document changed --------------------------------------------------------
+    def apply_member(
+        self, attempt: Attempt, model: type[Document], path: str, done: set[str]
+    ) -> TallyResult:
+        """Move every aggregate ``path`` counted in before or counts in now (up to
+        KEYS_PER_COMMIT keys not in ``done``); verify ``path`` is unchanged at commit."""
+        ref = self.client.document(path)
+        groups = self.groups_over(model)
+        (snapshot,) = attempt.get_all([ref])
+        stored = attempt.query(
+            self.members.where(
+                filter=FieldFilter("member", "in", [f"{group}|{path}" for group in groups])
+            )
+        )
+        member, problem = _parse(model, path, snapshot)
+        result = TallyResult()
+        work: dict[str, _KeyWork] = {}
+        flags: dict[str, firestore.DocumentSnapshot] = {}
+        for entry in stored:
+            data = entry.to_dict() or {}
+            if data.get("invalid"):
+                flags[data["member"].split("|", 1)[0]] = entry
+        for group in groups:
+            specs, query = self.groups[group], self.queries[group]
+            old = {
+                (data := entry.to_dict() or {})["owner"].split("|", 1)[1]: data
+                for entry in stored
+                if not (entry.to_dict() or {}).get("invalid")
+                and (entry.to_dict() or {})["member"] == f"{group}|{path}"
+            }
+            if problem is not None:
+                continue  # its contributions stay as they were until it is valid again
+            new_keys = query.keys_of(member) if member is not None else []
+            for key in sorted(set(old) | set(new_keys)):
+                new = (
+                    entry_of(specs, member, path)
+                    if member is not None and key in new_keys
+                    else None
+                )
+                if same_entry(old.get(key), new):
+                    continue
+                work.setdefault(key, _KeyWork()).changes.append((group, path, old.get(key), new))
+        pending = [key for key in sorted(work) if key not in done]
+        batch = pending[:KEYS_PER_COMMIT]
+        result.complete = len(pending) <= KEYS_PER_COMMIT
+        self.commit_keys(attempt, {key: work[key] for key in batch}, result)
+        self._track_invalid(attempt, groups, path, problem, flags, result)
+        if attempt.writes:  # what was written relied on this version of the member
+            attempt.verify(ref, snapshot)
+        return result
+
+    def _track_invalid(
+        self,
+        attempt: Attempt,
+        groups: list[str],
+        path: str,
+        problem: InvalidDocument | None,
+        flags: Mapping[str, firestore.DocumentSnapshot],
+        result: TallyResult,
+    ) -> None:
+        """An invalid member is reported once (``_boilerErrors``) and forgotten when fixed."""
+        if problem is not None:
+            result.problems.append(problem)
+            new_flags = [group for group in groups if group not in flags]
+            for group in new_flags:
+                flag = self.members.document(invalid_flag_id(group, path))
+                attempt.set(flag, {"member": f"{group}|{path}", "invalid": True})
+            if new_flags:
+                self.report(attempt, problem)
+        elif flags:
+            error = bookkeeping.problem_of(self.spec.name, "", InvalidDocument(path, []))
+            for snapshot in flags.values():
+                attempt.delete(snapshot.reference)
+            attempt.delete(bookkeeping.error_ref(self.client, error["id"]))
+
+    # -- the root document changed --------------------------------------------------------
+    def apply_root(self, attempt: Attempt, path: str) -> TallyResult:
+        key = self.root_key(path)
+        assert key is not None
+        ref = self.client.document(path)
+        (snapshot,) = attempt.get_all([ref])
+        result = TallyResult()
+        self.commit_keys(attempt, {key: _KeyWork()}, result, root=(path, snapshot))
+        if attempt.writes:
+            attempt.verify(ref, snapshot)
+        return result
+
+    # -- rebuild from scratch (reconcile, migrations) ---------------------------------------
+    def member_paths(self, key: str) -> list[str]:
+        """Every member document related to ``key`` now, or counted in it: a full scan of the
+        related documents (rebuilds only, never on an event)."""
+        paths: set[str] = set()
+        for group, query in self.queries.items():
+            relation = query.relation
+            assert relation is not None
+            model = query.model
+            alias = model.model_fields[relation.field].alias or relation.field
+            template = query.template
+            source: Any = (
+                self.client.collection(template.segments[0])
+                if len(template.segments) == 2
+                else self.client.collection_group(template.segments[-2])
+            )
+            found = source.where(filter=FieldFilter(alias, relation.op, key)).stream()
+            paths.update(s.reference.path for s in found if template.match(s.reference.path))
+            counted = self.members.where(filter=FieldFilter("owner", "==", f"{group}|{key}"))
+            paths.update((s.to_dict() or {})["member"].split("|", 1)[1] for s in counted.stream())
+        return sorted(paths)
+
+    def model_of(self, path: str) -> type[Document] | None:
+        for query in self.queries.values():
+            if query.template.match(path) is not None:
+                return query.model
+        return None
+
+    # -- one commit for some keys ----------------------------------------------------------
+    def commit_keys(
+        self,
+        attempt: Attempt,
+        work: Mapping[str, _KeyWork],
+        result: TallyResult,
+        root: tuple[str, firestore.DocumentSnapshot] | None = None,
+    ) -> None:
+        refs = [self.tallies.document(key) for key in work]
+        states = {snap.reference.id: snap for snap in attempt.get_all(refs)}
+        for key, key_work in work.items():
+            state = states[key]
+            stored = state.to_dict() if state.exists else None
+            tallies = fresh_tallies(stored)
+            overlay: dict[str, Overlay] = {}
+            for group, path, old, new in key_work.changes:
+                overlay.setdefault(group, Overlay()).changed[path] = new
+                move(
+                    tallies,
+                    self.groups[group],
+                    path,
+                    old,
+                    new,
+                    refill=self._refill(attempt, group, key, overlay[group]),
+                )
+                marker = self.member_ref(group, key, path)
+                if new is None:
+                    attempt.delete(marker)
+                else:
+                    attempt.set(
+                        marker, {"owner": f"{group}|{key}", "member": f"{group}|{path}", **new}
+                    )
+            record = dict(stored or {})
+            record["t"] = tallies
+            if root is not None:
+                self._refresh_root(record, root[0], root[1], key, result)
+            self._write_views(attempt, key, record, result)
+            if record != (stored or {}):
+                size = sizes.document_size(state.reference.path, record)
+                if size > sizes.DOCUMENT_BUDGET:
+                    raise BuildFailed(
+                        self.spec.name,
+                        key,
+                        f"its aggregate state would be {size:,} bytes, over the "
+                        f"{sizes.DOCUMENT_BUDGET:,}-byte budget: declare Top(..., fields=[...]) "
+                        "to keep only the fields the view shows, or a smaller limit",
+                    )
+                attempt.guarded_update(state.reference, state, record)
+                result.keys.append(key)
+        for problem in result.problems:
+            self.report(attempt, problem)
+
+    def report(self, attempt: Attempt, problem: BoilerError) -> None:
+        """One ``_boilerErrors`` document per problem (written again, unchanged, if seen again)."""
+        key = problem.key if isinstance(problem, BuildFailed) else ""
+        entry = bookkeeping.error_entry(self.spec.name, key, problem, self.origin)
+        attempt.set(bookkeeping.error_ref(self.client, entry["id"]), entry)
+
+    def _refill(self, attempt: Attempt, group: str, key: str, overlay: Overlay) -> Any:
+        def refill(spec: TopSpec, limit: int) -> list[dict[str, Any]]:
+            ranked = (
+                self.members.where(filter=FieldFilter("owner", "==", f"{group}|{key}"))
+                .order_by(f"k.{spec.name}")
+                .limit(limit + len(overlay.changed))
+            )
+            stored = [
+                {
+                    "p": data["member"].split("|", 1)[1],
+                    "k": data["k"][spec.name],
+                    "f": data.get("f", {}).get(spec.name),
+                }
+                for snapshot in attempt.query(ranked)
+                if (data := snapshot.to_dict() or {})
+            ]
+            return merged_refill(stored, overlay, spec, limit)
+
+        return refill
+
+    def _refresh_root(
+        self,
+        record: dict[str, Any],
+        path: str,
+        snapshot: firestore.DocumentSnapshot,
+        key: str,
+        result: TallyResult,
+    ) -> None:
+        model = self.root.model
+        if not snapshot.exists:
+            record.pop("root", None)
+            record.pop("rootProblem", None)
+            return
+        raw = snapshot.to_dict() or {}
+        try:
+            model.from_firestore(path, raw)
+        except InvalidDocument as problem:
+            result.problems.append(problem)
+            record["rootProblem"] = str(problem)
+            return  # the views stay as they were built from the last valid root (reported)
+        record.pop("rootProblem", None)
+        record["root"] = model.declared_fields(raw) if issubclass(model, DomainModel) else raw
+
+    def _write_views(
+        self, attempt: Attempt, key: str, record: dict[str, Any], result: TallyResult
+    ) -> None:
+        """The views from the root's copy and the tallies; only those that changed are written."""
+        written: dict[str, str] = dict(record.get("views", {}))
+        if "rootProblem" in record:
+            return
+        root_raw = record.get("root")
+        try:
+            views = self._build(key, root_raw, record["t"]) if root_raw is not None else {}
+        except Exception as error:  # a bug in build(): recorded, the tallies still move
+            result.problems.append(BuildFailed(self.spec.name, key, f"build() raised {error!r}"))
+            return
+        digests = {path: _digest(view) for path, view in views.items()}
+        for path, digest in digests.items():
+            if written.get(path) != digest:
+                attempt.set(self.client.document(path), views[path].to_firestore())
+                result.written += 1
+        for path in set(written) - set(digests):
+            attempt.delete(self.client.document(path))
+            result.deleted += 1
+        record["views"] = digests
+
+    def _build(
+        self, key: str, root_raw: Mapping[str, Any], tallies: Mapping[str, Any]
+    ) -> dict[str, ViewModel]:
+        root_path = self.root.template.format(**{self.spec.key_wildcard: key})
+        root = self.root.model.from_firestore(root_path, root_raw)
+        data = self.spec.sources(
+            key,
+            **{self.root.name: root},
+            **tally_values(list(self.aggregates.values()), tallies),
+        )
+        return self.view.build_paths(data)
+
+
+def _parse(
+    model: type[Document], path: str, snapshot: firestore.DocumentSnapshot
+) -> tuple[Document | None, InvalidDocument | None]:
+    if not snapshot.exists:
+        return None, None
+    try:
+        return model.from_firestore(path, snapshot.to_dict() or {}), None
+    except InvalidDocument as problem:
+        return None, problem
+
+
+def _digest(view: ViewModel) -> str:
+    payload = json.dumps(
+        view.model_dump(by_alias=True, mode="json"), sort_keys=True, separators=(",", ":")
+    ).encode()
+    return hashlib.blake2b(payload, digest_size=12).hexdigest()
+
+
+def apply_members(
+    builder: TallyBuilder, attempt: Attempt, key: str, paths: Iterable[str]
+) -> TallyResult:
+    """Rebuild: bring ``key``'s tallies in step with each of ``paths`` (one commit)."""
+    paths = list(paths)
+    refs = [builder.client.document(path) for path in paths]
+    snapshots = {snap.reference.path: snap for snap in attempt.get_all(refs)}
+    markers = [builder.member_ref(group, key, path) for path in paths for group in builder.queries]
+    stored = {snap.reference.id: snap for snap in attempt.get_all(markers)}
+    work = _KeyWork()
+    for path in paths:
+        model = builder.model_of(path)
+        if model is None:
+            continue
+        member, problem = _parse(model, path, snapshots[path])
+        if problem is not None:
+            continue
+        for group in builder.groups_over(model):
+            marker = stored.get(member_id(group, key, path))
+            old = marker.to_dict() if marker is not None and marker.exists else None
+            query = builder.queries[group]
+            related = member is not None and key in query.keys_of(member)
+            new = entry_of(builder.groups[group], member, path) if related and member else None
+            if not same_entry(old, new):
+                work.changes.append((group, path, old, new))
+    result = TallyResult()
+    root_path = builder.root.template.format(**{builder.spec.key_wildcard: key})
+    (root,) = attempt.get_all([builder.client.document(root_path)])
+    builder.commit_keys(attempt, {key: work}, result, root=(root_path, root))
+    if attempt.writes:
+        for snapshot in [*snapshots.values(), root]:
+            attempt.verify(snapshot.reference, snapshot)
+    return result

@@ -1,0 +1,139 @@
+"""The pipeline of one trigger of an aggregate view (runtime/tallies.py): ledger, optimistic
+commits, retries and the durable hand-off, like ``Pipeline`` for record views.
+
+A member event may touch many keys (a meeting with 2,000 participants moves 2,000 agendas):
+they go KEYS_PER_COMMIT at a time, each commit complete on its own, the last one with the
+ledger entry. A commit that dies half way is redone from current state, so the keys already
+done find nothing left to write.
+
+>>> TallyPipeline(build.trigger("agenda_on_meeting_card")).handle(event_id, "meetingCards/m1")
+Outcome(status='applied', aggregates=3, views_written=3, ...)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from google.api_core import exceptions as gexc
+from google.cloud import firestore
+
+from ..compiler import TriggerSpec
+from ..sources import RootSpec
+from . import bookkeeping, durable, log, retry
+from .attempt import Attempt
+from .client import firestore_client
+from .options import Options
+from .pipeline import Outcome, Pipeline
+from .tallies import TallyBuilder, TallyResult, is_tally_view
+
+
+class _Duplicate(Exception):
+    """The ledger entry exists: another delivery of this event committed first."""
+
+
+class TallyPipeline:
+    """Runs one aggregate view trigger's events; safe to call concurrently and repeatedly."""
+
+    def __init__(
+        self,
+        trigger: TriggerSpec,
+        client: firestore.Client | None = None,
+        options: Options | None = None,
+    ) -> None:
+        self.trigger = trigger
+        self._client = client
+        self.options = options or Options()
+
+    @property
+    def client(self) -> firestore.Client:
+        return self._client or firestore_client()
+
+    def _fault(self, step: str, outcome: Outcome) -> None:
+        if self.options.faults is not None:
+            self.options.faults(step, outcome)
+
+    def handle(self, event_id: str, document: str) -> Outcome:
+        """Apply the change to ``document`` to every affected aggregate; never loses the work."""
+        outcome = Outcome(self.trigger.name, event_id, document)
+        return durable.finish_or_hand_off(self.client, outcome, bookkeeping.VIEW, self.run)
+
+    def run(self, outcome: Outcome, write_ahead: bool = True) -> Outcome:
+        """``handle`` without the hand-off: raises if the event could not be applied."""
+        client = self.client
+        ledger = bookkeeping.ledger_ref(client, self.trigger.name, outcome.event_id)
+        pending = bookkeeping.pending_ref(client, self.trigger.name, outcome.event_id)
+        ahead = durable.write_ahead(pending, outcome, bookkeeping.VIEW) if write_ahead else None
+        origin = bookkeeping.origin_of(self.trigger.name, outcome.event_id, outcome.document)
+        builder = TallyBuilder(self.trigger.view, client, origin)
+        done: set[str] = set()
+        try:
+            if ledger.get().exists:
+                raise _Duplicate()
+            while True:
+                result = self._commit(builder, ledger, outcome, done)
+                done.update(result.keys)
+                outcome.aggregates += len(result.keys)
+                outcome.views_written += result.written
+                outcome.views_deleted += result.deleted
+                outcome.invalid.extend(result.problems)
+                if result.complete:
+                    break
+        except _Duplicate:
+            outcome.status = "duplicate"
+        if ahead is not None:
+            ahead.result()
+        pending.delete()
+        for problem in outcome.invalid:
+            log.error("boiler.held_back", problem=str(problem), **outcome.log_fields())
+        log.info(f"boiler.{outcome.status}", **outcome.log_fields())
+        return outcome
+
+    def _commit(
+        self,
+        builder: TallyBuilder,
+        ledger: firestore.DocumentReference,
+        outcome: Outcome,
+        done: set[str],
+    ) -> TallyResult:
+        """One guarded commit for the next keys, retried on a lost race."""
+        source = self.trigger.source
+        document = outcome.document
+
+        def once(number: int) -> TallyResult:
+            outcome.attempts += 1
+            outcome.retries += number > 1
+            attempt = Attempt(self.client, number)
+            self._fault("before_read", outcome)
+            if isinstance(source, RootSpec):
+                result = builder.apply_root(attempt, document)
+            else:
+                result = builder.apply_member(attempt, source.model, document, done)
+            self._fault("after_read", outcome)
+            if result.complete:
+                attempt.create(ledger, self._ledger_entry(document, result))
+            self._fault("commit", outcome)
+            try:
+                attempt.commit()
+            except gexc.AlreadyExists as cause:
+                if ledger.get().exists:
+                    raise _Duplicate() from cause
+                raise
+            outcome.commits += 1
+            self._fault("after_commit", outcome)
+            return result
+
+        name = f"{self.trigger.name}: event {outcome.event_id}"
+        result: Any = retry.retrying(once, name, self.options.max_retries)[0]
+        return result  # type: ignore[no-any-return]
+
+    def _ledger_entry(self, document: str, result: TallyResult) -> dict[str, Any]:
+        return bookkeeping.ledger_entry(self.trigger.name, document, invalid=bool(result.problems))
+
+
+def pipeline_for(
+    trigger: TriggerSpec, client: firestore.Client | None = None, options: Options | None = None
+) -> Pipeline | TallyPipeline:
+    """The pipeline that runs ``trigger``: a record view's or an aggregate view's."""
+    if is_tally_view(trigger.view):
+        return TallyPipeline(trigger, client=client, options=options)
+    return Pipeline(trigger, client=client, options=options)

@@ -1,0 +1,61 @@
+"""Agendas and location boards kept from each change (runtime/tallies.py), on the emulator."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from google.cloud import firestore
+
+from .meeting_lists import deliver, expected_lists, stored_lists
+
+T0 = dt.datetime(2026, 12, 1, 9, tzinfo=dt.UTC)
+
+
+def write(db: firestore.Client, path: str, fields: dict | None) -> None:
+    if fields is None:
+        db.document(path).delete()
+    else:
+        db.document(path).set(fields)
+    deliver(db, path)
+
+
+def meeting(
+    title: str, location: str, people: list[str], status: str = "not-started", hours: int | None = 0
+) -> dict:
+    fields = {"title": title, "locationId": location, "participantIds": people, "status": status}
+    if hours is not None:
+        fields["startsAt"] = T0 + dt.timedelta(hours=hours)
+    return fields
+
+
+def user(first: str) -> dict:
+    return {"firstName": first, "lastName": "X", "organization": "Acme"}
+
+
+def test_agendas_and_boards_follow_every_kind_of_change(firestore: firestore.Client) -> None:
+    db = firestore
+    for uid in ("u1", "u2", "u3"):
+        write(db, f"users/{uid}", user(uid))
+    write(db, "locations/l1", {"address": "1 Main", "latitude": 0.0, "longitude": 0.0})
+    write(db, "locations/l2", {"address": "2 Side", "latitude": 0.0, "longitude": 0.0})
+    write(db, "meetings/m1", meeting("One", "l1", ["u1", "u2"], hours=3))
+    write(db, "meetings/m2", meeting("Two", "l1", ["u1"], hours=1))
+    write(db, "meetings/m3", meeting("Three", "l1", ["u2", "u3"], status="in-session", hours=None))
+    write(db, "meetings/m3/tickets/u2", {"role": "host", "attendance": True})
+    write(db, "meetings/m3/tickets/u3", {"role": "participant", "attendance": True})
+    assert stored_lists(db) == expected_lists(db)
+    board = db.document("locationBoards/l1").get().to_dict()
+    assert board["meetingsTotal"] == 3 and board["attendingInSession"] == 2
+    assert [entry["meetingId"] for entry in board["next"]] == ["m2", "m1"]
+
+    write(db, "meetings/m1", meeting("One", "l2", ["u3"], hours=0))  # moves, new people
+    write(db, "meetings/m3/tickets/u3", {"role": "participant", "attendance": False})
+    write(db, "locations/l2", {"address": "2 Side, renamed", "latitude": 0.0, "longitude": 0.0})
+    write(db, "meetings/m2", None)
+    write(db, "meetings/m3", meeting("Three", "l1", ["u2", "u3"], status="closed", hours=None))
+    assert stored_lists(db) == expected_lists(db)
+    assert db.document("agendas/u3").get().to_dict()["meetings"][0]["address"] == "2 Side, renamed"
+    write(db, "users/u1", None)
+    write(db, "locations/l1", None)
+    assert stored_lists(db) == expected_lists(db)
+    assert not db.document("agendas/u1").get().exists
