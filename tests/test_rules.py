@@ -30,13 +30,31 @@ from boiler import (
     uid_in_field,
     uid_in_path,
 )
-from boiler.access import Access, AuthUid, Claim, DocumentCheck, UidInField, firestore_field
+from boiler.access import (
+    Access,
+    AuthUid,
+    Claim,
+    DocumentCheck,
+    UidInField,
+    UidInPath,
+    firestore_field,
+)
 from boiler.access_evaluator import allowed
 from boiler.rules import generate_rules, literal, render_access, shape_function, type_check
 from boiler.runtime.bookkeeping import INTERNAL_COLLECTIONS
 from boiler.testing import FirestoreEmulator
 from boiler.testing.rest import OWNER, RestClient
-from meeting_room import AttendanceRequest, Meeting, MeetingSession, StatusRequest, Ticket, app
+from meeting_room import (
+    Agenda,
+    AttendanceRequest,
+    LocationBoard,
+    Meeting,
+    MeetingCard,
+    MeetingSession,
+    StatusRequest,
+    Ticket,
+    app,
+)
 from meeting_room.views import MeetingData
 from pydantic import Field
 
@@ -304,6 +322,16 @@ def _samples() -> list[Sample]:
             lambda uid: {"newStatus": "closed", "requestedBy": uid or "u2"},
         ),
     ]
+    for view, path, stored in [
+        (MeetingCard, "meetingCards/m1", {"meetingId": "m1", "title": "T"}),
+        (Agenda, "agendas/u2", {"uid": "u2", "meetings": [], "numUpcoming": 0}),
+        (LocationBoard, "locationBoards/l1", {"locationId": "l1", "meetingsTotal": 1}),
+    ]:
+        samples.append(
+            Sample(
+                "view", view, path, stored, view.spec().readable_by, None, lambda uid, d=stored: d
+            )
+        )
     assert {s.model for s in samples} == {*BUILD.app.views, *(c.command for c in BUILD.commands)}
     ids = {"uid": "u2", "meetingId": "m1", "locationId": "l1"}
     for model in BUILD.app.domain:
@@ -360,8 +388,14 @@ class Case:
             return allows(sample.access_read, actor, params, sample.stored, sample.model)
         if self.operation == "list":  # a plain list: only path-scoped access can allow it
             read = sample.access_read
-            if read is None or any(
-                isinstance(c, UidInField | DocumentCheck) for c in read.conditions()
+            if read is None:
+                return False
+            id_wildcard = sample.model.__path_template__.wildcards[-1]
+            if any(
+                isinstance(c, UidInField | DocumentCheck)
+                # the uid is the document id (agendas/{uid}): a list cannot prove every one
+                or (isinstance(c, UidInPath) and c.wildcard == id_wildcard)
+                for c in read.conditions()
             ):
                 return bool(read and read.public)
             return allows(read, actor, params, sample.stored, sample.model)

@@ -242,16 +242,20 @@ def generate_rules(build: Build) -> str:
         out += ["    " + shape_function(command), ""]
     for view in build.app.views:
         spec = view.spec()
+        if spec.readable_by is None:
+            # An empty match body does not compile; deny-by-default already closes it.
+            out += [
+                f"    // View {spec.name} ({spec.template}): no readable_by, closed to clients.",
+                "",
+            ]
+            continue
         out.append(
             f"    // View {spec.name}: read-only for the users it names; written by boiler alone."
         )
-        if spec.readable_by is None:
-            out += _match(spec.template, ["// no readable_by declared: closed to clients"])
-        else:
-            out += _match(
-                spec.template,
-                [f"allow get, list: if {render_access(spec.readable_by, view, 'resource.data')};"],
-            )
+        out += _match(
+            spec.template,
+            [f"allow get, list: if {render_access(spec.readable_by, view, 'resource.data')};"],
+        )
         out.append("")
     for command in commands:
         declared = command.spec()

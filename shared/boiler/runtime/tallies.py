@@ -41,6 +41,7 @@ from .tally_state import values as tally_values
 TALLIES = "_boilerTallies"
 MEMBERS = "_boilerMembers"
 KEYS_PER_COMMIT = 100  # keys one member event updates per commit (3 writes each at most)
+MEMBERS_PER_REBUILD_COMMIT = 100  # members a rebuild brings in step per commit
 
 
 def is_tally_view(view: type[ViewModel]) -> bool:
@@ -238,7 +239,11 @@ class TallyBuilder:
         work: Mapping[str, _KeyWork],
         result: TallyResult,
         root: tuple[str, firestore.DocumentSnapshot] | None = None,
+        actual_views: Mapping[str, str] | None = None,
     ) -> None:
+        """Stage the moves of ``work`` and the views that follow; ``root`` refreshes the
+        state's copy of the root; ``actual_views`` (reconcile) replaces the digests of the
+        views written before by those of the stored documents, so drift is repaired."""
         refs = [self.tallies.document(key) for key in work]
         states = {snap.reference.id: snap for snap in attempt.get_all(refs)}
         for key, key_work in work.items():
@@ -265,6 +270,8 @@ class TallyBuilder:
                     )
             record = dict(stored or {})
             record["t"] = tallies
+            if actual_views is not None:
+                record["views"] = dict(actual_views)
             if root is not None:
                 self._refresh_root(record, root[0], root[1], key, result)
             self._write_views(attempt, key, record, result)
@@ -387,9 +394,14 @@ def _digest(view: ViewModel) -> str:
 
 
 def apply_members(
-    builder: TallyBuilder, attempt: Attempt, key: str, paths: Iterable[str]
+    builder: TallyBuilder,
+    attempt: Attempt,
+    key: str,
+    paths: Iterable[str],
+    check_views: Iterable[str] | None = None,
 ) -> TallyResult:
-    """Rebuild: bring ``key``'s tallies in step with each of ``paths`` (one commit)."""
+    """Rebuild: bring ``key``'s tallies in step with each of ``paths`` (one commit); with
+    ``check_views`` (stored view paths), also repair views that differ or should not exist."""
     paths = list(paths)
     refs = [builder.client.document(path) for path in paths]
     snapshots = {snap.reference.path: snap for snap in attempt.get_all(refs)}
@@ -414,8 +426,27 @@ def apply_members(
     result = TallyResult()
     root_path = builder.root.template.format(**{builder.spec.key_wildcard: key})
     (root,) = attempt.get_all([builder.client.document(root_path)])
-    builder.commit_keys(attempt, {key: work}, result, root=(root_path, root))
+    actual = None
+    if check_views is not None:
+        state = builder.tallies.document(key)
+        (recorded,) = attempt.get_all([state])
+        candidates = set(check_views) | set((recorded.to_dict() or {}).get("views", {}))
+        refs = [builder.client.document(path) for path in sorted(candidates)]
+        actual = {
+            snap.reference.path: _stored_digest(builder.view, snap)
+            for snap in attempt.get_all(refs)
+            if snap.exists
+        }
+    builder.commit_keys(attempt, {key: work}, result, root=(root_path, root), actual_views=actual)
     if attempt.writes:
         for snapshot in [*snapshots.values(), root]:
             attempt.verify(snapshot.reference, snapshot)
     return result
+
+
+def _stored_digest(view: type[ViewModel], snapshot: firestore.DocumentSnapshot) -> str:
+    """The digest of a stored view as written by boiler; "drifted" if it is not a valid view."""
+    try:
+        return _digest(view.from_firestore(snapshot.reference.path, snapshot.to_dict() or {}))
+    except BoilerError:
+        return "drifted"
