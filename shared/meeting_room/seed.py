@@ -1,4 +1,9 @@
-"""Demo data for the local stack: three people, one location, one meeting in session.
+"""Demo data for the local stack: three people, two locations, nine meetings.
+
+The kickoff at hq is in session (alice hosts; alice and bob attend). Around it: meetings not
+started yet (one unscheduled), one closed, and one in session at the annex, so every view has
+something to show: each person's meeting views, their agenda (alice's lists seven meetings)
+and both location boards (counts, attendance in session, the next meetings).
 
 Run against the emulators (``./dev up`` does it for you)::
 
@@ -7,11 +12,13 @@ Run against the emulators (``./dev up`` does it for you)::
 
 from __future__ import annotations
 
+import datetime as dt
 import os
+from dataclasses import dataclass
 
 from google.cloud import firestore
 
-from .domain import Location, Meeting, Ticket, User
+from .domain import Location, Meeting, MeetingStatus, Ticket, User
 
 USERS = {
     "alice": User(
@@ -25,37 +32,101 @@ USERS = {
     ),
 }
 LOCATION_ID = "hq"
+ANNEX_ID = "annex"
+LOCATIONS = {
+    LOCATION_ID: Location(
+        address="1 Market St, San Francisco", latitude=37.7936, longitude=-122.3958
+    ),
+    ANNEX_ID: Location(address="55 Harrison St, Oakland", latitude=37.7955, longitude=-122.2799),
+}
 MEETING_ID = "kickoff"
 
 
-def seed(client: firestore.Client) -> list[str]:
-    """Write the demo domain documents; the triggers build the views. Returns the paths written."""
+@dataclass(frozen=True)
+class DemoMeeting:
+    title: str
+    location_id: str
+    status: MeetingStatus
+    starts_in: dt.timedelta | None  # from the seed's hour; None: not scheduled
+    attendance: dict[str, bool]  # participant -> attendance; the first one hosts
+
+
+HOUR = dt.timedelta(hours=1)
+DAY = dt.timedelta(days=1)
+EVERYONE = list(USERS)
+MEETINGS = {
+    MEETING_ID: DemoMeeting(
+        "Project kickoff",
+        LOCATION_ID,
+        "in-session",
+        -HOUR,
+        {"alice": True, "bob": True, "carol": False},
+    ),
+    "standup": DemoMeeting(
+        "Team standup", LOCATION_ID, "not-started", 2 * HOUR, dict.fromkeys(EVERYONE, False)
+    ),
+    "design-review": DemoMeeting(
+        "Design review", LOCATION_ID, "not-started", DAY, {"alice": False, "bob": False}
+    ),
+    "one-on-one": DemoMeeting(
+        "Alice / Carol 1:1",
+        LOCATION_ID,
+        "not-started",
+        DAY + 4 * HOUR,
+        {"alice": False, "carol": False},
+    ),
+    "all-hands": DemoMeeting(
+        "All hands", LOCATION_ID, "not-started", 7 * DAY, dict.fromkeys(EVERYONE, False)
+    ),
+    "retro": DemoMeeting(
+        "Sprint retro", LOCATION_ID, "closed", -DAY, {"alice": True, "bob": True, "carol": False}
+    ),
+    "workshop": DemoMeeting(
+        "Customer workshop", ANNEX_ID, "in-session", -HOUR / 2, {"bob": True, "carol": True}
+    ),
+    "budget": DemoMeeting(
+        "Budget planning", ANNEX_ID, "not-started", 3 * DAY, {"alice": False, "carol": False}
+    ),
+    "offsite": DemoMeeting(
+        "Offsite ideas", ANNEX_ID, "not-started", None, {"alice": False, "bob": False}
+    ),
+}
+
+
+def seed(client: firestore.Client, now: dt.datetime | None = None) -> list[str]:
+    """Write the demo domain documents; the triggers build the views. Returns the paths written.
+
+    Start times are relative to ``now`` (default: the current time), rounded down to the hour.
+    """
+    hour = (now or dt.datetime.now(dt.UTC)).replace(minute=0, second=0, microsecond=0)
     writes: dict[str, firestore.DocumentReference] = {}
     batch = client.batch()
 
     def put(path: str, model: User | Location | Meeting | Ticket) -> None:
         ref = client.document(path)
-        batch.set(ref, model.to_firestore())
+        fields = model.to_firestore()
+        if fields.get("startsAt", ...) is None:
+            del fields["startsAt"]  # the data contract: absent, not null, when not scheduled
+        batch.set(ref, fields)
         writes[path] = ref
 
     for uid, user in USERS.items():
         put(User.path_template().format(uid=uid), user)
-    put(
-        Location.path_template().format(locationId=LOCATION_ID),
-        Location(address="1 Market St, San Francisco", latitude=37.7936, longitude=-122.3958),
-    )
-    put(
-        Meeting.path_template().format(meetingId=MEETING_ID),
-        Meeting(
-            title="Project kickoff",
-            location_id=LOCATION_ID,
-            status="in-session",
-            participant_ids=list(USERS),
-        ),
-    )
-    for uid in USERS:
-        ticket = Ticket(role="host" if uid == "alice" else "participant", attendance=uid != "carol")
-        put(Ticket.path_template().format(meetingId=MEETING_ID, uid=uid), ticket)
+    for location_id, location in LOCATIONS.items():
+        put(Location.path_template().format(locationId=location_id), location)
+    for meeting_id, demo in MEETINGS.items():
+        meeting = Meeting(
+            title=demo.title,
+            location_id=demo.location_id,
+            status=demo.status,
+            participant_ids=list(demo.attendance),
+            starts_at=None if demo.starts_in is None else hour + demo.starts_in,
+        )
+        put(Meeting.path_template().format(meetingId=meeting_id), meeting)
+        host = next(iter(demo.attendance))
+        for uid, attendance in demo.attendance.items():
+            ticket = Ticket(role="host" if uid == host else "participant", attendance=attendance)
+            put(Ticket.path_template().format(meetingId=meeting_id, uid=uid), ticket)
     batch.commit()
     return list(writes)
 
@@ -71,7 +142,10 @@ def main() -> None:
     )
     paths = seed(firestore.Client(project=project))
     print(
-        f"seeded {len(paths)} documents; views appear at users/<uid>/meetingSessions/{MEETING_ID}"
+        f"seeded {len(paths)} documents ({len(USERS)} users, {len(LOCATIONS)} locations, "
+        f"{len(MEETINGS)} meetings); the triggers build users/<uid>/meetingSessions/"
+        f"<meetingId>, agendas/<uid> and locationBoards/<locationId> "
+        f"({', '.join(LOCATIONS)})"
     )
 
 
