@@ -1,8 +1,9 @@
 """The web demo in real headless Chromium, against firebase-tools' emulators with hosting.
 
 The page (web/, built to web/dist by `./dev setup`) is served by the hosting emulator, signs
-in through the Auth emulator and reads its view live; tests/browser/web_demo.mjs drives two
-users' pages through playwright-core and the system's Chromium.
+in through the Auth emulator and reads its views live (agenda, meeting, location board);
+tests/browser/web_demo.mjs drives the users' pages through playwright-core and the system's
+Chromium, checking what they show against tests/meeting_lists.py's recomputation.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from boiler.testing import EmulatorSuite, wait_until
 from google.cloud import firestore
 from meeting_room import AttendanceRequest
 from meeting_room.seed import MEETING_ID, USERS, seed
+
+from .meeting_lists import expected_lists, stored_lists
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "tests" / "browser" / "web_demo.mjs"
@@ -54,7 +57,8 @@ def web_suite(emulator_suite: EmulatorSuite) -> EmulatorSuite:
 
 @pytest.fixture
 def seeded(web_suite: EmulatorSuite, monkeypatch: pytest.MonkeyPatch) -> firestore.Client:
-    """The demo data, with every participant's view built (2 attending: alice and bob)."""
+    """The demo data, with every participant's view built (2 attending: alice and bob), and
+    every agenda and location board as the domain documents call for."""
     for name, value in web_suite.env().items():
         monkeypatch.setenv(name, value)
     web_suite.reset_firestore()
@@ -66,7 +70,24 @@ def seeded(web_suite: EmulatorSuite, monkeypatch: pytest.MonkeyPatch) -> firesto
             timeout=TIMEOUT,
             message=f"{uid}'s view built",
         )
+    wait_until(
+        lambda: stored_lists(db) == expected_lists(db),
+        timeout=TIMEOUT,
+        message="agendas and location boards built",
+    )
     return db
+
+
+def page_expectations(db: firestore.Client) -> str:
+    """What the pages should show first, for tests/browser/web_demo.mjs: the seeded agendas and
+    boards by uid and location id, and each meeting's location (JSON; times as strings)."""
+    lists = expected_lists(db)
+    expected = {
+        "agendas": {p.split("/")[1]: v for p, v in lists.items() if p.startswith("agendas/")},
+        "boards": {p.split("/")[1]: v for p, v in lists.items() if p.startswith("locationBoards/")},
+        "locations": {m.id: m.get("locationId") for m in db.collection("meetings").stream()},
+    }
+    return json.dumps(expected, default=str)
 
 
 def num_attending(db: firestore.Client, uid: str) -> int | None:
@@ -94,6 +115,7 @@ def test_two_users_see_an_attendance_toggle_live(
         "BOILER_HOSTING_URL": web_suite.url("hosting"),
         "BOILER_CHROMIUM": chromium,
         "BOILER_SCREENSHOTS": str(SCREENSHOTS),
+        "BOILER_EXPECTED": page_expectations(seeded),
     }
     result = subprocess.run(
         [node, str(SCRIPT)],
@@ -101,7 +123,7 @@ def test_two_users_see_an_attendance_toggle_live(
         env=env,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=180,
         check=False,
     )
     assert result.returncode == 0, (
@@ -131,3 +153,11 @@ def test_two_users_see_an_attendance_toggle_live(
     for uid in USERS:
         view = seeded.document(f"users/{uid}/meetingSessions/{MEETING_ID}").get()
         assert (view.get("numAttending"), view.get("inSession")) == (2, False)
+    # The lists the pages showed live are the ones a recomputation gives: the closed kickoff
+    # is off every agenda, and hq has no meeting in session any more.
+    wait_until(lambda: stored_lists(seeded) == expected_lists(seeded), timeout=TIMEOUT)
+    for uid in USERS:
+        agenda = seeded.document(f"agendas/{uid}").get().get("meetings")
+        assert MEETING_ID not in [entry["meetingId"] for entry in agenda]
+    board = seeded.document("locationBoards/hq").get().to_dict()
+    assert (board["meetingsInSession"], board["attendingInSession"]) == (0, 0)

@@ -1,5 +1,7 @@
 // Drives the web demo in headless Chromium (playwright-core + the system's chromium).
-// Run by tests/test_web_demo.py; env: BOILER_HOSTING_URL, BOILER_CHROMIUM, BOILER_SCREENSHOTS.
+// Run by tests/test_web_demo.py; env: BOILER_HOSTING_URL, BOILER_CHROMIUM, BOILER_SCREENSHOTS,
+// BOILER_EXPECTED (JSON: the seeded agendas and boards as tests/meeting_lists.py computes them,
+// and each meeting's locationId).
 // Prints one JSON line of timings; exits 1 with a message on the first failed expectation.
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
@@ -8,6 +10,7 @@ import { chromium } from "playwright-core";
 const url = process.env.BOILER_HOSTING_URL;
 const executablePath = process.env.BOILER_CHROMIUM;
 const screenshots = process.env.BOILER_SCREENSHOTS;
+const expected = JSON.parse(process.env.BOILER_EXPECTED || "null");
 const TIMEOUT = Number(process.env.BOILER_BROWSER_TIMEOUT_MS || 20000);
 const FLAGS = [
   "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -32,6 +35,61 @@ async function waitForText(page, who, selector, expected) {
       `is ${JSON.stringify(seen)} after ${TIMEOUT} ms; view state: ` +
       JSON.stringify(await page.locator("#view-state").textContent().catch(() => null)));
   }
+}
+
+/** Wait until `compute` (run in the page) returns `wanted` (compared as JSON). */
+async function waitForValue(page, who, what, compute, wanted) {
+  const json = JSON.stringify(wanted);
+  try {
+    await page.waitForFunction(`JSON.stringify((${compute})()) === ${JSON.stringify(json)}`,
+      null, { timeout: TIMEOUT });
+  } catch {
+    const seen = await page.evaluate(compute).catch((error) => `(${error.message})`);
+    throw new Error(`${who}: ${what} should be ${json}, is ${JSON.stringify(seen)} ` +
+      `after ${TIMEOUT} ms`);
+  }
+}
+
+const nextIds = () => [...document.querySelectorAll("#board-next li")].map((li) => li.dataset.meetingId);
+const agendaRows = () => [...document.querySelectorAll("#agenda li")].map((item) => {
+  const text = (name) => item.querySelector(`.entry-${name}`)?.textContent;
+  const when = text("when");
+  return [item.dataset.meetingId, text("title"), text("status"), text("where"),
+    when === "unscheduled" ? "unscheduled" : when ? "scheduled" : when];
+});
+const STATUS_LABELS = { "not-started": "not started", "in-session": "in session", closed: "closed" };
+
+/** The agenda card shows `agenda` (the view agendas/{uid}): count, order, every entry's text. */
+async function checkAgenda(page, who, agenda) {
+  await waitForText(page, who, "#num-upcoming", String(agenda.numUpcoming));
+  await waitForValue(page, who, "the agenda", agendaRows, agenda.meetings.map((meeting) => [
+    meeting.meetingId,
+    meeting.title,
+    STATUS_LABELS[meeting.status],
+    meeting.address ?? "no location",
+    meeting.startsAt === null ? "unscheduled" : "scheduled",
+  ]));
+}
+
+/** The board card shows `board` (the view locationBoards/{locationId}), with its counts. */
+async function checkBoard(page, who, board, counts = {}) {
+  const want = { ...board, ...counts };
+  await waitForText(page, who, "#board-address", want.address);
+  await waitForText(page, who, "#meetings-total", String(want.meetingsTotal));
+  await waitForText(page, who, "#meetings-in-session", String(want.meetingsInSession));
+  await waitForText(page, who, "#attending-in-session", String(want.attendingInSession));
+  await waitForValue(page, who, "next meetings on the board", nextIds,
+    want.next.map((entry) => entry.meetingId));
+  await waitForValue(page, who, "the chosen board",
+    () => document.querySelector('#boards [aria-pressed="true"]')?.dataset.locationId,
+    want.locationId);
+}
+
+async function openFromAgenda(page, who, meetingId) {
+  await page.click(`#agenda li[data-meeting-id="${meetingId}"] button`);
+  await waitForValue(page, who, "the open agenda entry",
+    () => document.querySelector('#agenda [aria-current="true"]')?.parentElement.dataset.meetingId,
+    meetingId);
 }
 
 async function attendingUids(page) {
@@ -73,6 +131,27 @@ async function main() {
     await waitForText(alice, "alice", "#num-attending", "2");
     mark("alice_sees_view");
 
+    // The agendas list each user's meetings by start; the board follows the open meeting.
+    const { agendas, boards, locations } = expected;
+    const hq = boards[locations.kickoff];
+    await checkAgenda(alice, "alice", agendas.alice);
+    await checkAgenda(bob, "bob", agendas.bob);
+    await checkBoard(alice, "alice", hq);
+    mark("agenda_and_board_shown");
+    // An entry at another location opens its meeting view, and the board moves there.
+    const elsewhere = agendas.alice.meetings.find((m) => locations[m.meetingId] !== locations.kickoff);
+    await openFromAgenda(alice, "alice", elsewhere.meetingId);
+    await waitForText(alice, "alice", "#title", elsewhere.title);
+    await waitForText(alice, "alice", "#address", elsewhere.address);
+    await checkBoard(alice, "alice", boards[locations[elsewhere.meetingId]]);
+    await alice.click(`#boards button[data-location-id="${locations.kickoff}"]`); // the chooser
+    await checkBoard(alice, "alice", hq);
+    await openFromAgenda(alice, "alice", "kickoff");
+    await waitForText(alice, "alice", "#title", "Project kickoff");
+    await waitForText(alice, "alice", "#num-attending", "2");
+    await checkBoard(alice, "alice", hq);
+    mark("agenda_opens_meetings");
+
     // Carol's request is older than one of hers already applied (the test recorded it):
     // boiler marks it superseded, it changes nothing, and the page says so.
     const carol = await openAs(browser, "carol", errors);
@@ -95,6 +174,9 @@ async function main() {
     timings.toggle_to_bob_view_ms = Date.now() - clicked;
     await waitForText(alice, "alice", "#num-attending", "1");
     timings.toggle_to_alice_view_ms = Date.now() - clicked;
+    // Two hops: ticket -> meeting card -> the board's attendance in session.
+    await checkBoard(alice, "alice", hq, { attendingInSession: hq.attendingInSession - 1 });
+    timings.toggle_to_alice_board_ms = Date.now() - clicked;
     expectEqual(await attendingUids(alice), ["alice"], "alice sees bob gone");
     await waitForText(bob, "bob", "#toggle-attendance", "I'm attending");
 
@@ -112,6 +194,7 @@ async function main() {
     await waitForText(alice, "alice", "#num-attending", "2");
     await waitForText(alice, "alice", "#num-hearing-aid", "1");
     await waitForText(bob, "bob", "#num-attending", "2");
+    await checkBoard(alice, "alice", hq);
     mark("bob_back");
 
     // The host: a no-op transition is rejected by the command, closing is applied and shows
@@ -124,6 +207,19 @@ async function main() {
     await waitForText(alice, "alice", "#commands li:first-child .status", "applied");
     await waitForText(alice, "alice", "#in-session", "not in session");
     await waitForText(bob, "bob", "#in-session", "not in session");
+    // Closed: off every participant's agenda, out of the board's session counts.
+    for (const [page, who] of [[alice, "alice"], [bob, "bob"]]) {
+      const agenda = agendas[who];
+      await checkAgenda(page, who, {
+        numUpcoming: agenda.numUpcoming - 1,
+        meetings: agenda.meetings.filter((m) => m.meetingId !== "kickoff"),
+      });
+    }
+    await checkBoard(alice, "alice", hq, {
+      meetingsInSession: hq.meetingsInSession - 1,
+      attendingInSession: hq.attendingInSession - 2, // alice and bob attended the kickoff
+    });
+    mark("closed_leaves_agendas");
     await bob.click("#toggle-attendance");
     await waitForText(bob, "bob", "#commands li:first-child .status", "rejected");
     await waitForText(bob, "bob", "#commands li:first-child .reason", "(meeting kickoff is closed)");

@@ -1,15 +1,30 @@
-// The meeting-room demo: pick a user, watch your view live, send commands, watch their outcome.
+// The meeting-room demo: pick a user, watch your agenda, a meeting and a location board live,
+// send commands, watch their outcome.
 import { signOut } from "firebase/auth";
 import { addDoc, collection, doc, getDoc, onSnapshot } from "firebase/firestore";
 
 import { connect, signInAs } from "./emulators.js";
-import { $, commandItem, renderCommand, renderView, renderViewError, show } from "./render.js";
+import {
+  $,
+  commandItem,
+  markOpen,
+  renderAgenda,
+  renderAgendaError,
+  renderBoard,
+  renderBoardChooser,
+  renderBoardError,
+  renderCommand,
+  renderView,
+  renderViewError,
+  show,
+} from "./render.js";
 
 const USERS = ["alice", "bob", "carol"]; // seeded by shared/meeting_room/seed.py
-const MEETING_ID = new URLSearchParams(location.search).get("meeting") || "kickoff";
+const FIRST_MEETING = new URLSearchParams(location.search).get("meeting") || "kickoff";
 
 let firebase; // {auth, db, projectId}
-let session = null; // {uid, stops: [unsubscribe...], attending}
+// {uid, stops: [unsubscribe...], meetingId, stopMeeting, attending, boards: Map, boardId, chosen}
+let session = null;
 
 function start() {
   try {
@@ -38,9 +53,19 @@ function start() {
 async function switchTo(uid) {
   if (session) {
     session.stops.forEach((stop) => stop());
+    session.stopMeeting?.();
     await signOut(firebase.auth);
   }
-  session = { uid, stops: [], attending: false };
+  session = {
+    uid,
+    stops: [],
+    meetingId: null,
+    stopMeeting: null,
+    attending: false,
+    boards: new Map(),
+    boardId: null,
+    chosen: false, // a location picked by hand wins until another meeting is opened
+  };
   for (const button of $("users").children) {
     button.setAttribute("aria-pressed", String(button.dataset.uid === uid));
   }
@@ -53,27 +78,97 @@ async function switchTo(uid) {
     $("signed-in").textContent = `Sign-in failed: ${error.code || error.message}`;
     return;
   }
-  history.replaceState(null, "", `#${uid}`);
+  history.replaceState(null, "", `${location.search}#${uid}`);
   $("signed-in").textContent = `Signed in as ${uid} (Auth emulator, custom token).`;
-  for (const id of ["meeting", "host", "commands-card", "rules"]) show(id, true);
+  for (const id of ["agenda-card", "meeting", "host", "board-card", "commands-card", "rules"]) {
+    show(id, true);
+  }
   renderPeekButtons(uid);
-  watchView(session);
+  const current = session;
+  watchAgenda(current);
+  watchBoards(current);
+  openMeeting(current, FIRST_MEETING);
 }
 
-function watchView(current) {
-  const ref = doc(firebase.db, "users", current.uid, "meetingSessions", MEETING_ID);
-  $("view-state").textContent = `Listening to ${ref.path}…`;
+function watchAgenda(current) {
+  const ref = doc(firebase.db, "agendas", current.uid);
+  $("agenda-state").textContent = `Listening to ${ref.path}…`;
   const stop = onSnapshot(
     ref,
     (snapshot) => {
       if (session !== current) return;
+      current.agenda = snapshot.exists() ? snapshot.data() : null;
+      renderAgenda(current.agenda, ref.path, current.meetingId, (id) => openMeeting(current, id));
+    },
+    (error) => session === current && renderAgendaError(error, ref.path),
+  );
+  current.stops.push(stop);
+}
+
+/** Show the meeting's live view (users/{uid}/meetingSessions/{meetingId}) and its board. */
+function openMeeting(current, meetingId) {
+  if (session !== current || current.meetingId === meetingId) return;
+  current.stopMeeting?.();
+  current.meetingId = meetingId;
+  current.attending = false;
+  current.address = null;
+  current.chosen = false;
+  markOpen(meetingId);
+  $("title").textContent = meetingId;
+  $("address").textContent = "";
+  const ref = doc(firebase.db, "users", current.uid, "meetingSessions", meetingId);
+  $("view-state").textContent = `Listening to ${ref.path}…`;
+  current.stopMeeting = onSnapshot(
+    ref,
+    (snapshot) => {
+      if (session !== current || current.meetingId !== meetingId) return;
       const view = snapshot.exists() ? snapshot.data() : null;
       current.attending = Boolean(view?.attending.some((person) => person.uid === current.uid));
+      current.address = view?.address ?? null;
       renderView(view, current, ref.path);
+      followMeetingLocation(current);
     },
     (error) => session === current && renderViewError(error, ref.path),
   );
+}
+
+/**
+ * Every location board (readable by any signed-in user), live: the chooser lists them, and
+ * the board shown is the open meeting's location or the one picked by hand.
+ */
+function watchBoards(current) {
+  const stop = onSnapshot(
+    collection(firebase.db, "locationBoards"),
+    (snapshot) => {
+      if (session !== current) return;
+      current.boards = new Map(snapshot.docs.map((board) => [board.id, board.data()]));
+      followMeetingLocation(current);
+      showBoard(current);
+    },
+    (error) => session === current && renderBoardError(error),
+  );
   current.stops.push(stop);
+}
+
+/** The meeting view carries the address, not the location id: find the board showing it. */
+function followMeetingLocation(current) {
+  if (current.chosen || !current.address) return;
+  const match = [...current.boards].find(([, board]) => board.address === current.address);
+  if (match && match[0] !== current.boardId) {
+    current.boardId = match[0];
+    showBoard(current);
+  }
+}
+
+function chooseBoard(current, locationId) {
+  current.chosen = true;
+  current.boardId = locationId;
+  showBoard(current);
+}
+
+function showBoard(current) {
+  renderBoardChooser(current.boards, current.boardId, (id) => chooseBoard(current, id));
+  renderBoard(current.boards.get(current.boardId) ?? null, current.boardId);
 }
 
 function toggleAttendance() {
@@ -81,14 +176,14 @@ function toggleAttendance() {
   sendCommand(
     attendance ? "I'm attending" : "I'm not attending",
     collection(firebase.db, "users", session.uid, "attendanceRequests"),
-    { meetingId: MEETING_ID, attendance }, // exactly the fields firestore.rules allow
+    { meetingId: session.meetingId, attendance }, // exactly the fields firestore.rules allow
   );
 }
 
 function requestStatus(newStatus) {
   sendCommand(
     `status → ${newStatus}`,
-    collection(firebase.db, "meetings", MEETING_ID, "statusRequests"),
+    collection(firebase.db, "meetings", session.meetingId, "statusRequests"),
     { newStatus, requestedBy: session.uid },
   );
 }
@@ -131,7 +226,7 @@ function renderPeekButtons(uid) {
 }
 
 async function peek(other) {
-  const ref = doc(firebase.db, "users", other, "meetingSessions", MEETING_ID);
+  const ref = doc(firebase.db, "users", other, "meetingSessions", session.meetingId);
   const result = $("peek-result");
   try {
     await getDoc(ref);

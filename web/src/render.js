@@ -81,3 +81,113 @@ export function renderCommand(item, { status, reason, supersededBy }) {
   label.title = supersededBy ? `superseded by ${supersededBy}` : "";
   detail.textContent = reason ? ` (${reason})` : "";
 }
+
+const STATUS_LABELS = { "not-started": "not started", "in-session": "in session", closed: "closed" };
+const WHEN = new Intl.DateTimeFormat(undefined, {
+  weekday: "short",
+  day: "numeric",
+  month: "short",
+  hour: "2-digit",
+  minute: "2-digit",
+});
+
+/** A view's `startsAt` (a Firestore Timestamp, or null when the meeting is not scheduled). */
+export function when(startsAt) {
+  return startsAt ? WHEN.format(startsAt.toDate()) : "unscheduled";
+}
+
+/** Render the Agenda view (`agendas/{uid}`): one entry per meeting, each opening its view. */
+export function renderAgenda(agenda, path, openId, onOpen) {
+  if (!agenda) {
+    $("agenda-state").textContent = `No agenda at ${path} (yet): the triggers build it after the seed.`;
+    $("num-upcoming").textContent = "–";
+    $("agenda").replaceChildren();
+    return;
+  }
+  $("agenda-state").textContent = agenda.meetings.length
+    ? ""
+    : "Nothing coming up: no meeting lists you, or they are all closed.";
+  $("num-upcoming").textContent = String(agenda.numUpcoming);
+  $("agenda").replaceChildren(...agenda.meetings.map((entry) => agendaEntry(entry, openId, onOpen)));
+}
+
+function agendaEntry(entry, openId, onOpen) {
+  const item = document.createElement("li");
+  item.dataset.meetingId = entry.meetingId;
+  const button = document.createElement("button");
+  button.className = "entry";
+  button.setAttribute("aria-current", String(entry.meetingId === openId));
+  button.addEventListener("click", () => onOpen(entry.meetingId));
+  const title = span("entry-title", entry.title);
+  const status = span(`entry-status ${entry.status}`, STATUS_LABELS[entry.status] ?? entry.status);
+  const time = span("entry-when", when(entry.startsAt));
+  const where = span("entry-where", entry.address ?? "no location");
+  button.append(title, status, time, where);
+  item.append(button);
+  return item;
+}
+
+/** Mark the open meeting's agenda entry (without waiting for the next snapshot). */
+export function markOpen(openId) {
+  for (const item of $("agenda").children) {
+    item.firstChild.setAttribute("aria-current", String(item.dataset.meetingId === openId));
+  }
+}
+
+export function renderAgendaError(error, path) {
+  $("agenda-state").textContent =
+    error.code === "permission-denied"
+      ? `Reading ${path} was denied by the security rules.`
+      : `Listening to ${path} failed: ${error.code || error.message}`;
+}
+
+/** The chooser: one button per location board the signed-in user can read. */
+export function renderBoardChooser(boards, chosenId, onChoose) {
+  $("boards").replaceChildren(
+    ...[...boards.keys()].sort().map((locationId) => {
+      const button = document.createElement("button");
+      button.textContent = locationId;
+      button.title = boards.get(locationId).address;
+      button.dataset.locationId = locationId;
+      button.setAttribute("aria-pressed", String(locationId === chosenId));
+      button.addEventListener("click", () => onChoose(locationId));
+      return button;
+    }),
+  );
+}
+
+/** Render the LocationBoard view (`locationBoards/{locationId}`) or its absence. */
+export function renderBoard(board, locationId) {
+  $("board-state").textContent = board
+    ? ""
+    : locationId
+      ? `No board at locationBoards/${locationId}: the location does not exist (any more).`
+      : "Open a meeting, or pick a location.";
+  $("board-address").textContent = board ? board.address : "";
+  $("meetings-total").textContent = board ? String(board.meetingsTotal) : "–";
+  $("meetings-in-session").textContent = board ? String(board.meetingsInSession) : "–";
+  $("attending-in-session").textContent = board ? String(board.attendingInSession) : "–";
+  $("board-next").replaceChildren(
+    ...(board?.next ?? []).map((entry) => {
+      const item = document.createElement("li");
+      item.dataset.meetingId = entry.meetingId;
+      item.append(span("entry-title", entry.title), span("entry-when", when(entry.startsAt)));
+      return item;
+    }),
+  );
+  if (board && !board.next.length) $("board-state").textContent = "No meeting waiting to start here.";
+}
+
+export function renderBoardError(error) {
+  $("board-state").textContent =
+    error.code === "permission-denied"
+      ? "Reading locationBoards was denied by the security rules."
+      : `Listening to locationBoards failed: ${error.code || error.message}`;
+}
+
+function span(className, text) {
+  const element = document.createElement("span");
+  element.className = className;
+  element.textContent = text;
+  return element;
+}
