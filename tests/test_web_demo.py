@@ -159,5 +159,5 @@ def test_two_users_see_an_attendance_toggle_live(
     for uid in USERS:
         agenda = seeded.document(f"agendas/{uid}").get().get("meetings")
         assert MEETING_ID not in [entry["meetingId"] for entry in agenda]
-    board = seeded.document("locationBoards/hq").get().to_dict()
+    board = seeded.document("locationBoards/hq").get().to_dict() or {}
     assert (board["meetingsInSession"], board["attendingInSession"]) == (0, 0)
