@@ -72,7 +72,7 @@ def seeded(web_suite: EmulatorSuite, monkeypatch: pytest.MonkeyPatch) -> firesto
         )
     wait_until(
         lambda: stored_lists(db) == expected_lists(db),
-        timeout=TIMEOUT,
+        timeout=2 * TIMEOUT,  # nine meetings, and the list functions' cold workers
         message="agendas and location boards built",
     )
     return db
