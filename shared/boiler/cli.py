@@ -3,12 +3,13 @@
     python -m boiler generate --app meeting_room   # write firestore.rules, firestore.indexes.json
     python -m boiler check --app meeting_room      # exit 1 if a committed file is out of date
     python -m boiler reconcile --app meeting_room  # repair views that drifted from the domain
+    python -m boiler migrate --app meeting_room    # bring stored views to each declared version
     python -m boiler pending --app meeting_room    # finish work failed/killed triggers left
 
 Subcommands live in ``SUBCOMMANDS``; add one with ``@subcommand("name", "help")``.
 Exit codes: 0 success; 1 the job is not done (``check``: a generated file differs;
-``reconcile``: an aggregate could not be rebuilt, listed under ``failures``); 2 bad usage or
-declarations.
+``reconcile``, ``migrate``: an aggregate could not be rebuilt, listed under ``failures``); 2 bad
+usage or declarations.
 """
 
 from __future__ import annotations
@@ -156,6 +157,63 @@ def reconcile_views(args: argparse.Namespace) -> int:
         print(
             f"boiler reconcile: {failed} aggregate(s) failed; fix the data or the view's build() "
             "named above, then run reconcile again",
+            file=sys.stderr,
+        )
+    return 1 if failed else 0
+
+
+def _migrate_options(sub: argparse.ArgumentParser) -> None:
+    from .runtime.migrate import DEFAULT_BATCH, MAX_BATCH
+
+    def batch_size(text: str) -> int:
+        if not text.isdigit() or not 1 <= int(text) <= MAX_BATCH:
+            raise argparse.ArgumentTypeError(f"expected 1..{MAX_BATCH}, got {text!r}")
+        return int(text)
+
+    _with_project(sub)
+    sub.add_argument(
+        "--batch",
+        type=batch_size,
+        default=DEFAULT_BATCH,
+        help=f"keys per reconcile call and progress commit (1..{MAX_BATCH}, "
+        f"default {DEFAULT_BATCH})",
+    )
+
+
+@subcommand(
+    "migrate",
+    "bring every stored view to its declared version (resumable: rerun after an interruption)",
+    _migrate_options,
+)
+def migrate_views(args: argparse.Namespace) -> int:
+    from .runtime.migrate import in_dependency_order, migrate
+
+    build = compile_app(load_app(args.app))
+    client = _client(args)
+    failed = 0
+    for view in in_dependency_order(build):  # a view after the views it aggregates
+        if not args.view or view.__name__ in args.view:
+            report = migrate(view, client, batch=args.batch)
+            print(report.summary())
+            for failure in report.failures:
+                print(
+                    f"boiler migrate: {report.view}/{failure['key']} not rebuilt: "
+                    f"{failure['error']}",
+                    file=sys.stderr,
+                )
+            if report.held_back and report.status != "already":
+                print(
+                    f"boiler migrate: {report.view}: {report.held_back} aggregate(s) held back "
+                    "(a source document fails validation, or build() raised: see _boilerErrors); "
+                    "their views stay as they were: fix the cause, then run `boiler reconcile "
+                    f"--view {report.view}`",
+                    file=sys.stderr,
+                )
+            failed += report.failed
+    if failed:
+        print(
+            f"boiler migrate: {failed} aggregate(s) failed; fix the data or the view's build() "
+            "named above, then run migrate again (it retries them)",
             file=sys.stderr,
         )
     return 1 if failed else 0

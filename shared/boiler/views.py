@@ -24,6 +24,7 @@ class ViewSpec:
     key_wildcard: str
     fan_out_wildcard: str | None
     readable_by: Access | None = None
+    version: int = 1  # the shape of its documents: raised by one per change (runtime/migrate.py)
 
     def path(self, key: str, fan_out_value: str | None) -> str:
         values = {self.key_wildcard: key}
@@ -47,7 +48,8 @@ class ViewModel(Document):
                 return {uid: cls(title=data.meeting.title) for uid in data.meeting.participant_ids}
 
     ``build`` returns ``{fan-out value: view}`` when the path fans out, else one view or
-    ``None`` (no view document).
+    ``None`` (no view document). ``version=`` (default 1) numbers the shape of its documents:
+    raise it when the fields or ``build`` change, and ``boiler migrate`` rewrites the stored ones.
     """
 
     # Views are written by boiler alone: an unknown field is a bug, not data to keep.
@@ -61,9 +63,17 @@ class ViewModel(Document):
         path: str | None = None,
         sources: type[Sources] | None = None,
         readable_by: Access | None = None,
+        version: int = 1,
         **kwargs: Any,
     ) -> None:
         super().__init_subclass__(path=path, **kwargs)
+        if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+            raise DeclarationError(
+                f"{cls.__name__}: version= must be a positive int (1, 2, ...), got {version!r}; "
+                "start at 1 and raise it by one with each change to the view's fields or "
+                "build(), then run `python -m boiler migrate`",
+                code="view-version-invalid",
+            )
         if path is None and sources is None:
             return  # an abstract intermediate base
         if path is None or sources is None:
@@ -109,6 +119,7 @@ class ViewModel(Document):
             key_wildcard=key_wildcard,
             fan_out_wildcard=others[0] if others else None,
             readable_by=readable_by,
+            version=version,
         )
 
     @classmethod

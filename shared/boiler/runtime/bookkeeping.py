@@ -13,7 +13,9 @@ entry (what is written) and, where the runtime reads it back, its reader::
 - pending entries ``_boilerPending/{function}:{eventId}``: work written ahead or handed to
   the durable path (``write_ahead_entry``, ``failure_entry``, ``Work.of``);
 - error documents ``_boilerErrors/{id}``: held-back aggregates, dropped caches, ``apply`` bugs;
-- command order ``_boilerCommandOrder/{Command}:{digest}``: the last applied command per target.
+- command order ``_boilerCommandOrder/{Command}:{digest}``: the last applied command per target;
+- migrations ``_boilerMigrations/{View}``: one view's migration to its declared version
+  (runtime/migrate.py keeps their shape).
 """
 
 from __future__ import annotations
@@ -41,7 +43,8 @@ LEDGER = "_boilerLedger"  # one document per processed (function, event id)
 ERRORS = "_boilerErrors"  # invalid documents and other failures a developer must see
 PENDING = "_boilerPending"  # work handed to the durable path
 ORDER = "_boilerCommandOrder"  # per (command type, target): the last applied command
-INTERNAL_COLLECTIONS = (AGGREGATES, LEDGER, ERRORS, PENDING, ORDER)
+MIGRATIONS = "_boilerMigrations"  # per view model: its migration's version, cursor and counts
+INTERNAL_COLLECTIONS = (AGGREGATES, LEDGER, ERRORS, PENDING, ORDER, MIGRATIONS)
 
 LEDGER_TTL = dt.timedelta(days=7)
 TTL_FIELD = "expireAt"
