@@ -34,6 +34,7 @@ import sys
 import threading
 import time
 import urllib.request
+import uuid
 from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -49,8 +50,10 @@ from boiler.runtime import bookkeeping
 from boiler.runtime.client import use_client
 from boiler.runtime.options import FaultHook, Options, Progress
 from boiler.runtime.redrive import redrive_all
+from boiler.runtime.tallies import is_tally_view, members_of
 from boiler.testing.emulators import FirestoreEmulator
 from boiler.testing.events import deliver, document_written_event
+from boiler.views import ViewModel
 from cloudevents.http import CloudEvent
 from google.api_core import exceptions as gexc
 from google.cloud import firestore
@@ -308,26 +311,66 @@ class ChaosRun:
         self.delivered.extend(batch)
         return [pool.submit(self.one, delivery) for delivery in batch]
 
+    def view_writes(self) -> list[Write]:
+        """Events for the documents of the views other views aggregate (meeting cards).
+
+        Deployed, each write of such a view fires its own event; here the harness does not see
+        the functions' writes, so at each settle it sends one for every such document (and for
+        every one an aggregate still counts: deleted ones) once their own triggers are done.
+        The aggregates are kept from current state, so these are the events that matter.
+        """
+        paths: set[str] = set()
+        read = {
+            t.source.model for t in self.build.triggers if issubclass(t.source.model, ViewModel)
+        }
+        for model in read:
+            template = model.spec().template
+            for snapshot in self.client.collection_group(template.segments[-2]).stream():
+                if template.match(snapshot.reference.path) is not None:
+                    paths.add(snapshot.reference.path)
+        for view in self.build.app.views:
+            if not is_tally_view(view):
+                continue
+            for entry in members_of(self.client, view.spec().name).select(["member"]).stream():
+                member = (entry.to_dict() or {}).get("member", "")
+                path = member.split("|", 1)[-1]
+                if any(m.spec().template.match(path) for m in read):
+                    paths.add(path)
+        writes = []
+        for snapshot in self.client.get_all([self.client.document(p) for p in sorted(paths)]):
+            after = snapshot.to_dict() if snapshot.exists else None
+            writes.append(Write(snapshot.reference.path, None, after, uuid.uuid4().hex))
+        return writes
+
     # -- the end: the durable path until nothing is left ---------------------------------------
     def settle(self, pool: ThreadPoolExecutor, rng: random.Random, report: ChaosReport) -> None:
-        """Deliver what applied commands changed, redrive, again, until a round adds nothing."""
+        """Deliver what applied commands changed, redrive, again, until a round adds nothing;
+        then the events of the views other views aggregate, and redrive once more."""
         for _ in range(SETTLE_ROUNDS):
             batch = self.deliveries(self.take_effects(), rng)
             rng.shuffle(batch)
             for future in self.submit(pool, batch):
                 future.result()
-            self.plan.enabled = False  # what the task function runs, undisturbed
-            try:
-                redrive = redrive_all(self.build, self.client, options=self.options)
-            finally:
-                self.plan.enabled = True
-            report.redriven += redrive.redriven
-            report.problems += [f"seed {report.seed}: redrive: {e}" for e in redrive.errors]
+            self._redrive(report)
+            views = self.deliveries(self.view_writes(), rng)
+            rng.shuffle(views)
+            for future in self.submit(pool, views):
+                future.result()
+            self._redrive(report)
             if not self.effects:
                 self._unreported_effects()
                 if not self.effects:
                     return
         report.problems.append(f"not settled after {SETTLE_ROUNDS} deliver/redrive rounds")
+
+    def _redrive(self, report: ChaosReport) -> None:
+        self.plan.enabled = False  # what the task function runs, undisturbed
+        try:
+            redrive = redrive_all(self.build, self.client, options=self.options)
+        finally:
+            self.plan.enabled = True
+        report.redriven += redrive.redriven
+        report.problems += [f"seed {report.seed}: redrive: {e}" for e in redrive.errors]
 
     def _unreported_effects(self) -> None:
         """Applied commands whose commit the hook never saw still changed documents."""

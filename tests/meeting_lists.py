@@ -99,9 +99,8 @@ def deliver(db: firestore.Client, path: str, event_id: str | None = None) -> lis
             continue
         pipeline = pipeline_for(trigger, client=db)
         outcomes.append(pipeline.handle(event_id or uuid.uuid4().hex, path))
-        if trigger.view.__name__ == "MeetingCard":
-            card = f"meetingCards/{path.split('/')[1]}"
-            outcomes += deliver(db, card)
+        if trigger.view.__name__ == "MeetingCard" and path.startswith("meetings/"):
+            outcomes += deliver(db, f"meetingCards/{path.split('/')[1]}")
         if trigger.view.__name__ == "MeetingCard" and path.startswith("locations/"):
             for card in db.collection("meetingCards").stream():
                 outcomes += deliver(db, card.reference.path)

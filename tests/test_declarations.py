@@ -29,6 +29,14 @@ def test_meeting_room_compiles_one_trigger_per_view_and_source() -> None:
         ("meeting_session_on_location", "locations/{locationId}"),
         ("meeting_session_on_ticket", "meetings/{meetingId}/tickets/{uid}"),
         ("meeting_session_on_user", "users/{uid}"),
+        ("meeting_card_on_meeting", "meetings/{meetingId}"),
+        ("meeting_card_on_location", "locations/{locationId}"),
+        ("meeting_card_on_ticket", "meetings/{meetingId}/tickets/{uid}"),
+        # Aggregate views listen to their root and to the view model they aggregate.
+        ("agenda_on_user", "users/{uid}"),
+        ("agenda_on_meeting_card", "meetingCards/{meetingId}"),
+        ("location_board_on_location", "locations/{locationId}"),
+        ("location_board_on_meeting_card", "meetingCards/{meetingId}"),
     }
 
 

@@ -59,3 +59,20 @@ def test_agendas_and_boards_follow_every_kind_of_change(firestore: firestore.Cli
     write(db, "locations/l1", None)
     assert stored_lists(db) == expected_lists(db)
     assert not db.document("agendas/u1").get().exists
+
+
+def test_a_deleted_root_that_was_invalid_takes_its_view_along(firestore: firestore.Client) -> None:
+    """The state forgets the root's last valid copy and its problem when the root goes."""
+    from boiler.runtime.tallies import tallies_of
+
+    db = firestore
+    write(db, "users/u2", user("u2"))
+    write(db, "locations/l1", {"address": "1 Main", "latitude": 0.0, "longitude": 0.0})
+    write(db, "meetings/m1", meeting("One", "l1", ["u2"]))
+    write(db, "users/u2", {"firstName": 5})  # invalid: the agenda stays as it was
+    assert db.document("agendas/u2").get().exists
+    write(db, "users/u2", None)
+    assert not db.document("agendas/u2").get().exists
+    state = tallies_of(db, "Agenda").document("u2").get().to_dict() or {}
+    assert "root" not in state and "rootProblem" not in state
+    assert stored_lists(db) == expected_lists(db)

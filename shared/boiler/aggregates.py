@@ -34,7 +34,7 @@ from pydantic import BaseModel, create_model
 
 from .documents import Document
 from .errors import DeclarationError
-from .paths import PathTemplate
+from .paths import PathTemplate, document_id_problem
 
 
 class _Key:
@@ -50,6 +50,7 @@ CONSTANT_OPS = ("==", "!=", "<", "<=", ">", ">=", "in", "not-in", "array-contain
 # Relations boiler can invert: from one changed document to the keys of the aggregates it
 # belongs to (the field's value, or each element of the list).
 RELATION_OPS = ("==", "array-contains")
+CLIENT_OPS = {"array-contains": "array_contains"}  # how google-cloud-firestore spells them
 MAX_TOP = 500  # entries a Top keeps in its aggregate's state document
 
 
@@ -102,6 +103,7 @@ class Query:
 
     def where(self, field_name: str, op: str, value: Any) -> Query:
         """Add a filter; ``value`` is ``KEY`` for the one filter relating documents to the key."""
+        op = {"array_contains": "array-contains", "not_in": "not-in"}.get(op, op)  # client spelling
         owner = f"Query({self.model.__name__}).where({field_name!r}, {op!r}, {value!r})"
         annotation = _field_type(self.model, field_name, owner)
         if value is KEY:
@@ -159,7 +161,8 @@ class Query:
             values = [value]
         else:
             values = list(value or ())
-        return sorted({v for v in values if isinstance(v, str) and v})
+        # A value that is no document id ("", "a/b", "__x__") names no root: no aggregate.
+        return sorted({v for v in values if document_id_problem(v) is None})
 
     def matches(self, member: BaseModel) -> bool:
         return all(condition.holds(member) for condition in self.filters)

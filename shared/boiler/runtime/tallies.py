@@ -29,7 +29,7 @@ from typing import Any
 from google.cloud import firestore
 from google.cloud.firestore_v1.base_query import FieldFilter
 
-from ..aggregates import AggregateSpec, Query, TopSpec
+from ..aggregates import CLIENT_OPS, AggregateSpec, Query, TopSpec
 from ..documents import Document, DomainModel
 from ..errors import BoilerError, BuildFailed, InvalidDocument
 from ..views import ViewModel
@@ -220,7 +220,8 @@ class TallyBuilder:
                 if len(template.segments) == 2
                 else self.client.collection_group(template.segments[-2])
             )
-            found = source.where(filter=FieldFilter(alias, relation.op, key)).stream()
+            op = CLIENT_OPS.get(relation.op, relation.op)
+            found = source.where(filter=FieldFilter(alias, op, key)).stream()
             paths.update(s.reference.path for s in found if template.match(s.reference.path))
             counted = self.members.where(filter=FieldFilter("owner", "==", f"{group}|{key}"))
             paths.update((s.to_dict() or {})["member"].split("|", 1)[1] for s in counted.stream())
@@ -285,7 +286,11 @@ class TallyBuilder:
                         f"{sizes.DOCUMENT_BUDGET:,}-byte budget: declare Top(..., fields=[...]) "
                         "to keep only the fields the view shows, or a smaller limit",
                     )
-                attempt.guarded_update(state.reference, state, record)
+                # An update keeps fields it does not name: delete the ones dropped (root, ...).
+                dropped = {
+                    name: firestore.DELETE_FIELD for name in stored or {} if name not in record
+                }
+                attempt.guarded_update(state.reference, state, {**record, **dropped})
                 result.keys.append(key)
         for problem in result.problems:
             self.report(attempt, problem)

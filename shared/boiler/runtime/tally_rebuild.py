@@ -16,7 +16,7 @@ from collections.abc import Iterable
 
 from google.cloud import firestore
 
-from ..errors import BoilerError
+from ..errors import BoilerError, BuildFailed
 from ..views import ViewModel
 from . import log
 from .attempt import Attempt
@@ -92,6 +92,10 @@ def _rebuild_one(builder: TallyBuilder, key: str, found: set[str], report: Recon
         report.stale += result.written
         report.orphans += result.deleted
         report.records_refreshed += int(bool(result.keys))
-        report.invalid += [str(problem) for problem in result.problems]
+        for problem in result.problems:  # as for record views: a raising build() failed
+            if isinstance(problem, BuildFailed):
+                report.failures.append({"key": key, "error": f"{problem.code}: {problem}"})
+            else:
+                report.invalid.append(str(problem))
         if check is not None:
             report.views_checked += len(check)

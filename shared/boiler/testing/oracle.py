@@ -16,6 +16,7 @@ from typing import Any
 from google.cloud import firestore
 
 from ..errors import InvalidDocument
+from ..paths import document_id_problem
 from ..views import ViewModel
 
 Fields = dict[str, Any]
@@ -38,6 +39,8 @@ def expected_views(
     """
     spec = view.spec()
     sources = spec.sources
+    if sources.__aggregates__:
+        return _expected_aggregate_views(view, client, check=check, held=held)
     root_spec = sources.__root__
     specs = list(sources.__sources__.values())
     roots: list[tuple[str, str, Any]] = []  # (key, path, model)
@@ -97,6 +100,114 @@ def expected_views(
         built = view.build_paths(sources(key, **loaded))
         expected.update({path: model.to_firestore() for path, model in built.items()})
     return expected
+
+
+def _expected_aggregate_views(
+    view: type[ViewModel],
+    client: firestore.Client,
+    *,
+    check: Check | None = None,
+    held: set[str] | None = None,
+) -> dict[str, Fields]:
+    """An aggregate view from scratch: every member of every query read, each aggregate
+    recounted, resorted and cut, nothing of boiler's incremental state used."""
+    spec = view.spec()
+    sources = spec.sources
+    root_spec = sources.__root__
+    aggregates = list(sources.__aggregates__.values())
+    held_keys: set[str] = set()
+    members: dict[str, list[tuple[str, Any]]] = {}  # key -> [(path, model)] per query model
+    for model in {a.query.model for a in aggregates}:
+        template = model.__dict__["__path_template__"]
+        collection = (
+            client.collection(template.segments[0])
+            if len(template.segments) == 2
+            else client.collection_group(template.segments[-2])
+        )
+        relations = {a.query.relation for a in aggregates if a.query.model is model}
+        for snapshot in collection.stream():
+            path = snapshot.reference.path
+            if template.match(path) is None:
+                continue
+            fields = snapshot.to_dict() or {}
+            try:
+                if check is not None:
+                    check(path, fields)
+                member = model.from_firestore(path, fields)
+            except InvalidDocument:
+                if held is None:
+                    raise
+                held_keys.update(_raw_keys(model, fields, relations))
+                continue
+            for relation in relations:
+                assert relation is not None
+                value = getattr(member, relation.field)
+                keys = [value] if relation.op == "==" else list(value or ())
+                for key in {k for k in keys if document_id_problem(k) is None}:
+                    members.setdefault(key, []).append((path, member))
+    expected: dict[str, Fields] = {}
+    for snapshot in client.collection(root_spec.template.collection).stream():
+        key = snapshot.id
+        try:
+            fields = snapshot.to_dict() or {}
+            if check is not None:
+                check(snapshot.reference.path, fields)
+            root = root_spec.model.from_firestore(snapshot.reference.path, fields)
+        except InvalidDocument:
+            if held is None:
+                raise
+            held.add(key)
+            continue
+        if key in held_keys:
+            assert held is not None
+            held.add(key)
+            continue
+        values = {}
+        for aggregate in aggregates:
+            related = [
+                (path, member)
+                for path, member in members.get(key, [])
+                if aggregate.query.model is type(member) and key in aggregate.query.keys_of(member)
+            ]
+            values[aggregate.name] = aggregate.value(_recount(aggregate, related))
+        built = view.build_paths(sources(key, **{root_spec.name: root}, **values))
+        expected.update({path: model.to_firestore() for path, model in built.items()})
+    return expected
+
+
+def _raw_keys(model: Any, fields: Fields, relations: set[Any]) -> set[str]:
+    """The keys an invalid member's raw fields seem to relate it to (to hold them back)."""
+    keys: set[str] = set()
+    for relation in relations:
+        alias = model.model_fields[relation.field].alias or relation.field
+        value = fields.get(alias)
+        values = value if isinstance(value, list) else [value]
+        keys.update(v for v in values if isinstance(v, str))
+    return keys
+
+
+def _recount(aggregate: Any, related: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A tally (runtime/tally_state.py's shape) computed over every related member at once."""
+    from fractions import Fraction
+
+    from ..aggregates import TopSpec, stored_sum
+
+    contributions = [
+        (path, member, c)
+        for path, member in related
+        if (c := aggregate.contribution(member)) is not None
+    ]
+    if isinstance(aggregate, TopSpec):
+        ranked = sorted(contributions, key=lambda item: [*item[2], item[0]])
+        return {
+            "n": len(ranked),
+            "top": [
+                {"p": path, "k": [*key, path], "f": aggregate.entry_fields(member)}
+                for path, member, key in ranked[: aggregate.limit]
+            ],
+        }
+    total = sum((Fraction(c) for _, _, c in contributions), Fraction(0))
+    return {"n": len(contributions), "s": stored_sum(total)}
 
 
 def _read(client: firestore.Client, paths: list[str]) -> Iterator[tuple[str, Fields | None]]:
