@@ -147,7 +147,9 @@ class SameIdSpec(SourceSpec):
                 "live in a top-level collection, e.g. path='teamScores/{teamId}'"
             )
 
-    def paths(self, root: DomainModel, root_path: str) -> Sequence[str]:
+    def paths(
+        self, root: DomainModel, root_path: str, documents: Mapping[str, Fields] | None = None
+    ) -> Sequence[str]:
         key = root_path.rsplit("/", 1)[1]
         return (self.template.format(**{self.template.wildcards[0]: key}),)
 
@@ -172,7 +174,9 @@ class FirstOfSpec(SourceSpec):
         if self.ids not in root.model.model_fields:
             raise DeclarationError(f"{owner.__name__}.{self.name}: no field {self.ids!r}")
 
-    def paths(self, root: DomainModel, root_path: str) -> Sequence[str]:
+    def paths(
+        self, root: DomainModel, root_path: str, documents: Mapping[str, Fields] | None = None
+    ) -> Sequence[str]:
         ids = getattr(root, self.ids)
         return [self.template.format(**{self.template.wildcards[0]: ids[0]})] if ids else []
 
@@ -182,7 +186,9 @@ class FirstOfSpec(SourceSpec):
                 return self.model.from_firestore(path, raw)
         return None
 
-    def dependencies(self, root: DomainModel, root_path: str) -> Sequence[str]:
+    def dependencies(
+        self, root: DomainModel, root_path: str, documents: Mapping[str, Fields] | None = None
+    ) -> Sequence[str]:
         return self.paths(root, root_path)
 
     def affected(

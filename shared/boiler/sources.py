@@ -5,6 +5,8 @@
 ...     location: Location | None = Join(Location, on="location_id")
 ...     tickets: dict[str, Ticket] = Children(Ticket)
 ...     participants: dict[str, User] = Many(User, ids="participant_ids")
+...     # A chained join: each participant's organization, {uid: Organization}.
+...     organizations: dict[str, Organization] = Join(Organization, on="org_id", of="participants")
 
 Each kind of source is one ``SourceSpec`` subclass; the runtime (``AggregateBuilder``,
 ``Pipeline``) only loops over ``Sources.__sources__`` and calls the interface below. A new
@@ -74,8 +76,14 @@ class SourceSpec(ABC):
     def validate(self, owner: type, root: RootSpec) -> None:
         """Check the declaration against the root; a ``DeclarationError`` names the fix."""
 
-    def paths(self, root: DomainModel, root_path: str) -> Sequence[str]:
-        """Documents to read for this root; ``InvalidDocument`` if the root names an invalid id."""
+    def paths(
+        self, root: DomainModel, root_path: str, documents: Mapping[str, Fields] | None = None
+    ) -> Sequence[str]:
+        """Documents to read for this root; ``InvalidDocument`` if the root names an invalid id.
+
+        ``documents`` are those loaded so far: a chained join (``Join(..., of=...)``) names
+        its documents from another source's, so it returns none until those are loaded.
+        """
         return ()
 
     def collections(self, root: DomainModel, root_path: str) -> Sequence[str]:
@@ -86,7 +94,9 @@ class SourceSpec(ABC):
     def assemble(self, root: DomainModel, root_path: str, documents: Mapping[str, Fields]) -> Any:
         """The value ``build()`` sees, from the documents read (``paths`` and ``collections``)."""
 
-    def dependencies(self, root: DomainModel, root_path: str) -> Sequence[str]:
+    def dependencies(
+        self, root: DomainModel, root_path: str, documents: Mapping[str, Fields] | None = None
+    ) -> Sequence[str]:
         """Documents a change to which finds this aggregate only through its record."""
         return ()
 
@@ -108,7 +118,9 @@ class RootSpec(SourceSpec):
                 "needs an {id} wildcard"
             )
 
-    def paths(self, root: DomainModel, root_path: str) -> Sequence[str]:
+    def paths(
+        self, root: DomainModel, root_path: str, documents: Mapping[str, Fields] | None = None
+    ) -> Sequence[str]:
         return (root_path,)
 
     def assemble(self, root: DomainModel, root_path: str, documents: Mapping[str, Fields]) -> Any:
@@ -152,14 +164,21 @@ class ChildrenSpec(SourceSpec):
 
 @dataclass(frozen=True)
 class ReferencedSpec(SourceSpec):
-    """Documents whose ids a root field holds; a change finds them through the records' deps."""
+    """Documents whose ids a field holds: a root field, or (``of=``) a field of the documents
+    of another source (a chained join). A change finds them through the records' deps."""
 
-    holds_list: ClassVar[bool]  # the root field is a list of ids (else a single id)
+    holds_list: ClassVar[bool]  # the field is a list of ids (else a single id)
+    of: str = ""  # the source whose documents hold the field ("": the root)
+    parent: SourceSpec | None = None  # that source, resolved by Sources
 
     @property
     @abstractmethod
     def root_field(self) -> str:
-        """The root field naming the documents."""
+        """The field naming the documents (on the root, or on the ``of`` source's documents)."""
+
+    def describe(self) -> str:
+        chained = f", of={self.of!r}" if self.of else ""
+        return f"{type(self).__name__.removesuffix('Spec')}({self.model.__name__}{chained})"
 
     def validate(self, owner: type, root: RootSpec) -> None:
         template = self.template
@@ -169,18 +188,57 @@ class ReferencedSpec(SourceSpec):
                 "must live in a top-level "
                 "collection with one {id} wildcard to be joined by id"
             )
+        holder = root if self.parent is None else self.parent
         field = self.root_field
-        annotation = _root_field_type(owner, root, field, self)
+        annotation = _root_field_type(owner, holder, field, self)
         is_list = typing.get_origin(annotation) in (list, tuple, set, frozenset)
         if is_list != self.holds_list:
             kind = "a list of document ids" if self.holds_list else "a single document id (str)"
             raise DeclarationError(
-                f"{owner.__name__}.{self.name}: {root.model.__name__}.{field} must be {kind}, "
+                f"{owner.__name__}.{self.name}: {holder.model.__name__}.{field} must be {kind}, "
                 f"it is declared as {annotation!r}"
             )
 
-    def dependencies(self, root: DomainModel, root_path: str) -> Sequence[str]:
-        return self.paths(root, root_path)
+    def paths(
+        self, root: DomainModel, root_path: str, documents: Mapping[str, Fields] | None = None
+    ) -> list[str]:
+        if self.parent is None:
+            return self._ids_paths(root, root_path)
+        if documents is None:
+            return []  # the holders are not loaded yet
+        paths: list[str] = []
+        for holder_path, holder in self._holders(root, root_path, documents):
+            paths.extend(self._ids_paths(holder, holder_path))
+        return list(dict.fromkeys(paths))
+
+    @abstractmethod
+    def _ids_paths(self, holder: DomainModel, holder_path: str) -> list[str]:
+        """The paths of the documents ``holder``'s field names."""
+
+    def _holders(
+        self, root: DomainModel, root_path: str, documents: Mapping[str, Fields]
+    ) -> list[tuple[str, DomainModel]]:
+        """The loaded documents of the ``of`` source, validated (``InvalidDocument`` if not)."""
+        assert self.parent is not None
+        parent = self.parent
+        found = list(parent.paths(root, root_path, documents))
+        for collection in parent.collections(root, root_path):
+            prefix = f"{collection}/"
+            found += sorted(
+                path
+                for path in documents
+                if path.startswith(prefix) and "/" not in path[len(prefix) :]
+            )
+        return [
+            (path, parent.model.from_firestore(path, raw))
+            for path in found
+            if (raw := documents.get(path)) is not None
+        ]
+
+    def dependencies(
+        self, root: DomainModel, root_path: str, documents: Mapping[str, Fields] | None = None
+    ) -> Sequence[str]:
+        return self.paths(root, root_path, documents)
 
     def affected(
         self, document: str, values: Mapping[str, str], index: AggregateIndex
@@ -192,14 +250,18 @@ class ReferencedSpec(SourceSpec):
     ) -> dict[str, DomainModel]:
         return {
             path.rsplit("/", 1)[1]: self.model.from_firestore(path, raw)
-            for path in self.paths(root, root_path)
+            for path in self.paths(root, root_path, documents)
             if (raw := documents.get(path)) is not None
         }
 
 
 @dataclass(frozen=True)
 class JoinSpec(ReferencedSpec):
-    """One document whose id is held in a field of the root (``None`` when the field is empty)."""
+    """One document whose id is held in a field of the root (``None`` when the field is empty).
+
+    With ``of=`` the field is on the documents of another source: joined to a ``Join`` it is
+    one document (or ``None``); to a ``Many`` or ``Children``, ``{holder id: document}``.
+    """
 
     on: str = ""
     holds_list: ClassVar[bool] = False
@@ -208,15 +270,23 @@ class JoinSpec(ReferencedSpec):
     def root_field(self) -> str:
         return self.on
 
-    def paths(self, root: DomainModel, root_path: str = "") -> list[str]:
+    def _ids_paths(self, holder: DomainModel, holder_path: str) -> list[str]:
         """The joined document's path; none when the field is empty (``None`` or ``""``)."""
-        value = getattr(root, self.on)
+        value = getattr(holder, self.on)
         return _paths_of_ids(
-            self, root, root_path, [(_alias(root, self.on), value)] if value else []
+            self, holder, holder_path, [(_alias(holder, self.on), value)] if value else []
         )
 
     def assemble(self, root: DomainModel, root_path: str, documents: Mapping[str, Fields]) -> Any:
-        return next(iter(self._models(root, root_path, documents).values()), None)
+        if self.parent is None or isinstance(self.parent, JoinSpec):
+            return next(iter(self._models(root, root_path, documents).values()), None)
+        joined = {}
+        for holder_path, holder in self._holders(root, root_path, documents):
+            for path in self._ids_paths(holder, holder_path):
+                raw = documents.get(path)
+                if raw is not None:
+                    joined[holder_path.rsplit("/", 1)[1]] = self.model.from_firestore(path, raw)
+        return joined
 
 
 @dataclass(frozen=True)
@@ -230,11 +300,11 @@ class ManySpec(ReferencedSpec):
     def root_field(self) -> str:
         return self.ids
 
-    def paths(self, root: DomainModel, root_path: str = "") -> list[str]:
+    def _ids_paths(self, holder: DomainModel, holder_path: str) -> list[str]:
         """The listed documents' paths, in list order, each once."""
-        field = _alias(root, self.ids)
-        ids = [(f"{field}.{index}", value) for index, value in enumerate(getattr(root, self.ids))]
-        return list(dict.fromkeys(_paths_of_ids(self, root, root_path, ids)))
+        field = _alias(holder, self.ids)
+        ids = [(f"{field}.{index}", value) for index, value in enumerate(getattr(holder, self.ids))]
+        return list(dict.fromkeys(_paths_of_ids(self, holder, holder_path, ids)))
 
     def assemble(self, root: DomainModel, root_path: str, documents: Mapping[str, Fields]) -> Any:
         return self._models(root, root_path, documents)
@@ -247,9 +317,10 @@ def _alias(root: DomainModel, field: str) -> str:
 def _paths_of_ids(
     spec: SourceSpec, root: DomainModel, root_path: str, ids: list[tuple[str, object]]
 ) -> list[str]:
-    """Paths of the documents ``ids`` name; a value that is no document id makes the root invalid.
+    """Paths of the documents ``ids`` name; a value that is no document id makes the document
+    holding it (the root, or a chained join's holder) invalid.
 
-    Such a root is data to report (``InvalidDocument``: path, field, value), never a crash.
+    Such a document is data to report (``InvalidDocument``: path, field, value), never a crash.
     """
     problems = [
         (label, f"{value!r} is not a document id: it {problem}")
@@ -267,14 +338,17 @@ def Root(model: type[DomainModel]) -> Any:  # noqa: N802 - reads like a field de
     return RootSpec(model)
 
 
-def Join(model: type[DomainModel], *, on: str) -> Any:  # noqa: N802
-    """Declare a document referenced by the root field ``on`` (a document id)."""
-    return JoinSpec(model, on=on)
+def Join(model: type[DomainModel], *, on: str, of: str = "") -> Any:  # noqa: N802
+    """Declare a document referenced by the root field ``on`` (a document id); with ``of=``,
+    by the field ``on`` of the documents of the source named ``of`` (a chained join:
+    ``Join(Organization, on="organization_id", of="user")``)."""
+    return JoinSpec(model, on=on, of=of)
 
 
-def Many(model: type[DomainModel], *, ids: str) -> Any:  # noqa: N802
-    """Declare the documents referenced by the root field ``ids`` (a list of document ids)."""
-    return ManySpec(model, ids=ids)
+def Many(model: type[DomainModel], *, ids: str, of: str = "") -> Any:  # noqa: N802
+    """Declare the documents referenced by the root field ``ids`` (a list of document ids);
+    ``of=`` as for ``Join``."""
+    return ManySpec(model, ids=ids, of=of)
 
 
 def Children(model: type[DomainModel]) -> Any:  # noqa: N802
@@ -321,6 +395,9 @@ class Sources:
                 "e.g. `meeting: Meeting = Root(Meeting)`"
             )
         cls.__root__ = roots[0]
+        for name, spec in list(specs.items()):
+            if isinstance(spec, ReferencedSpec) and spec.of:
+                specs[name] = _chained(cls, spec, specs)
         for spec in specs.values():
             spec.validate(cls, cls.__root__)
         for aggregate in aggregates.values():
@@ -336,7 +413,23 @@ class Sources:
             )
 
 
-def _root_field_type(owner: type, root: RootSpec, field: str, source: SourceSpec) -> Any:
+def _chained(owner: type, spec: ReferencedSpec, specs: Mapping[str, SourceSpec]) -> SourceSpec:
+    """``spec`` with its ``of`` source resolved: a Join, Many or Children declared before it."""
+    names = list(specs)
+    parent = specs.get(spec.of)
+    earlier = names[: names.index(spec.name)]
+    if parent is None or spec.of not in earlier or isinstance(parent, RootSpec):
+        choices = [n for n in earlier if not isinstance(specs[n], RootSpec)]
+        raise DeclarationError(
+            f"{owner.__name__}.{spec.name}: of={spec.of!r} must name a Join, Many or Children "
+            f"source declared above it; choose one of {choices} (or drop of= to join from the "
+            "root)",
+            code="join-of-unknown",
+        )
+    return dataclasses.replace(spec, parent=parent)
+
+
+def _root_field_type(owner: type, root: SourceSpec, field: str, source: SourceSpec) -> Any:
     fields = root.model.model_fields
     if field not in fields:
         raise DeclarationError(

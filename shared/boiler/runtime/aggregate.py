@@ -21,7 +21,7 @@ from google.cloud.firestore_v1.field_path import FieldPath
 
 from ..documents import DomainModel
 from ..errors import BoilerError, BuildFailed, InvalidDocument
-from ..sources import KeyPage, Sources
+from ..sources import KeyPage, Sources, SourceSpec
 from ..views import ViewModel
 from . import bookkeeping, log
 from . import sizes as sizes_module
@@ -107,6 +107,12 @@ class WritePlan:
 _CHECK_SIZE_ABOVE = 500_000
 
 
+def _hops(spec: SourceSpec) -> int:
+    """Reads from the root to ``spec``'s documents: 1 for a join from the root, +1 per ``of``."""
+    parent = getattr(spec, "parent", None)
+    return 1 if parent is None else 1 + _hops(parent)
+
+
 def _payload(view: ViewModel) -> bytes:
     return json.dumps(
         view.model_dump(by_alias=True, mode="json"), sort_keys=True, separators=(",", ":")
@@ -132,6 +138,7 @@ class AggregateBuilder:
         # Every kind of source answers the same questions (sources.SourceSpec): loop, never ask.
         self._specs = tuple(self.sources.__sources__.values())
         self._models = [(spec.template, spec.model) for spec in self._specs]
+        self._hops = max((_hops(spec) for spec in self._specs), default=1)
 
     # -- paths ---------------------------------------------------------------------------
     def root_path(self, key: str) -> str:
@@ -194,7 +201,7 @@ class AggregateBuilder:
         paths: set[str] = set()
         collections: set[str] = set()
         for spec in self._specs:
-            paths.update(spec.paths(root, root_path))
+            paths.update(spec.paths(root, root_path, state.sources))
             collections.update(spec.collections(root, root_path))
         return paths, collections
 
@@ -236,9 +243,10 @@ class AggregateBuilder:
     def fill(self, attempt: Attempt, states: list[AggregateState]) -> None:
         """Read what each aggregate needs and does not hold yet (all of it for a new state).
 
-        At most three rounds: the root, then what the root points to, then nothing new.
+        A round per hop: the root, what the root points to, what those point to (chained
+        joins), until a round finds nothing new.
         """
-        for _ in range(3):
+        for _ in range(2 + self._hops):
             wanted_docs: dict[str, list[AggregateState]] = {}
             wanted_collections: list[tuple[str, AggregateState]] = []
             for state in states:
@@ -300,12 +308,18 @@ class AggregateBuilder:
         """
         try:
             root = self._root_model(state)
-        except InvalidDocument:
+            if root is None:
+                return []
+            root_path = self.root_path(state.key)
+            return sorted(
+                {
+                    path
+                    for spec in self._specs
+                    for path in spec.dependencies(root, root_path, state.sources)
+                }
+            )
+        except InvalidDocument:  # the root, or a chained join's holder
             return list(state.record.deps)
-        if root is None:
-            return []
-        root_path = self.root_path(state.key)
-        return sorted({path for spec in self._specs for path in spec.dependencies(root, root_path)})
 
     def rebuild(self, state: AggregateState) -> WritePlan:
         """Compute the views and plan their writes; a failure plans the record alone.

@@ -58,13 +58,7 @@ def expected_views(
             held.add(snapshot.id)
             continue
         roots.append((snapshot.id, snapshot.reference.path, model))
-    wanted = {
-        path
-        for _, root_path, model in roots
-        for source in specs
-        for path in source.paths(model, root_path)
-    }
-    documents: dict[str, Fields | None] = dict(_read(client, sorted(wanted)))
+    documents: dict[str, Fields | None] = {}
     children: dict[str, list[str]] = {}  # collection path -> its documents' paths
     for _, root_path, model in roots:
         for source in specs:
@@ -72,6 +66,20 @@ def expected_views(
                 for child in client.collection(collection).stream():
                     documents[child.reference.path] = child.to_dict() or {}
                     children.setdefault(collection, []).append(child.reference.path)
+    # What the roots name, then what those name (chained joins), until nothing new.
+    while True:
+        wanted: set[str] = set()
+        for _, root_path, model in roots:
+            try:
+                wanted.update(
+                    path for source in specs for path in source.paths(model, root_path, documents)
+                )
+            except InvalidDocument:  # a chained join's holder: decided per aggregate below
+                continue
+        wanted -= documents.keys()
+        if not wanted:
+            break
+        documents.update(_read(client, sorted(wanted)))
     expected: dict[str, Fields] = {}
     for key, root_path, model in roots:
         try:
@@ -79,7 +87,7 @@ def expected_views(
                 path: documents.get(path)
                 for source in specs
                 for path in [
-                    *source.paths(model, root_path),
+                    *source.paths(model, root_path, documents),
                     *(
                         child
                         for collection in source.collections(model, root_path)
