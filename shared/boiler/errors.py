@@ -99,9 +99,9 @@ class BuildFailed(BoilerError):
 
     code = "build-failed"
 
-    def __init__(self, view: str, key: str, message: str) -> None:
+    def __init__(self, view: str, key: str, message: str, *, code: str | None = None) -> None:
         self.view, self.key, self.message = view, key, message
-        super().__init__(f"{view} {key}: {message}")
+        super().__init__(f"{view} {key}: {message}", code=code)
 
     def __repr__(self) -> str:
         return f"BuildFailed({str(self)!r})"

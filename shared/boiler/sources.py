@@ -65,6 +65,10 @@ class SourceSpec(ABC):
     model: type[DomainModel]
     name: str = ""
 
+    # Documents of this source one aggregate may hold (Many, Children); None: one at most.
+    def bound(self) -> int | None:
+        return None
+
     @property
     def template(self) -> PathTemplate:
         return self.model.path_template()
@@ -132,9 +136,21 @@ class RootSpec(SourceSpec):
         yield [index.key_of(values)], False
 
 
+# How many documents a Many or Children source may bring into one aggregate unless it declares
+# max=: a record view rebuilds whole, so its cost per event grows with them. Past the bound
+# the aggregate is held back with a clear error (``aggregate-over-bound``), never read whole.
+DEFAULT_MAX_DOCUMENTS = 1000
+
+
 @dataclass(frozen=True)
 class ChildrenSpec(SourceSpec):
-    """Every document of a subcollection of the root, loaded as ``{id: model}``."""
+    """Every document of a subcollection of the root, loaded as ``{id: model}``; at most
+    ``max`` of them (``DEFAULT_MAX_DOCUMENTS``)."""
+
+    max: int = DEFAULT_MAX_DOCUMENTS
+
+    def bound(self) -> int | None:
+        return self.max
 
     def validate(self, owner: type, root: RootSpec) -> None:
         if self.template.parent != root.template:
@@ -294,7 +310,11 @@ class ManySpec(ReferencedSpec):
     """Documents whose ids are listed in a field of the root, loaded as ``{id: model}``."""
 
     ids: str = ""
+    max: int = DEFAULT_MAX_DOCUMENTS
     holds_list: ClassVar[bool] = True
+
+    def bound(self) -> int | None:
+        return self.max
 
     @property
     def root_field(self) -> str:
@@ -345,15 +365,27 @@ def Join(model: type[DomainModel], *, on: str, of: str = "") -> Any:  # noqa: N8
     return JoinSpec(model, on=on, of=of)
 
 
-def Many(model: type[DomainModel], *, ids: str, of: str = "") -> Any:  # noqa: N802
+def Many(  # noqa: N802
+    model: type[DomainModel], *, ids: str, of: str = "", max: int = DEFAULT_MAX_DOCUMENTS
+) -> Any:
     """Declare the documents referenced by the root field ``ids`` (a list of document ids);
-    ``of=`` as for ``Join``."""
-    return ManySpec(model, ids=ids, of=of)
+    ``of=`` as for ``Join``; ``max``: how many one aggregate may list (else held back)."""
+    return ManySpec(model, ids=ids, of=of, max=_max(model, max))
 
 
-def Children(model: type[DomainModel]) -> Any:  # noqa: N802
-    """Declare every document of a subcollection of the root document."""
-    return ChildrenSpec(model)
+def Children(model: type[DomainModel], *, max: int = DEFAULT_MAX_DOCUMENTS) -> Any:  # noqa: N802
+    """Declare every document of a subcollection of the root document (at most ``max``)."""
+    return ChildrenSpec(model, max=_max(model, max))
+
+
+def _max(model: type[DomainModel], value: object) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise DeclarationError(
+            f"max= for {model.__name__} must be a positive int (how many documents one "
+            f"aggregate may hold), got {value!r}",
+            code="source-max-invalid",
+        )
+    return value
 
 
 class Sources:

@@ -21,7 +21,7 @@ from google.cloud.firestore_v1.field_path import FieldPath
 
 from ..documents import DomainModel
 from ..errors import BoilerError, BuildFailed, InvalidDocument
-from ..sources import KeyPage, Sources, SourceSpec
+from ..sources import ChildrenSpec, KeyPage, Sources, SourceSpec
 from ..views import ViewModel
 from . import bookkeeping, log
 from . import sizes as sizes_module
@@ -42,6 +42,7 @@ class AggregateState:
     stored: dict[str, Any] | None = None  # the record as read, to skip unchanged writes
     snapshot: firestore.DocumentSnapshot | None = None  # its version: the commit's precondition
     invalid: InvalidDocument | None = None
+    over_bound: BuildFailed | None = None  # a Many or Children past its max: held back
     # View paths a chunked write has not reached yet: their stored content is unknown.
     unsynced: set[str] = field(default_factory=set)
     # The root as validated last, with the raw fields it came from (parsed once per change).
@@ -105,6 +106,15 @@ class WritePlan:
 
 # A view payload this large (JSON) gets its exact Firestore size checked against the limit.
 _CHECK_SIZE_ABOVE = 500_000
+
+
+def _children_held(sources: Mapping[str, Raw], collection: str) -> int:
+    prefix = f"{collection}/"
+    return sum(
+        1
+        for path, raw in sources.items()
+        if raw is not None and path.startswith(prefix) and "/" not in path[len(prefix) :]
+    )
 
 
 def _hops(spec: SourceSpec) -> int:
@@ -201,9 +211,30 @@ class AggregateBuilder:
         paths: set[str] = set()
         collections: set[str] = set()
         for spec in self._specs:
-            paths.update(spec.paths(root, root_path, state.sources))
-            collections.update(spec.collections(root, root_path))
+            named = spec.paths(root, root_path, state.sources)
+            bound = spec.bound()
+            if bound is not None and len(named) > bound:
+                raise self._over_bound(state, spec, f"{len(named):,}")
+            paths.update(named)
+            for collection in spec.collections(root, root_path):
+                held = _children_held(state.sources, collection)
+                if bound is not None and held > bound:  # grown one event at a time
+                    raise self._over_bound(state, spec, f"{held:,}")
+                collections.add(collection)
         return paths, collections
+
+    def _over_bound(self, state: AggregateState, spec: SourceSpec, count: str) -> BuildFailed:
+        bound = spec.bound()
+        kind = type(spec).__name__.removesuffix("Spec")
+        return BuildFailed(
+            self.spec.name,
+            state.key,
+            f"{self.sources.__name__}.{spec.name} holds {count} {spec.model.__name__} documents, "
+            f"over its bound of {bound:,} ({kind}({spec.model.__name__}, max={bound})); its views "
+            f"are held back. Raise max= if the record still fits, or count and list them with "
+            f"an aggregate view (Count/Top over a Query), whose cost does not grow with them",
+            code="aggregate-over-bound",
+        )
 
     def load(
         self,
@@ -250,12 +281,15 @@ class AggregateBuilder:
             wanted_docs: dict[str, list[AggregateState]] = {}
             wanted_collections: list[tuple[str, AggregateState]] = []
             for state in states:
-                if state.invalid is not None:
+                if state.invalid is not None or state.over_bound is not None:
                     continue
                 try:
                     paths, collections = self._required(state)
                 except InvalidDocument as error:
                     state.invalid = error
+                    continue
+                except BuildFailed as error:
+                    state.over_bound = error
                     continue
                 for path in paths - state.sources.keys():
                     wanted_docs.setdefault(path, []).append(state)
@@ -271,17 +305,30 @@ class AggregateBuilder:
                     for state in wanted_docs[snap.reference.path]:
                         state.sources[snap.reference.path] = raw
             for collection, state in wanted_collections:
+                spec = self._children_of(collection)
                 query = self.client.collection(collection).order_by(FieldPath.document_id())
-                for snap in attempt.query(query):
+                found = attempt.query(query.limit(spec.max + 1))
+                for snap in found:
                     state.sources[snap.reference.path] = self._declared(
                         snap.reference.path, snap.to_dict()
                     )
-                state.collections.add(collection)
+                if len(found) > spec.max:  # not cached as complete: read again, bounded
+                    state.over_bound = self._over_bound(state, spec, f"more than {spec.max:,}")
+                else:
+                    state.collections.add(collection)
         for state in states:
             self._forget_unneeded(state)
 
+    def _children_of(self, collection: str) -> ChildrenSpec:
+        name = collection.rsplit("/", 1)[1]
+        return next(
+            spec
+            for spec in self._specs
+            if isinstance(spec, ChildrenSpec) and spec.template.segments[-2] == name
+        )
+
     def _forget_unneeded(self, state: AggregateState) -> None:
-        if state.invalid is not None:
+        if state.invalid is not None or state.over_bound is not None:
             return
         paths, collections = self._required(state)
         state.sources = {
@@ -327,6 +374,8 @@ class AggregateBuilder:
         One aggregate that cannot be built (an invalid source, ``build()`` raising) never
         holds back the others of the same event, and never loses the change it was given.
         """
+        if state.over_bound is not None:
+            return self.held_back(state, state.over_bound)
         try:
             if state.invalid is not None:
                 raise state.invalid

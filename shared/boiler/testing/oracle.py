@@ -100,6 +100,7 @@ def expected_views(
                     if found is not None:
                         check(path, found)
             loaded = {source.name: source.assemble(model, root_path, mine) for source in specs}
+            _check_bounds(specs, loaded, root_path)
         except InvalidDocument:
             if held is None:
                 raise
@@ -108,6 +109,15 @@ def expected_views(
         built = view.build_paths(sources(key, **loaded))
         expected.update({path: model.to_firestore() for path, model in built.items()})
     return expected
+
+
+def _check_bounds(specs: list[Any], loaded: dict[str, Any], root_path: str) -> None:
+    """An aggregate whose Many or Children holds more than its max is held back by boiler."""
+    for source in specs:
+        bound = source.bound()
+        if bound is not None and isinstance(loaded[source.name], dict):
+            if len(loaded[source.name]) > bound:
+                raise InvalidDocument(root_path, [(source.name, f"more than {bound} documents")])
 
 
 def _expected_aggregate_views(
