@@ -43,8 +43,8 @@ def check_valid_aggregates(
         spec = view.spec()
         held: set[str] = set()
         expected = expected_views(view, client, check=strict, held=held)
-        roots = client.collection(spec.sources.__root__.template.collection).select([]).stream()
-        compared += sum(1 for root in roots if root.id not in held)
+        keys = {(spec.template.match(path) or {}).get(spec.key_wildcard) for path in expected}
+        compared += len(keys - held)
         held_count += len(held)
         stored = {
             path: data

@@ -396,7 +396,8 @@ class Sources:
     """
 
     __sources__: ClassVar[dict[str, SourceSpec]]
-    __root__: ClassVar[RootSpec]
+    # None only for an aggregate view grouped by its query: one view per key its members name.
+    __root__: ClassVar[RootSpec | None]
     # Count/Sum/Avg/Min/Max/Top over a Query (aggregates.py), kept by runtime/tallies.py.
     __aggregates__: ClassVar[dict[str, AggregateSpec]]
 
@@ -406,6 +407,17 @@ class Sources:
         self.key = key
         for name, value in loaded.items():
             setattr(self, name, value)
+
+    @classmethod
+    def root(cls) -> RootSpec:
+        """The root source (record views always have one)."""
+        if cls.__root__ is None:
+            raise DeclarationError(
+                f"{cls.__name__} declares no Root: only aggregate views may be grouped by their "
+                "query",
+                code="sources-root-missing",
+            )
+        return cls.__root__
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -421,17 +433,20 @@ class Sources:
         cls.__sources__ = specs
         cls.__aggregates__ = aggregates
         roots = [spec for spec in specs.values() if isinstance(spec, RootSpec)]
-        if len(roots) != 1:
+        grouped = not roots and aggregates and not specs  # one view per key, no root document
+        if len(roots) != 1 and not grouped:
             raise DeclarationError(
                 f"{cls.__name__} declares {len(roots)} Root(...) sources; declare exactly one, "
-                "e.g. `meeting: Meeting = Root(Meeting)`"
+                "e.g. `meeting: Meeting = Root(Meeting)` (only a Sources of aggregates alone "
+                "may declare none: one view per key its query's documents name)"
             )
-        cls.__root__ = roots[0]
+        root = cls.__root__ = roots[0] if roots else None
         for name, spec in list(specs.items()):
             if isinstance(spec, ReferencedSpec) and spec.of:
                 specs[name] = _chained(cls, spec, specs)
         for spec in specs.values():
-            spec.validate(cls, cls.__root__)
+            assert root is not None
+            spec.validate(cls, root)
         for aggregate in aggregates.values():
             aggregate.validate(cls)
         joined = [spec for spec in specs.values() if not isinstance(spec, RootSpec)]

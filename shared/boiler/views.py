@@ -89,8 +89,17 @@ class ViewModel(Document):
                 code="view-sources-not-sources",
             )
         template = cls.__path_template__
-        key_wildcard = sources.__root__.template.id_wildcard or ""  # Sources checked it exists
-        if key_wildcard not in template.wildcards:
+        if sources.__root__ is None:  # grouped by its query: the path's one wildcard is the key
+            if len(template.wildcards) != 1:
+                raise DeclarationError(
+                    f"{cls.__name__}: {sources.__name__} has no Root, so there is one view per "
+                    f"key its query names; path {template} needs exactly one wildcard, the key",
+                    code="view-path-missing-key",
+                )
+            key_wildcard = template.wildcards[0]
+        else:
+            key_wildcard = sources.__root__.template.id_wildcard or ""  # checked by Sources
+        if sources.__root__ is not None and key_wildcard not in template.wildcards:
             raise DeclarationError(
                 f"{cls.__name__}: path {template} must contain {{{key_wildcard}}}, "
                 f"the id of the root "

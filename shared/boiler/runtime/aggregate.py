@@ -141,7 +141,7 @@ class AggregateBuilder:
         self.view = view
         self.spec = view.spec()
         self.sources: type[Sources] = self.spec.sources
-        self.root = self.sources.__root__
+        self.root = self.sources.root()
         self.client = client
         # Who is rebuilding (function, event): stamped on the error documents it records.
         self.origin = dict(origin or {})

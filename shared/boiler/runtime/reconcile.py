@@ -96,7 +96,7 @@ def aggregate_keys(
 ) -> list[str]:
     """Keys of every root document, every record and every stored view, sorted."""
     spec = view.spec()
-    root = spec.sources.__root__.template
+    root = spec.sources.root().template
     keys = set(views)
     keys.update(ref.id for ref in client.collection(root.collection).list_documents())
     keys.update(ref.id for ref in bookkeeping.aggregates_of(client, spec.name).list_documents())

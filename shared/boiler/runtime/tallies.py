@@ -111,6 +111,8 @@ class TallyBuilder:
         return [group for group, query in self.queries.items() if query.model is model]
 
     def root_key(self, path: str) -> str | None:
+        if self.root is None:
+            return None
         values = self.root.template.match(path)
         return None if values is None else values[self.spec.key_wildcard]
 
@@ -251,6 +253,7 @@ class TallyBuilder:
             state = states[key]
             stored = state.to_dict() if state.exists else None
             tallies = fresh_tallies(stored)
+            members = int((stored or {}).get("m", 0))  # membership entries of this key
             overlay: dict[str, Overlay] = {}
             for group, path, old, new in key_work.changes:
                 overlay.setdefault(group, Overlay()).changed[path] = new
@@ -262,6 +265,7 @@ class TallyBuilder:
                     new,
                     refill=self._refill(attempt, group, key, overlay[group]),
                 )
+                members += (new is not None) - (old is not None)
                 marker = self.member_ref(group, key, path)
                 if new is None:
                     attempt.delete(marker)
@@ -271,6 +275,7 @@ class TallyBuilder:
                     )
             record = dict(stored or {})
             record["t"] = tallies
+            record["m"] = members
             if actual_views is not None:
                 record["views"] = dict(actual_views)
             if root is not None:
@@ -329,6 +334,7 @@ class TallyBuilder:
         key: str,
         result: TallyResult,
     ) -> None:
+        assert self.root is not None
         model = self.root.model
         if not snapshot.exists:
             record.pop("root", None)
@@ -352,8 +358,11 @@ class TallyBuilder:
         if "rootProblem" in record:
             return
         root_raw = record.get("root")
+        # A view exists while its root does; grouped by its query (no Root), while any member
+        # contributes to it.
+        exists = root_raw is not None if self.root is not None else record.get("m", 0) > 0
         try:
-            views = self._build(key, root_raw, record["t"]) if root_raw is not None else {}
+            views = self._build(key, root_raw, record["t"]) if exists else {}
         except Exception as error:  # a bug in build(): recorded, the tallies still move
             result.problems.append(BuildFailed(self.spec.name, key, f"build() raised {error!r}"))
             return
@@ -368,15 +377,13 @@ class TallyBuilder:
         record["views"] = digests
 
     def _build(
-        self, key: str, root_raw: Mapping[str, Any], tallies: Mapping[str, Any]
+        self, key: str, root_raw: Mapping[str, Any] | None, tallies: Mapping[str, Any]
     ) -> dict[str, ViewModel]:
-        root_path = self.root.template.format(**{self.spec.key_wildcard: key})
-        root = self.root.model.from_firestore(root_path, root_raw)
-        data = self.spec.sources(
-            key,
-            **{self.root.name: root},
-            **tally_values(list(self.aggregates.values()), tallies),
-        )
+        loaded = tally_values(list(self.aggregates.values()), tallies)
+        if self.root is not None and root_raw is not None:
+            root_path = self.root.template.format(**{self.spec.key_wildcard: key})
+            loaded[self.root.name] = self.root.model.from_firestore(root_path, root_raw)
+        data = self.spec.sources(key, **loaded)
         return self.view.build_paths(data)
 
 
@@ -429,8 +436,11 @@ def apply_members(
             if not same_entry(old, new):
                 work.changes.append((group, path, old, new))
     result = TallyResult()
-    root_path = builder.root.template.format(**{builder.spec.key_wildcard: key})
-    (root,) = attempt.get_all([builder.client.document(root_path)])
+    root = None
+    if builder.root is not None:
+        root_path = builder.root.template.format(**{builder.spec.key_wildcard: key})
+        (snapshot,) = attempt.get_all([builder.client.document(root_path)])
+        root = (root_path, snapshot)
     actual = None
     if check_views is not None:
         state = builder.tallies.document(key)
@@ -442,9 +452,10 @@ def apply_members(
             for snap in attempt.get_all(refs)
             if snap.exists
         }
-    builder.commit_keys(attempt, {key: work}, result, root=(root_path, root), actual_views=actual)
+    builder.commit_keys(attempt, {key: work}, result, root=root, actual_views=actual)
     if attempt.writes:
-        for snapshot in [*snapshots.values(), root]:
+        read = [*snapshots.values(), *([root[1]] if root else [])]
+        for snapshot in read:
             attempt.verify(snapshot.reference, snapshot)
     return result
 

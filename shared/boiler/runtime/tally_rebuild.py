@@ -29,8 +29,9 @@ def tally_keys(builder: TallyBuilder, stored_views: Iterable[str]) -> list[str]:
     """Every key with a root, a state, a stored view, a related member or a counted member."""
     client = builder.client
     keys = set(stored_views)
-    root = builder.root.template
-    keys.update(ref.id for ref in client.collection(root.collection).list_documents())
+    if builder.root is not None:
+        root = builder.root.template
+        keys.update(ref.id for ref in client.collection(root.collection).list_documents())
     keys.update(ref.id for ref in builder.tallies.list_documents())
     for snapshot in builder.members.select(["owner"]).stream():
         owner = (snapshot.to_dict() or {}).get("owner")

@@ -41,7 +41,7 @@ def expected_views(
     sources = spec.sources
     if sources.__aggregates__:
         return _expected_aggregate_views(view, client, check=check, held=held)
-    root_spec = sources.__root__
+    root_spec = sources.root()
     specs = list(sources.__sources__.values())
     roots: list[tuple[str, str, Any]] = []  # (key, path, model)
     for snapshot in client.collection(root_spec.template.collection).stream():
@@ -164,8 +164,45 @@ def _expected_aggregate_views(
                 for key in {k for k in keys if document_id_problem(k) is None}:
                     members.setdefault(key, []).append((path, member))
     expected: dict[str, Fields] = {}
+    for key, loaded in _roots(root_spec, client, check, held, members, aggregates):
+        if key in held_keys:
+            assert held is not None
+            held.add(key)
+            continue
+        values = dict(loaded)
+        for aggregate in aggregates:
+            related = [
+                (path, member)
+                for path, member in members.get(key, [])
+                if aggregate.query.model is type(member) and key in aggregate.query.keys_of(member)
+            ]
+            values[aggregate.name] = aggregate.value(_recount(aggregate, related))
+        built = view.build_paths(sources(key, **values))
+        expected.update({path: model.to_firestore() for path, model in built.items()})
+    return expected
+
+
+def _roots(
+    root_spec: Any,
+    client: firestore.Client,
+    check: Check | None,
+    held: set[str] | None,
+    members: dict[str, list[tuple[str, Any]]],
+    aggregates: list[Any],
+) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(key, {root name: root model}) per view: one per valid root document; without a Root,
+    one per key some member contributes to."""
+    if root_spec is None:
+        for key in sorted(members):
+            if any(
+                a.contribution(m) is not None
+                for _, m in members[key]
+                for a in aggregates
+                if a.query.model is type(m) and key in a.query.keys_of(m)
+            ):
+                yield key, {}
+        return
     for snapshot in client.collection(root_spec.template.collection).stream():
-        key = snapshot.id
         try:
             fields = snapshot.to_dict() or {}
             if check is not None:
@@ -174,23 +211,9 @@ def _expected_aggregate_views(
         except InvalidDocument:
             if held is None:
                 raise
-            held.add(key)
+            held.add(snapshot.id)
             continue
-        if key in held_keys:
-            assert held is not None
-            held.add(key)
-            continue
-        values = {}
-        for aggregate in aggregates:
-            related = [
-                (path, member)
-                for path, member in members.get(key, [])
-                if aggregate.query.model is type(member) and key in aggregate.query.keys_of(member)
-            ]
-            values[aggregate.name] = aggregate.value(_recount(aggregate, related))
-        built = view.build_paths(sources(key, **{root_spec.name: root}, **values))
-        expected.update({path: model.to_firestore() for path, model in built.items()})
-    return expected
+        yield snapshot.id, {root_spec.name: root}
 
 
 def _raw_keys(model: Any, fields: Fields, relations: set[Any]) -> set[str]:
