@@ -19,7 +19,7 @@ from typing import Any
 os.environ.setdefault("BOILER_LOG_LEVEL", "warning")
 
 ROOT = Path(__file__).resolve().parent.parent
-SECTIONS = ("coldstart", "cost", "contention", "fanout", "freshness")
+SECTIONS = ("coldstart", "cost", "contention", "fanout", "lists", "freshness")
 
 QUICK: dict[str, Any] = {
     "freshness": {"writes": 30, "warmup": 5, "participants": 3, "rounds": 1},
@@ -27,6 +27,7 @@ QUICK: dict[str, Any] = {
     "coldstart": {"runs": 3, "views": (10, 50)},
     "contention": {"writers": (10,), "events_each": 3, "deadline_s": 30},
     "fanout": {"sizes": (100, 400), "baseline_sizes": (100,)},
+    "lists": {"sizes": (10, 100, 1000), "repeats": 3, "baseline_repeats": 3},
 }
 FULL: dict[str, Any] = {
     "freshness": {"writes": 210, "warmup": 10, "participants": 3, "rounds": 3},
@@ -34,6 +35,7 @@ FULL: dict[str, Any] = {
     "coldstart": {"runs": 7, "views": (10, 50, 200)},
     "contention": {"writers": (10, 50), "events_each": 5, "deadline_s": 90},
     "fanout": {"sizes": (100, 1000, 3000), "baseline_sizes": (100, 1000)},
+    "lists": {"sizes": (10, 100, 1000, 5000), "repeats": 10, "baseline_repeats": 5},
 }
 
 
@@ -67,7 +69,7 @@ def machine() -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument(
-        "--quick", action="store_true", help="fewer samples and sizes (under 2 minutes)"
+        "--quick", action="store_true", help="fewer samples and sizes (about 2 minutes)"
     )
     parser.add_argument(
         "--only", default=",".join(SECTIONS), help=f"comma-separated subset of {SECTIONS}"
@@ -118,13 +120,13 @@ def main(argv: list[str] | None = None) -> int:
         c = config["coldstart"]
         timed("coldstart", lambda: coldstart.run(c["runs"], c["views"]))
 
-    standalone = [name for name in ("cost", "contention", "fanout") if name in only]
+    standalone = [name for name in ("cost", "contention", "fanout", "lists") if name in only]
     if standalone:
         from boiler.testing import FirestoreEmulator
 
         with FirestoreEmulator(project_id="demo-bench", root=ROOT) as emulator:
             os.environ.update(emulator.env())
-            from . import contention, cost, fanout, handlers
+            from . import contention, cost, fanout, handlers, lists
 
             if "cost" in only:
                 c = config["cost"]
@@ -140,6 +142,14 @@ def main(argv: list[str] | None = None) -> int:
             if "fanout" in only:
                 c = config["fanout"]
                 timed("fanout", lambda: fanout.run(emulator, c["sizes"], c["baseline_sizes"]))
+            if "lists" in only:
+                c = config["lists"]
+                timed(
+                    "lists",
+                    lambda: lists.run(
+                        emulator, c["sizes"], c["repeats"], c["baseline_repeats"], log
+                    ),
+                )
 
     if "freshness" in only:
         from . import freshness

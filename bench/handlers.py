@@ -66,5 +66,10 @@ def baseline() -> Implementation:
     return Implementation("baseline", main, functions, main.use_client)
 
 
+def baseline_lists() -> ModuleType:
+    """The list views' recompute-on-every-change baseline (``bench/lists.py`` calls it)."""
+    return _load("bench_baseline_lists", ROOT / "bench" / "baseline_functions" / "lists.py")
+
+
 def both() -> list[Implementation]:
     return [boiler(), baseline()]

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .stats import median, ratio, summary
+from .stats import median, percentile, ratio, summary
 
 # (name, limit, how the value is computed) -- the issue's targets.
 FRESHNESS_TARGET = 1.15
@@ -236,6 +236,138 @@ def fanout_section(fan: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     return text, {"wrong_views": wrong_boiler, "boiler_ms_per_view": [1000 * x for x in per_view]}
 
 
+LIST_VIEWS = ("agenda", "board")
+LIST_EVENTS = ("retitle", "start", "reschedule")
+
+
+def _list_summary(samples: list[dict[str, Any]], step: str) -> dict[str, float]:
+    """Median reads, latency median/p95 and query time of one step over its samples."""
+    ms = [s[step]["ms"] for s in samples]
+    return {
+        "reads": median([s[step]["reads"] for s in samples]),
+        "max_reads": max(s[step]["reads"] for s in samples),
+        "writes": median([s[step]["writes"] for s in samples]),
+        "ms": median(ms),
+        "p95": percentile(ms, 95),
+        "query_ms": median([s[step]["query_ms"] for s in samples]),
+    }
+
+
+def lists_summary(lists: dict[str, Any]) -> dict[str, Any]:
+    """{size: {view: {event: {"boiler": .., "card": .., "baseline": ..}}}} from the raw samples."""
+    out: dict[str, Any] = {}
+    for size, run in lists["by_size"].items():
+        out[size] = {
+            view: {
+                event: {
+                    "boiler": _list_summary(run["boiler"][event], view),
+                    "card": _list_summary(run["boiler"][event], "card"),
+                    "baseline": _list_summary(run["baseline"][event], view),
+                }
+                for event in LIST_EVENTS
+            }
+            for view in LIST_VIEWS
+        }
+    return out
+
+
+def lists_section(lists: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    summary = lists_summary(lists)
+    reads_rows, time_rows = [], []
+    for view in LIST_VIEWS:
+        for event in LIST_EVENTS:
+            for size in lists["sizes"]:
+                s = summary[str(size)][view][event]
+                b, c, h = s["boiler"], s["card"], s["baseline"]
+                reads_rows.append(
+                    [
+                        view,
+                        event,
+                        size,
+                        b["reads"],
+                        c["reads"],
+                        h["reads"],
+                        f"{fmt(ratio(b['reads'] + c['reads'], h['reads']), 3)}x",
+                        b["writes"] + c["writes"],
+                        h["writes"],
+                    ]
+                )
+                time_rows.append(
+                    [
+                        view,
+                        event,
+                        size,
+                        b["ms"],
+                        b["p95"],
+                        b["query_ms"],
+                        c["ms"],
+                        h["ms"],
+                        h["p95"],
+                        f"{fmt(ratio(b['ms'] + c['ms'], h['ms']), 2)}x",
+                    ]
+                )
+    runs = lists["by_size"].values()
+    wrong_boiler = sum(len(r["wrong_after_setup"]) + len(r["boiler_wrong_views"]) for r in runs)
+    wrong_baseline = sum(len(r["baseline_wrong_views"]) for r in runs)
+    saturated = [str(n) for n in lists.get("saturated_sizes", [])]
+    growth = math.nan
+    if len(saturated) >= 2:
+        growth = max(
+            ratio(
+                summary[saturated[-1]][view][event]["boiler"]["max_reads"]
+                + summary[saturated[-1]][view][event]["card"]["max_reads"],
+                summary[saturated[0]][view][event]["boiler"]["reads"]
+                + summary[saturated[0]][view][event]["card"]["reads"],
+            )
+            for view in LIST_VIEWS
+            for event in LIST_EVENTS
+        )
+    text = (
+        "Lists: one event on the first meeting of an agenda / a location board over N meetings "
+        f"(in-process triggers, bare Firestore; boiler x{lists['repeats']}, "
+        f"baseline x{lists['baseline_repeats']} per event)\n"
+        "Documents read and written per event (median); card = the meeting card's own trigger, "
+        "which runs first\n"
+        + table(
+            [
+                "view",
+                "event",
+                "meetings",
+                "reads boiler",
+                "reads card",
+                "reads base",
+                "boiler+card / base",
+                "writes boiler+card",
+                "writes base",
+            ],
+            reads_rows,
+        )
+        + "\n\nLatency per event (ms, in-process)\n"
+        + table(
+            [
+                "view",
+                "event",
+                "meetings",
+                "boiler median",
+                "boiler p95",
+                "of which queries",
+                "card median",
+                "base median",
+                "base p95",
+                "boiler+card / base",
+            ],
+            time_rows,
+        )
+        + f"\nwrong views: boiler {wrong_boiler}, baseline {wrong_baseline}"
+    )
+    return text, {
+        "wrong_views": wrong_boiler,
+        "baseline_wrong_views": wrong_baseline,
+        "boiler_reads_growth": growth,
+        "summary": summary,
+    }
+
+
 def targets(results: dict[str, Any], derived: dict[str, dict[str, Any]]) -> list[list[Any]]:
     rows = []
     if "freshness" in derived:
@@ -257,8 +389,17 @@ def targets(results: dict[str, Any], derived: dict[str, dict[str, Any]]) -> list
         rows.append(
             ["cold-start import <= 1.3x bare", f"{fmt(value, 2)}x", _ok(value <= COLDSTART_TARGET)]
         )
+    if "lists" in derived and not math.isnan(derived["lists"]["boiler_reads_growth"]):
+        value = derived["lists"]["boiler_reads_growth"]
+        rows.append(
+            [
+                "list views: reads per event flat in N (largest / smallest full size)",
+                f"{fmt(value, 2)}x",
+                _ok(value <= 1.0),
+            ]
+        )
     wrong = 0
-    for section in ("cost", "contention", "fanout"):
+    for section in ("cost", "contention", "fanout", "lists"):
         wrong += derived.get(section, {}).get("wrong_views", 0)
     if "freshness" in results:
         wrong += results["freshness"]["variants"]["boiler"]["wrong_views"]
@@ -280,6 +421,7 @@ def render(results: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         ("coldstart", coldstart_section),
         ("contention", contention_section),
         ("fanout", fanout_section),
+        ("lists", lists_section),
     ):
         if name in results:
             text, derived[name] = section(results[name])
@@ -404,4 +546,39 @@ def plot(results: dict[str, Any], directory: Path) -> list[Path]:
         right.set_title("Fan-out memory")
         right.legend()
         save(fig, "fanout.png")
+
+    if "lists" in results:
+        lists = results["lists"]
+        summary = lists_summary(lists)
+        sizes = lists["sizes"]
+        fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
+        for view in LIST_VIEWS:
+            rows = [summary[str(n)][view]["start"] for n in sizes]
+            left.loglog(
+                sizes,
+                [r["boiler"]["reads"] + r["card"]["reads"] for r in rows],
+                "o-",
+                label=f"boiler {view} (+ card)",
+            )
+            left.loglog(
+                sizes, [r["baseline"]["reads"] for r in rows], "s--", label=f"baseline {view}"
+            )
+            right.loglog(
+                sizes,
+                [r["boiler"]["ms"] + r["card"]["ms"] for r in rows],
+                "o-",
+                label=f"boiler {view} (+ card)",
+            )
+            right.loglog(
+                sizes, [r["baseline"]["ms"] for r in rows], "s--", label=f"baseline {view}"
+            )
+        left.set_xlabel("meetings in the agenda / at the location")
+        left.set_ylabel("documents read per event")
+        left.set_title("Reads: a meeting starts (median)")
+        left.legend(fontsize=8)
+        right.set_xlabel("meetings in the agenda / at the location")
+        right.set_ylabel("event latency, ms (median)")
+        right.set_title("Latency: a meeting starts (in-process)")
+        right.legend(fontsize=8)
+        save(fig, "lists.png")
     return written

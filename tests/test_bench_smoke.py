@@ -1,5 +1,6 @@
 """The benchmark's pure parts: percentile math, table formatting, and the baseline computing the
-same view as boiler for the same data (no timing assertions)."""
+same view as boiler for the same data; and the list benchmark end to end at small sizes on the
+Firestore emulator (no timing assertions)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import importlib.util
 import math
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -111,3 +113,31 @@ def test_report_renders_targets_from_results() -> None:
     text, derived = report.render({"freshness": fresh})
     assert derived["freshness"]["boiler_over_baseline"] == pytest.approx(1.0)
     assert "freshness median <= 1.15x baseline" in text and "met" in text
+
+
+def test_lists_benchmark_small_sizes(firestore_emulator: Any) -> None:
+    """The list benchmark end to end at two small sizes, both lists full (more than 50 upcoming
+    meetings): every view right, boiler's reads the same at both sizes, the baseline's not."""
+    from bench import lists
+
+    result = lists.run(firestore_emulator, (80, 160), repeats=1, baseline_repeats=1)
+    for run in result["by_size"].values():
+        assert run["wrong_after_setup"] == []
+        assert run["boiler_wrong_views"] == []
+        assert run["baseline_wrong_views"] == []
+        for samples in run["boiler"].values():
+            assert {step["status"] for sample in samples for step in sample.values()} == {"applied"}
+    small, large = result["by_size"]["80"], result["by_size"]["160"]
+    for event in lists.EVENTS:
+        for step in ("card", *lists.VIEWS):
+            assert (
+                small["boiler"][event][0][step]["reads"] == large["boiler"][event][0][step]["reads"]
+            )
+        for view in lists.VIEWS:
+            assert (
+                large["baseline"][event][0][view]["reads"]
+                >= small["baseline"][event][0][view]["reads"] + 80
+            )
+    text, derived = report.render({"lists": result})
+    assert derived["lists"]["boiler_reads_growth"] == pytest.approx(1.0)
+    assert "Documents read and written per event" in text and "MISSED" not in text
