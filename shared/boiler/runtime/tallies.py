@@ -189,10 +189,9 @@ class TallyBuilder:
             if new_flags:
                 self.report(attempt, problem)
         elif flags:
-            error = bookkeeping.problem_of(self.spec.name, "", InvalidDocument(path, []))
             for snapshot in flags.values():
                 attempt.delete(snapshot.reference)
-            attempt.delete(bookkeeping.error_ref(self.client, error["id"]))
+            self._withdraw(attempt, path)
 
     # -- the root document changed --------------------------------------------------------
     def apply_root(self, attempt: Attempt, path: str) -> TallyResult:
@@ -276,10 +275,16 @@ class TallyBuilder:
             record = dict(stored or {})
             record["t"] = tallies
             record["m"] = members
+            if any(self._ranked(group) for group, *_ in key_work.changes):
+                # A ranked list refills from the entries: a commit that changes one must
+                # change the state too, so a refill that read the old entry cannot commit.
+                record["v"] = int(record.get("v", 0)) + 1
             if actual_views is not None:
                 record["views"] = dict(actual_views)
             if root is not None:
                 self._refresh_root(record, root[0], root[1], key, result)
+                if "rootProblem" in (stored or {}) and "rootProblem" not in record:
+                    self._withdraw(attempt, root[0])
             self._write_views(attempt, key, record, result)
             if record != (stored or {}):
                 size = sizes.document_size(state.reference.path, record)
@@ -299,6 +304,14 @@ class TallyBuilder:
                 result.keys.append(key)
         for problem in result.problems:
             self.report(attempt, problem)
+
+    def _ranked(self, group: str) -> bool:
+        return any(isinstance(spec, TopSpec) for spec in self.groups[group])
+
+    def _withdraw(self, attempt: Attempt, path: str) -> None:
+        """The error document of a document that is valid (or gone) again."""
+        error = bookkeeping.problem_of(self.spec.name, "", InvalidDocument(path, []))
+        attempt.delete(bookkeeping.error_ref(self.client, error["id"]))
 
     def report(self, attempt: Attempt, problem: BoilerError) -> None:
         """One ``_boilerErrors`` document per problem (written again, unchanged, if seen again)."""
