@@ -76,3 +76,29 @@ def test_a_deleted_root_that_was_invalid_takes_its_view_along(firestore: firesto
     state = tallies_of(db, "Agenda").document("u2").get().to_dict() or {}
     assert "root" not in state and "rootProblem" not in state
     assert stored_lists(db) == expected_lists(db)
+
+
+def test_an_agenda_past_fifty_refills_when_an_entry_leaves(firestore: firestore.Client) -> None:
+    """55 upcoming meetings: the agenda lists the first 50 by start and counts 55; closing
+    listed ones pulls the next in from the membership entries (a bounded query)."""
+    db = firestore
+    write(db, "users/u1", user("u1"))
+    write(db, "locations/l1", {"address": "1 Main", "latitude": 0.0, "longitude": 0.0})
+    batch = db.batch()
+    for number in range(55):  # written together, then their events: as a burst would be
+        hours = None if number % 11 == 0 else number
+        batch.set(
+            db.document(f"meetings/m{number:02d}"), meeting(f"M{number}", "l1", ["u1"], hours=hours)
+        )
+    batch.commit()
+    for number in range(55):
+        deliver(db, f"meetings/m{number:02d}")
+    agenda = db.document("agendas/u1").get().to_dict()
+    assert agenda["numUpcoming"] == 55 and len(agenda["meetings"]) == 50
+    assert stored_lists(db) == expected_lists(db)
+    for number in (1, 2, 3):  # listed first: each close refills from beyond the 50th
+        write(db, f"meetings/m{number:02d}", meeting(f"M{number}", "l1", ["u1"], "closed", number))
+    write(db, "meetings/m04", meeting("M4", "l1", ["u1"], hours=500))  # to the end, scheduled
+    agenda = db.document("agendas/u1").get().to_dict()
+    assert agenda["numUpcoming"] == 52 and len(agenda["meetings"]) == 50
+    assert stored_lists(db) == expected_lists(db)
