@@ -102,3 +102,36 @@ def test_an_agenda_past_fifty_refills_when_an_entry_leaves(firestore: firestore.
     agenda = db.document("agendas/u1").get().to_dict()
     assert agenda["numUpcoming"] == 52 and len(agenda["meetings"]) == 50
     assert stored_lists(db) == expected_lists(db)
+
+
+def test_a_meeting_in_hundreds_of_agendas_moves_them_in_batches(
+    firestore: firestore.Client,
+) -> None:
+    """230 participants: one card event moves 230 agendas, 100 keys per commit, each later
+    commit reading only its own keys' entries; then 120 leave and the rest are retitled."""
+    from boiler.runtime import tallies
+    from boiler.runtime.tally_pipeline import pipeline_for
+
+    from .meeting_lists import BUILD
+
+    db = firestore
+    people = [f"u{number:03d}" for number in range(230)]
+    batch = db.batch()
+    for uid in people:
+        batch.set(db.document(f"users/{uid}"), user(uid))
+    batch.commit()
+    trigger = BUILD.trigger("agenda_on_user")
+    for uid in people:
+        pipeline_for(trigger, client=db).handle(f"e-{uid}", f"users/{uid}")
+    write(db, "locations/l1", {"address": "1 Main", "latitude": 0.0, "longitude": 0.0})
+    write(db, "meetings/big", meeting("Big", "l1", people))
+    assert tallies.KEYS_PER_COMMIT < len(people)
+    assert stored_lists(db) == expected_lists(db)
+    assert db.document("agendas/u229").get().to_dict()["meetings"][0]["title"] == "Big"
+    db.document("meetings/big").set(meeting("Bigger", "l1", people[120:]))
+    outcomes = deliver(db, "meetings/big")
+    [agenda] = [o for o in outcomes if o.function == "agenda_on_meeting_card"]
+    assert agenda.aggregates == 230 and agenda.commits == 3  # 100 + 100 + 30 keys
+    assert stored_lists(db) == expected_lists(db)
+    assert db.document("agendas/u000").get().to_dict()["numUpcoming"] == 0
+    assert db.document("agendas/u229").get().to_dict()["meetings"][0]["title"] == "Bigger"

@@ -74,6 +74,8 @@ class TallyResult:
     deleted: int = 0
     problems: list[BoilerError] = field(default_factory=list)
     complete: bool = True  # every affected key was handled (else more commits follow)
+    affected: list[str] = field(default_factory=list)  # a member event's keys, all batches
+    handled: list[str] = field(default_factory=list)  # the keys this commit settled
 
 
 @dataclass
@@ -121,38 +123,60 @@ class TallyBuilder:
 
     # -- a member document changed --------------------------------------------------------
     def apply_member(
-        self, attempt: Attempt, model: type[Document], path: str, done: set[str]
+        self,
+        attempt: Attempt,
+        model: type[Document],
+        path: str,
+        done: set[str],
+        known: list[str] | None = None,
     ) -> TallyResult:
         """Move every aggregate ``path`` counted in before or counts in now (up to
-        KEYS_PER_COMMIT keys not in ``done``); verify ``path`` is unchanged at commit."""
+        KEYS_PER_COMMIT keys not in ``done``); verify ``path`` is unchanged at commit.
+
+        The first commit finds the keys with one query of the member's entries and returns
+        them all (``result.affected``); the next ones pass them as ``known`` and read only
+        their own keys' entries, by id: a member in 2,000 aggregates costs each commit its
+        batch, not the 2,000 entries again.
+        """
         ref = self.client.document(path)
         groups = self.groups_over(model)
-        (snapshot,) = attempt.get_all([ref])
-        stored = attempt.query(
-            self.members.where(
-                filter=FieldFilter("member", "in", [f"{group}|{path}" for group in groups])
+        batch: list[str] | None = None
+        if known is None:
+            (snapshot,) = attempt.get_all([ref])
+            stored = attempt.query(
+                self.members.where(
+                    filter=FieldFilter("member", "in", [f"{group}|{path}" for group in groups])
+                )
             )
-        )
+        else:
+            batch = [key for key in known if key not in done][:KEYS_PER_COMMIT]
+            refs = [ref, *(self.members.document(invalid_flag_id(g, path)) for g in groups)]
+            refs += [self.member_ref(group, key, path) for group in groups for key in batch]
+            read = {snap.reference.path: snap for snap in attempt.get_all(refs)}
+            snapshot = read.pop(ref.path)
+            stored = [snap for snap in read.values() if snap.exists]
         member, problem = _parse(model, path, snapshot)
         result = TallyResult()
         work: dict[str, _KeyWork] = {}
         flags: dict[str, firestore.DocumentSnapshot] = {}
-        for entry in stored:
-            data = entry.to_dict() or {}
+        entries = [(entry, entry.to_dict() or {}) for entry in stored]
+        for entry, data in entries:
             if data.get("invalid"):
                 flags[data["member"].split("|", 1)[0]] = entry
         for group in groups:
             specs, query = self.groups[group], self.queries[group]
             old = {
-                (data := entry.to_dict() or {})["owner"].split("|", 1)[1]: data
-                for entry in stored
-                if not (entry.to_dict() or {}).get("invalid")
-                and (entry.to_dict() or {})["member"] == f"{group}|{path}"
+                data["owner"].split("|", 1)[1]: data
+                for _, data in entries
+                if not data.get("invalid") and data["member"] == f"{group}|{path}"
             }
             if problem is not None:
                 continue  # its contributions stay as they were until it is valid again
             new_keys = query.keys_of(member) if member is not None else []
-            for key in sorted(set(old) | set(new_keys)):
+            keys = set(old) | set(new_keys)
+            if batch is not None:
+                keys &= set(batch)  # only these keys' entries were read
+            for key in sorted(keys):
                 new = (
                     entry_of(specs, member, path)
                     if member is not None and key in new_keys
@@ -162,9 +186,14 @@ class TallyBuilder:
                     continue
                 work.setdefault(key, _KeyWork()).changes.append((group, path, old.get(key), new))
         pending = [key for key in sorted(work) if key not in done]
-        batch = pending[:KEYS_PER_COMMIT]
-        result.complete = len(pending) <= KEYS_PER_COMMIT
-        self.commit_keys(attempt, {key: work[key] for key in batch}, result)
+        this = pending[:KEYS_PER_COMMIT]
+        # The keys with something to do (later commits read only theirs); with ``known``,
+        # this commit settles its whole batch.
+        result.affected = pending if known is None else list(known)
+        result.handled = list(this if batch is None else batch)
+        left = [key for key in result.affected if key not in done and key not in result.handled]
+        result.complete = not left
+        self.commit_keys(attempt, {key: work[key] for key in this}, result)
         self._track_invalid(attempt, groups, path, problem, flags, result)
         if attempt.writes:  # what was written relied on this version of the member
             attempt.verify(ref, snapshot)

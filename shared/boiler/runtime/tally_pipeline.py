@@ -66,12 +66,15 @@ class TallyPipeline:
         origin = bookkeeping.origin_of(self.trigger.name, outcome.event_id, outcome.document)
         builder = TallyBuilder(self.trigger.view, client, origin)
         done: set[str] = set()
+        known: list[str] | None = None  # a member event's keys, found by its first commit
         try:
             if ledger.get().exists:
                 raise _Duplicate()
             while True:
-                result = self._commit(builder, ledger, outcome, done)
-                done.update(result.keys)
+                result = self._commit(builder, ledger, outcome, done, known)
+                done.update(result.keys, result.handled)
+                if known is None and not result.complete:
+                    known = result.affected
                 outcome.aggregates += len(result.keys)
                 outcome.views_written += result.written
                 outcome.views_deleted += result.deleted
@@ -94,6 +97,7 @@ class TallyPipeline:
         ledger: firestore.DocumentReference,
         outcome: Outcome,
         done: set[str],
+        known: list[str] | None,
     ) -> TallyResult:
         """One guarded commit for the next keys, retried on a lost race."""
         source = self.trigger.source
@@ -107,7 +111,7 @@ class TallyPipeline:
             if isinstance(source, RootSpec):
                 result = builder.apply_root(attempt, document)
             else:
-                result = builder.apply_member(attempt, source.model, document, done)
+                result = builder.apply_member(attempt, source.model, document, done, known)
             self._fault("after_read", outcome)
             if result.complete:
                 attempt.create(ledger, self._ledger_entry(document, result))
