@@ -283,6 +283,7 @@ class TallyBuilder:
             tallies = fresh_tallies(stored)
             members = int((stored or {}).get("m", 0))  # membership entries of this key
             overlay: dict[str, Overlay] = {}
+            entries: list[tuple[firestore.DocumentReference, dict[str, Any] | None]] = []
             for group, path, old, new in key_work.changes:
                 overlay.setdefault(group, Overlay()).changed[path] = new
                 move(
@@ -294,14 +295,12 @@ class TallyBuilder:
                     refill=self._refill(attempt, group, key, overlay[group]),
                 )
                 members += (new is not None) - (old is not None)
-                marker = self.member_ref(group, key, path)
-                if new is None:
-                    attempt.delete(marker)
-                else:
-                    attempt.set(
-                        marker, {"owner": f"{group}|{key}", "member": f"{group}|{path}", **new}
-                    )
+                owned = {"owner": f"{group}|{key}", "member": f"{group}|{path}"}
+                entries.append(
+                    (self.member_ref(group, key, path), None if new is None else {**owned, **new})
+                )
             record = dict(stored or {})
+            record.pop("problem", None)  # set again below if this commit cannot build either
             record["t"] = tallies
             record["m"] = members
             if any(self._ranked(group) for group, *_ in key_work.changes):
@@ -312,19 +311,33 @@ class TallyBuilder:
                 record["views"] = dict(actual_views)
             if root is not None:
                 self._refresh_root(record, root[0], root[1], key, result)
-                if "rootProblem" in (stored or {}) and "rootProblem" not in record:
-                    self._withdraw(attempt, root[0])
+            size = sizes.document_size(state.reference.path, record)
+            if size > sizes.DOCUMENT_BUDGET:
+                # Held back: nothing of this key is written (its entries and state stay in
+                # step with each other); the change reaches it with the member's next one.
+                message = (
+                    f"its aggregate state would be {size:,} bytes, over the "
+                    f"{sizes.DOCUMENT_BUDGET:,}-byte budget; the change is held back. Declare "
+                    "Top(..., fields=[...]) to keep only the fields the view shows, or a smaller "
+                    "limit"
+                )
+                result.problems.append(
+                    BuildFailed(self.spec.name, key, message, code="aggregate-state-too-large")
+                )
+                # Only a note of it, so the commit that fits withdraws the error document.
+                attempt.guarded_update(state.reference, state, {"problem": self._error_id(key)})
+                continue
+            for ref, entry in entries:
+                if entry is None:
+                    attempt.delete(ref)
+                else:
+                    attempt.set(ref, entry)
+            if root is not None and "rootProblem" in (stored or {}) and "rootProblem" not in record:
+                self._withdraw(attempt, root[0])
             self._write_views(attempt, key, record, result)
+            if "problem" in (stored or {}) and "problem" not in record:
+                attempt.delete(bookkeeping.error_ref(self.client, self._error_id(key)))
             if record != (stored or {}):
-                size = sizes.document_size(state.reference.path, record)
-                if size > sizes.DOCUMENT_BUDGET:
-                    raise BuildFailed(
-                        self.spec.name,
-                        key,
-                        f"its aggregate state would be {size:,} bytes, over the "
-                        f"{sizes.DOCUMENT_BUDGET:,}-byte budget: declare Top(..., fields=[...]) "
-                        "to keep only the fields the view shows, or a smaller limit",
-                    )
                 # An update keeps fields it does not name: delete the ones dropped (root, ...).
                 dropped = {
                     name: firestore.DELETE_FIELD for name in stored or {} if name not in record
@@ -333,6 +346,10 @@ class TallyBuilder:
                 result.keys.append(key)
         for problem in result.problems:
             self.report(attempt, problem)
+
+    def _error_id(self, key: str) -> str:
+        """The ``_boilerErrors`` id of a key's build failure (as ``report`` writes it)."""
+        return str(bookkeeping.problem_of(self.spec.name, key, BuildFailed("", key, ""))["id"])
 
     def _ranked(self, group: str) -> bool:
         return any(isinstance(spec, TopSpec) for spec in self.groups[group])
@@ -407,6 +424,7 @@ class TallyBuilder:
             views = self._build(key, root_raw, record["t"]) if exists else {}
         except Exception as error:  # a bug in build(): recorded, the tallies still move
             result.problems.append(BuildFailed(self.spec.name, key, f"build() raised {error!r}"))
+            record["problem"] = self._error_id(key)
             return
         digests = {path: _digest(view) for path, view in views.items()}
         for path, digest in digests.items():
