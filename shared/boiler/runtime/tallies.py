@@ -319,7 +319,8 @@ class TallyBuilder:
                     f"its aggregate state would be {size:,} bytes, over the "
                     f"{sizes.DOCUMENT_BUDGET:,}-byte budget; the change is held back. Declare "
                     "Top(..., fields=[...]) to keep only the fields the view shows, or a smaller "
-                    "limit"
+                    "limit, then run `python -m boiler reconcile` (the held-back change also "
+                    "lands with the member's next change)"
                 )
                 result.problems.append(
                     BuildFailed(self.spec.name, key, message, code="aggregate-state-too-large")
