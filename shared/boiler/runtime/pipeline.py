@@ -106,11 +106,9 @@ class _GroupResult:
     recheck: dict[str, Any] = field(default_factory=dict)
 
 
-class Pipeline:
-    """Runs one trigger's events; safe to call concurrently and repeatedly with the same event.
-
-    >>> Pipeline(trigger, options=Options(group_size=10)).handle(event_id, "users/u1")
-    """
+class TriggerPipeline:
+    """What every view trigger's pipeline shares: its trigger, client and options, the fault
+    hook, and ``handle`` (``run`` with the durable hand-off). Subclasses define ``run``."""
 
     def __init__(
         self,
@@ -121,8 +119,6 @@ class Pipeline:
         self.trigger = trigger
         self._client = client
         self.options = options or Options()
-        self.max_retries = self.options.max_retries
-        self.group_size = self.options.group_size
 
     def _fault(self, step: str, outcome: Outcome) -> None:
         if self.options.faults is not None:
@@ -141,6 +137,28 @@ class Pipeline:
         """
         outcome = Outcome(self.trigger.name, event_id, document)
         return durable.finish_or_hand_off(self.client, outcome, bookkeeping.VIEW, self.run)
+
+    def run(self, outcome: Outcome, write_ahead: bool = True) -> Outcome:
+        """``handle`` without the hand-off: raises if the event could not be applied."""
+        raise NotImplementedError
+
+
+class Pipeline(TriggerPipeline):
+    """Runs one record view trigger's events; safe to call concurrently and repeatedly with
+    the same event.
+
+    >>> Pipeline(trigger, options=Options(group_size=10)).handle(event_id, "users/u1")
+    """
+
+    def __init__(
+        self,
+        trigger: TriggerSpec,
+        client: firestore.Client | None = None,
+        options: Options | None = None,
+    ) -> None:
+        super().__init__(trigger, client, options)
+        self.max_retries = self.options.max_retries
+        self.group_size = self.options.group_size
 
     def run(self, outcome: Outcome, write_ahead: bool = True) -> Outcome:
         """``handle`` without the hand-off: raises if the event could not be applied."""

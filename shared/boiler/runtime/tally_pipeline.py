@@ -21,9 +21,8 @@ from ..compiler import TriggerSpec
 from ..sources import RootSpec
 from . import bookkeeping, durable, log, retry
 from .attempt import Attempt
-from .client import firestore_client
 from .options import Options
-from .pipeline import Outcome, Pipeline
+from .pipeline import Outcome, Pipeline, TriggerPipeline
 from .tallies import TallyBuilder, TallyResult, is_tally_view
 
 
@@ -31,31 +30,8 @@ class _Duplicate(Exception):
     """The ledger entry exists: another delivery of this event committed first."""
 
 
-class TallyPipeline:
+class TallyPipeline(TriggerPipeline):
     """Runs one aggregate view trigger's events; safe to call concurrently and repeatedly."""
-
-    def __init__(
-        self,
-        trigger: TriggerSpec,
-        client: firestore.Client | None = None,
-        options: Options | None = None,
-    ) -> None:
-        self.trigger = trigger
-        self._client = client
-        self.options = options or Options()
-
-    @property
-    def client(self) -> firestore.Client:
-        return self._client or firestore_client()
-
-    def _fault(self, step: str, outcome: Outcome) -> None:
-        if self.options.faults is not None:
-            self.options.faults(step, outcome)
-
-    def handle(self, event_id: str, document: str) -> Outcome:
-        """Apply the change to ``document`` to every affected aggregate; never loses the work."""
-        outcome = Outcome(self.trigger.name, event_id, document)
-        return durable.finish_or_hand_off(self.client, outcome, bookkeeping.VIEW, self.run)
 
     def run(self, outcome: Outcome, write_ahead: bool = True) -> Outcome:
         """``handle`` without the hand-off: raises if the event could not be applied."""
@@ -136,7 +112,7 @@ class TallyPipeline:
 
 def pipeline_for(
     trigger: TriggerSpec, client: firestore.Client | None = None, options: Options | None = None
-) -> Pipeline | TallyPipeline:
+) -> TriggerPipeline:
     """The pipeline that runs ``trigger``: a record view's or an aggregate view's."""
     if is_tally_view(trigger.view):
         return TallyPipeline(trigger, client=client, options=options)
