@@ -4,8 +4,6 @@ emulator and checked against the oracle after every change."""
 
 from __future__ import annotations
 
-import uuid
-
 import pytest
 from boiler import (
     App,
@@ -18,9 +16,10 @@ from boiler import (
     ViewModel,
     compile_app,
 )
-from boiler.runtime.pipeline import Pipeline
 from boiler.testing.oracle import expected_views, stored_views
 from google.cloud import firestore
+
+from . import triggers
 
 
 class Organization(DomainModel, path="organizations/{orgId}"):
@@ -81,14 +80,7 @@ BUILD = compile_app(APP)
 
 
 def write(db: firestore.Client, path: str, fields: dict | None) -> None:
-    """Write, then run every trigger the write fires, in-process."""
-    if fields is None:
-        db.document(path).delete()
-    else:
-        db.document(path).set(fields)
-    for trigger in BUILD.triggers:
-        if trigger.source.template.match(path) is not None:
-            Pipeline(trigger, client=db).handle(uuid.uuid4().hex, path)
+    triggers.write(BUILD, db, path, fields)
 
 
 def exact(db: firestore.Client) -> dict:

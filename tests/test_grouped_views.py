@@ -4,8 +4,6 @@ oracle's from-scratch recount after every change."""
 
 from __future__ import annotations
 
-import uuid
-
 import pytest
 from boiler import (
     KEY,
@@ -20,9 +18,10 @@ from boiler import (
     ViewModel,
     compile_app,
 )
-from boiler.runtime.tally_pipeline import pipeline_for
 from boiler.testing.oracle import expected_views, stored_views
 from google.cloud import firestore
+
+from . import triggers
 
 
 class Post(DomainModel, path="posts/{postId}"):
@@ -55,13 +54,7 @@ BUILD = compile_app(App("tags", domain=[Post], views=[TagBoard]))
 
 
 def write(db: firestore.Client, post: str, fields: dict | None) -> None:
-    path = f"posts/{post}"
-    if fields is None:
-        db.document(path).delete()
-    else:
-        db.document(path).set(fields)
-    for trigger in BUILD.triggers:
-        pipeline_for(trigger, client=db).handle(uuid.uuid4().hex, path)
+    triggers.write(BUILD, db, f"posts/{post}", fields)
 
 
 def boards(db: firestore.Client) -> dict:
@@ -132,13 +125,7 @@ NOTES = compile_app(App("notes", domain=[Note], views=[NoteBoard]))
 
 
 def note(db: firestore.Client, name: str, fields: dict | None) -> None:
-    path = f"notes/{name}"
-    if fields is None:
-        db.document(path).delete()
-    else:
-        db.document(path).set(fields)
-    for trigger in NOTES.triggers:
-        pipeline_for(trigger, client=db).handle(uuid.uuid4().hex, path)
+    triggers.write(NOTES, db, f"notes/{name}", fields)
 
 
 def errors(db: firestore.Client) -> list[str]:

@@ -4,15 +4,14 @@ and the fix, and is built again once it is back under it. Real pipeline, real em
 
 from __future__ import annotations
 
-import uuid
-
 import pytest
 from boiler import App, Children, DeclarationError, Many, Root, Sources, ViewModel, compile_app
 from boiler.runtime import bookkeeping
-from boiler.runtime.pipeline import Pipeline
 from boiler.testing.oracle import expected_views, stored_views
 from google.cloud import firestore
 from meeting_room import Meeting, Ticket, User
+
+from . import triggers
 
 
 class SmallMeeting(Sources):
@@ -34,13 +33,7 @@ BUILD = compile_app(App("bounds", domain=[Meeting, User, Ticket], views=[Roster]
 
 
 def write(db: firestore.Client, path: str, fields: dict | None) -> None:
-    if fields is None:
-        db.document(path).delete()
-    else:
-        db.document(path).set(fields)
-    for trigger in BUILD.triggers:
-        if trigger.source.template.match(path) is not None:
-            Pipeline(trigger, client=db).handle(uuid.uuid4().hex, path)
+    triggers.write(BUILD, db, path, fields)
 
 
 def meeting(*people: str) -> dict:
