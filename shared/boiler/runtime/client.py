@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import os
 import threading
+from typing import Any
 
 from google.cloud import firestore
+
+from ..paths import PathTemplate
 
 _lock = threading.Lock()
 _client: firestore.Client | None = None
@@ -24,6 +27,14 @@ def firestore_client() -> firestore.Client:
             if _client is None:
                 _client = firestore.Client(project=project_id())
     return _client
+
+
+def documents_of(client: firestore.Client, template: PathTemplate) -> Any:
+    """A query over every document ``template`` can name: its collection when top-level,
+    else the collection group (filter by ``template.match`` where other paths share the id)."""
+    if len(template.segments) == 2:
+        return client.collection(template.segments[0])
+    return client.collection_group(template.segments[-2])
 
 
 def use_client(client: firestore.Client | None) -> None:

@@ -150,15 +150,13 @@ class Pipeline(TriggerPipeline):
     >>> Pipeline(trigger, options=Options(group_size=10)).handle(event_id, "users/u1")
     """
 
-    def __init__(
-        self,
-        trigger: TriggerSpec,
-        client: firestore.Client | None = None,
-        options: Options | None = None,
-    ) -> None:
-        super().__init__(trigger, client, options)
-        self.max_retries = self.options.max_retries
-        self.group_size = self.options.group_size
+    @property
+    def max_retries(self) -> int:
+        return self.options.max_retries
+
+    @property
+    def group_size(self) -> int:
+        return self.options.group_size
 
     def run(self, outcome: Outcome, write_ahead: bool = True) -> Outcome:
         """``handle`` without the hand-off: raises if the event could not be applied."""

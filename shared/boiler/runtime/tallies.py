@@ -35,6 +35,7 @@ from ..errors import BoilerError, BuildFailed, InvalidDocument
 from ..views import ViewModel
 from . import bookkeeping, sizes
 from .attempt import Attempt
+from .client import documents_of
 from .tally_state import Entry, Overlay, entry_of, fresh_tallies, merged_refill, move, same_entry
 from .tally_state import values as tally_values
 
@@ -245,11 +246,7 @@ class TallyBuilder:
             model = query.model
             alias = model.model_fields[relation.field].alias or relation.field
             template = query.template
-            source: Any = (
-                self.client.collection(template.segments[0])
-                if len(template.segments) == 2
-                else self.client.collection_group(template.segments[-2])
-            )
+            source = documents_of(self.client, template)
             op = CLIENT_OPS.get(relation.op, relation.op)
             found = source.where(filter=FieldFilter(alias, op, key)).stream()
             paths.update(s.reference.path for s in found if template.match(s.reference.path))

@@ -20,6 +20,7 @@ from ..errors import BoilerError, BuildFailed
 from ..views import ViewModel
 from . import log
 from .attempt import Attempt
+from .client import documents_of
 from .reconcile import ReconcileReport, _failed, existing_views
 from .retry import committed
 from .tallies import MEMBERS_PER_REBUILD_COMMIT, TallyBuilder, TallyResult, apply_members
@@ -39,11 +40,7 @@ def tally_keys(builder: TallyBuilder, stored_views: Iterable[str]) -> list[str]:
             keys.add(owner.split("|", 1)[1])
     for query in builder.queries.values():
         template = query.template
-        source = (
-            client.collection(template.segments[0])
-            if len(template.segments) == 2
-            else client.collection_group(template.segments[-2])
-        )
+        source = documents_of(client, template)
         for snapshot in source.stream():
             if template.match(snapshot.reference.path) is None:
                 continue

@@ -17,6 +17,7 @@ from google.cloud import firestore
 
 from ..errors import InvalidDocument
 from ..paths import document_id_problem
+from ..runtime.client import documents_of
 from ..views import ViewModel
 
 Fields = dict[str, Any]
@@ -137,11 +138,7 @@ def _expected_aggregate_views(
     members: dict[str, list[tuple[str, Any]]] = {}  # key -> [(path, model)] per query model
     for model in {a.query.model for a in aggregates}:
         template = model.__dict__["__path_template__"]
-        collection = (
-            client.collection(template.segments[0])
-            if len(template.segments) == 2
-            else client.collection_group(template.segments[-2])
-        )
+        collection = documents_of(client, template)
         relations = {a.query.relation for a in aggregates if a.query.model is model}
         for snapshot in collection.stream():
             path = snapshot.reference.path
