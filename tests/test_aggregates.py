@@ -93,6 +93,11 @@ def declare(**aggregates: Any) -> type[Sources]:
             ["Sale.label", "descending"],
         ),
         (
+            lambda: declare(top=Top(Query(Sale).where("shop_id", "==", KEY), 3, by=("tags",))),
+            "aggregate-order",
+            ["Sale.tags", "order by a str, number, bool or datetime"],
+        ),
+        (
             lambda: declare(top=Top(Query(Sale).where("shop_id", "==", KEY), 3, fields=("nope",))),
             "query-field-unknown",
             ["ShopData.top", "nope"],

@@ -276,6 +276,13 @@ class TopSpec(AggregateSpec):
         for name in self.by:
             descending = name.startswith("-")
             annotation = _field_type(self.query.model, name.lstrip("-"), where)
+            if _base_type(annotation) not in (str, int, float, dt.datetime, bool):
+                # Sort keys are stored as Firestore arrays, which cannot hold lists or maps.
+                raise DeclarationError(
+                    f"{where}: order by a str, number, bool or datetime field; "
+                    f"{self.query.model.__name__}.{name.lstrip('-')} is {annotation!r}",
+                    code="aggregate-order",
+                )
             if descending and _base_type(annotation) not in (int, float, dt.datetime, bool):
                 raise DeclarationError(
                     f"{where}: descending order needs a number, bool or datetime field; "
