@@ -161,3 +161,35 @@ def test_a_build_that_raises_is_reported_and_withdrawn_once_it_builds(
     note(db, "n13", {"tags": ["a"], "body": "13"})
     assert stored_views(NoteBoard, db) == expected_views(NoteBoard, db)
     assert errors(db) == []
+
+
+class Quote(DomainModel, path="quotes/{quoteId}"):
+    tags: list[str] = []
+    text: str = ""
+
+
+class QuoteData(Sources):
+    count: int = Count(Query(Quote).where("tags", "array-contains", KEY))
+
+
+class QuoteWall(ViewModel, path="quoteWalls/{tag}", sources=QuoteData):
+    padding: str
+
+    @classmethod
+    def build(cls, data: QuoteData) -> QuoteWall:
+        return cls(padding="x" * 300_000 * data.count)  # past 1 MiB from the 4th quote
+
+
+WALLS = compile_app(App("walls", domain=[Quote], views=[QuoteWall]))
+
+
+def test_a_view_past_1_mib_is_held_back_not_refused(firestore: firestore.Client) -> None:
+    db = firestore
+    for number in range(4):
+        triggers.write(WALLS, db, f"quotes/q{number}", {"tags": ["a"]})
+    assert len(stored_views(QuoteWall, db)["quoteWalls/a"]["padding"]) == 900_000
+    [error] = errors(db)
+    assert "over the 1 MiB document limit" in error
+    assert not list(db.collection("_boilerPending").stream())  # no crash loop
+    triggers.write(WALLS, db, "quotes/q3", None)
+    assert errors(db) == []

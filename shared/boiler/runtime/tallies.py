@@ -424,10 +424,21 @@ class TallyBuilder:
             result.problems.append(BuildFailed(self.spec.name, key, f"build() raised {error!r}"))
             record["problem"] = self._error_id(key)
             return
+        documents = {path: view.to_firestore() for path, view in views.items()}
+        for path, fields in documents.items():
+            if (
+                not sizes.surely_fits(fields)
+                and (size := sizes.document_size(path, fields)) > sizes.DOCUMENT_BUDGET
+            ):
+                # Firestore would refuse the commit: hold the views back, as build() raising.
+                message = f"view {path} would be {size:,} bytes, over the 1 MiB document limit"
+                result.problems.append(BuildFailed(self.spec.name, key, message))
+                record["problem"] = self._error_id(key)
+                return
         digests = {path: _digest(view) for path, view in views.items()}
         for path, digest in digests.items():
             if written.get(path) != digest:
-                attempt.set(self.client.document(path), views[path].to_firestore())
+                attempt.set(self.client.document(path), documents[path])
                 result.written += 1
         for path in set(written) - set(digests):
             attempt.delete(self.client.document(path))
