@@ -142,6 +142,27 @@ class TriggerPipeline:
         """``handle`` without the hand-off: raises if the event could not be applied."""
         raise NotImplementedError
 
+    def _event(self, outcome: Outcome, write_ahead: bool) -> _Event:
+        """The event's ledger and pending entries; the write-ahead entry sent in the background."""
+        event = _Event(
+            ledger=bookkeeping.ledger_ref(self.client, self.trigger.name, outcome.event_id),
+            pending=bookkeeping.pending_ref(self.client, self.trigger.name, outcome.event_id),
+        )
+        if write_ahead:
+            event.write_ahead = durable.write_ahead(event.pending, outcome, bookkeeping.VIEW)
+        return event
+
+    def _finish(self, outcome: Outcome, event: _Event) -> Outcome:
+        """Done (the ledger entry says so): the write-ahead entry, once stored, can go. Its
+        write travelled beside the event's reads and commits, off the path to a fresh view; an
+        entry left by a death right here is harmless (a redrive finds the ledger entry)."""
+        event.written_ahead()
+        event.pending.delete()
+        for problem in outcome.invalid:  # recorded in _boilerErrors
+            log.error("boiler.held_back", problem=str(problem), **outcome.log_fields())
+        log.info(f"boiler.{outcome.status}", **outcome.log_fields())
+        return outcome
+
 
 class Pipeline(TriggerPipeline):
     """Runs one record view trigger's events; safe to call concurrently and repeatedly with
@@ -160,12 +181,7 @@ class Pipeline(TriggerPipeline):
 
     def run(self, outcome: Outcome, write_ahead: bool = True) -> Outcome:
         """``handle`` without the hand-off: raises if the event could not be applied."""
-        event = _Event(
-            ledger=bookkeeping.ledger_ref(self.client, self.trigger.name, outcome.event_id),
-            pending=bookkeeping.pending_ref(self.client, self.trigger.name, outcome.event_id),
-        )
-        if write_ahead:
-            event.write_ahead = durable.write_ahead(event.pending, outcome, bookkeeping.VIEW)
+        event = self._event(outcome, write_ahead)
         origin = bookkeeping.origin_of(self.trigger.name, outcome.event_id, outcome.document)
         builder = AggregateBuilder(self.trigger.view, self.client, origin)
         try:
@@ -183,15 +199,7 @@ class Pipeline(TriggerPipeline):
                 outcome.commits += 1
         except (_Duplicate, gexc.AlreadyExists):
             outcome.status = "duplicate"  # applied before, or by a racing delivery first
-        # Done (the ledger entry says so): the write-ahead entry, once stored, can go. Its
-        # write travelled beside the event's reads and commits, off the path to a fresh view;
-        # an entry left by a death right here is harmless (a redrive finds the ledger entry).
-        event.written_ahead()
-        event.pending.delete()
-        for problem in outcome.invalid:  # recorded in _boilerErrors with the aggregate's record
-            log.error("boiler.held_back", problem=str(problem), **outcome.log_fields())
-        log.info(f"boiler.{outcome.status}", **outcome.log_fields())
-        return outcome
+        return self._finish(outcome, event)
 
     # -- which aggregates an event touches ------------------------------------------------
     def _key_groups(

@@ -19,15 +19,11 @@ from google.cloud import firestore
 
 from ..compiler import TriggerSpec
 from ..sources import RootSpec
-from . import bookkeeping, durable, log, retry
+from . import bookkeeping, retry
 from .attempt import Attempt
 from .options import Options
-from .pipeline import Outcome, Pipeline, TriggerPipeline
+from .pipeline import Outcome, Pipeline, TriggerPipeline, _Duplicate
 from .tallies import TallyBuilder, TallyResult, is_tally_view
-
-
-class _Duplicate(Exception):
-    """The ledger entry exists: another delivery of this event committed first."""
 
 
 class TallyPipeline(TriggerPipeline):
@@ -35,12 +31,10 @@ class TallyPipeline(TriggerPipeline):
 
     def run(self, outcome: Outcome, write_ahead: bool = True) -> Outcome:
         """``handle`` without the hand-off: raises if the event could not be applied."""
-        client = self.client
-        ledger = bookkeeping.ledger_ref(client, self.trigger.name, outcome.event_id)
-        pending = bookkeeping.pending_ref(client, self.trigger.name, outcome.event_id)
-        ahead = durable.write_ahead(pending, outcome, bookkeeping.VIEW) if write_ahead else None
+        event = self._event(outcome, write_ahead)
+        ledger = event.ledger
         origin = bookkeeping.origin_of(self.trigger.name, outcome.event_id, outcome.document)
-        builder = TallyBuilder(self.trigger.view, client, origin)
+        builder = TallyBuilder(self.trigger.view, self.client, origin)
         done: set[str] = set()
         known: list[str] | None = None  # a member event's keys, found by its first commit
         try:
@@ -59,13 +53,7 @@ class TallyPipeline(TriggerPipeline):
                     break
         except _Duplicate:
             outcome.status = "duplicate"
-        if ahead is not None:
-            ahead.result()
-        pending.delete()
-        for problem in outcome.invalid:
-            log.error("boiler.held_back", problem=str(problem), **outcome.log_fields())
-        log.info(f"boiler.{outcome.status}", **outcome.log_fields())
-        return outcome
+        return self._finish(outcome, event)
 
     def _commit(
         self,

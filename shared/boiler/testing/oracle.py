@@ -44,21 +44,12 @@ def expected_views(
         return _expected_aggregate_views(view, client, check=check, held=held)
     root_spec = sources.root()
     specs = list(sources.__sources__.values())
-    roots: list[tuple[str, str, Any]] = []  # (key, path, model)
-    for snapshot in client.collection(root_spec.template.collection).stream():
-        try:
-            fields = snapshot.to_dict() or {}
-            if check is not None:
-                check(snapshot.reference.path, fields)
-            model = root_spec.model.from_firestore(snapshot.reference.path, fields)
-            for source in specs:
-                source.paths(model, snapshot.reference.path)  # ids that are no document ids
-        except InvalidDocument:
-            if held is None:
-                raise
-            held.add(snapshot.id)
-            continue
-        roots.append((snapshot.id, snapshot.reference.path, model))
+
+    def ids_valid(model: Any, path: str) -> None:
+        for source in specs:
+            source.paths(model, path)  # ids that are no document ids make the root invalid
+
+    roots = list(_valid_roots(root_spec, client, check, held, ids_valid))
     documents: dict[str, Fields | None] = {}
     children: dict[str, list[str]] = {}  # collection path -> its documents' paths
     for _, root_path, model in roots:
@@ -199,18 +190,34 @@ def _roots(
             ):
                 yield key, {}
         return
+    for key, _, root in _valid_roots(root_spec, client, check, held):
+        yield key, {root_spec.name: root}
+
+
+def _valid_roots(
+    root_spec: Any,
+    client: firestore.Client,
+    check: Check | None,
+    held: set[str] | None,
+    validate: Callable[[Any, str], None] | None = None,
+) -> Iterator[tuple[str, str, Any]]:
+    """(key, path, model) of every root document that validates (and passes ``validate``);
+    an invalid one raises, or with ``held`` given is added there."""
     for snapshot in client.collection(root_spec.template.collection).stream():
+        path = snapshot.reference.path
         try:
             fields = snapshot.to_dict() or {}
             if check is not None:
-                check(snapshot.reference.path, fields)
-            root = root_spec.model.from_firestore(snapshot.reference.path, fields)
+                check(path, fields)
+            model = root_spec.model.from_firestore(path, fields)
+            if validate is not None:
+                validate(model, path)
         except InvalidDocument:
             if held is None:
                 raise
             held.add(snapshot.id)
             continue
-        yield snapshot.id, {root_spec.name: root}
+        yield snapshot.id, path, model
 
 
 def _raw_keys(model: Any, fields: Fields, relations: set[Any]) -> set[str]:
