@@ -78,7 +78,8 @@ def firestore_trigger(trigger: TriggerSpec, options: Options | None = None) -> C
     # The Firebase CLI names the deployed function after the wrapped function's __name__.
     handler.__name__ = handler.__qualname__ = trigger.name
     handler.__doc__ = f"Keeps {trigger.view.__name__} in step with {trigger.document}."
-    return firestore_fn.on_document_written(document=trigger.document)(handler)
+    function = firestore_fn.on_document_written(document=trigger.document)(handler)
+    return with_platform_retries(function, options or Options())
 
 
 def command_trigger(spec: CommandTriggerSpec, options: Options | None = None) -> Callable[..., Any]:
@@ -90,4 +91,19 @@ def command_trigger(spec: CommandTriggerSpec, options: Options | None = None) ->
 
     handler.__name__ = handler.__qualname__ = spec.name
     handler.__doc__ = f"Applies {spec.command.__name__} documents created at {spec.document}."
-    return firestore_fn.on_document_created(document=spec.document)(handler)
+    function = firestore_fn.on_document_created(document=spec.document)(handler)
+    return with_platform_retries(function, options or Options())
+
+
+def with_platform_retries(function: Callable[..., Any], options: Options) -> Callable[..., Any]:
+    """Deploy ``function`` with ``retry: true`` when ``options.platform_retries``.
+
+    The Python SDK's Firestore decorators have no ``retry`` keyword, but the manifest the
+    Firebase CLI reads (``/__/functions.yaml``) carries ``eventTrigger.retry`` for each one, and
+    the CLI deploys it as the trigger's retry policy: a dying invocation is then delivered
+    again. The handlers never raise for a bad event (it is recorded and held back), so only
+    an invocation that could not finish or hand its work off is retried.
+    """
+    if options.platform_retries:
+        function.__firebase_endpoint__.eventTrigger["retry"] = True  # type: ignore[attr-defined]
+    return function

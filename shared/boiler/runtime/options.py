@@ -55,3 +55,10 @@ class Options:
     max_retries: int = field(default_factory=default_max_retries)
     faults: FaultHook | None = None
     serialize_local_events: bool = True
+    platform_retries: bool = True
+
+    @property
+    def write_ahead(self) -> bool:
+        """Whether events record themselves in ``_boilerPending`` before their first commit:
+        only when nothing else would deliver a dying invocation's event again."""
+        return not self.platform_retries
