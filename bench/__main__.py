@@ -23,7 +23,7 @@ SECTIONS = ("coldstart", "cost", "contention", "fanout", "lists", "freshness")
 
 QUICK: dict[str, Any] = {
     "freshness": {"writes": 30, "warmup": 5, "participants": 3, "rounds": 1},
-    "cost": {"sizes": (3, 30), "repeats": 1},
+    "cost": {"sizes": (1, 3, 10, 30), "repeats": 1},
     "coldstart": {"runs": 3, "views": (10, 50)},
     "contention": {"writers": (10,), "events_each": 3, "deadline_s": 30},
     "fanout": {"sizes": (100, 400), "baseline_sizes": (100,)},
@@ -31,7 +31,7 @@ QUICK: dict[str, Any] = {
 }
 FULL: dict[str, Any] = {
     "freshness": {"writes": 210, "warmup": 10, "participants": 3, "rounds": 3},
-    "cost": {"sizes": (3, 30), "repeats": 3},
+    "cost": {"sizes": (1, 3, 10, 30), "repeats": 3},
     "coldstart": {"runs": 7, "views": (10, 50, 200)},
     "contention": {"writers": (10, 50), "events_each": 5, "deadline_s": 90},
     "fanout": {"sizes": (100, 1000, 3000), "baseline_sizes": (100, 1000)},

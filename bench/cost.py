@@ -1,4 +1,5 @@
-"""Cost per domain event: RPCs, documents read and written, per implementation and event type.
+"""Cost per domain event: RPCs, documents read, written and deleted, and their price in price
+units (``bench/prices.py``), per implementation, event type and meeting size.
 
 Each event is written with a plain client, then its CloudEvent is delivered in-process to the
 implementation's trigger running on a counting client, against the standalone Firestore emulator.
@@ -11,12 +12,14 @@ from typing import Any
 
 from google.cloud import firestore
 
-from . import domain
+from . import domain, prices
 from .counting import counting_client
 from .handlers import Implementation
 from .stats import median
 
 EVENT_TYPES = ("ticket", "user", "location")
+# Averaged over the repeats; deferred deletes: documents with the TTL field (deleted later).
+COUNTS = ("rpcs", "reads", "writes", "deletes", "deferred_deletes", "units")
 
 
 def _one_size(impl: Implementation, emulator: Any, size: int, repeats: int) -> dict[str, Any]:
@@ -28,10 +31,10 @@ def _one_size(impl: Implementation, emulator: Any, size: int, repeats: int) -> d
     meeting = plain.document("meetings/m1").get().to_dict()
     impl.deliver("meeting", "meetings/m1", None, meeting)  # views and (boiler) the record exist
     # The renamed user attends throughout (a rename of an absent user changes no view); the
-    # ticket toggles belong to someone else.
-    renamed, toggled = participants[1], participants[-1]
+    # ticket toggles belong to someone else, but for one participant: they are measured last.
+    renamed, toggled = participants[min(1, size - 1)], participants[-1]
     results: dict[str, Any] = {}
-    for event_type in EVENT_TYPES:
+    for event_type in ("user", "location", "ticket"):
         samples = []
         for repeat in range(repeats):
             if event_type == "ticket":
@@ -53,10 +56,11 @@ def _one_size(impl: Implementation, emulator: Any, size: int, repeats: int) -> d
             elapsed = time.perf_counter() - began
             samples.append({**tally.snapshot(), "seconds": elapsed})
         results[event_type] = {
-            "rpcs": sum(s["rpcs"] for s in samples) / repeats,
-            "reads": sum(s["reads"] for s in samples) / repeats,
-            "writes": sum(s["writes"] for s in samples) / repeats,
+            **{key: sum(s[key] for s in samples) / repeats for key in COUNTS},
             "methods": samples[-1]["methods"],
+            # Where the writes and deletes go, per first path segment (_boilerLedger, users, ...).
+            "written": samples[-1]["written"],
+            "deleted": samples[-1]["deleted"],
             "in_process_ms": median([1000 * s["seconds"] for s in samples]),
             # Where the time goes: each RPC method's wall time, the rest is Python in the handler.
             "rpc_ms": {
@@ -66,13 +70,18 @@ def _one_size(impl: Implementation, emulator: Any, size: int, repeats: int) -> d
         }
     check = domain.wrong_views(plain)
     impl.set_client(None)
-    return {"events": results, "check": check}
+    return {"events": {event: results[event] for event in EVENT_TYPES}, "check": check}
 
 
 def run(
     emulator: Any, implementations: list[Implementation], sizes: tuple[int, ...], repeats: int
 ) -> dict[str, Any]:
-    out: dict[str, Any] = {"sizes": list(sizes), "repeats": repeats, "by_impl": {}}
+    out: dict[str, Any] = {
+        "sizes": list(sizes),
+        "repeats": repeats,
+        "prices": {"read": prices.READ, "write": prices.WRITE, "delete": prices.DELETE},
+        "by_impl": {},
+    }
     for impl in implementations:
         out["by_impl"][impl.name] = {
             str(size): _one_size(impl, emulator, size, repeats) for size in sizes

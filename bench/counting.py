@@ -1,8 +1,12 @@
-"""Counts RPCs, documents read and documents written by a google.cloud.firestore client.
+"""Counts RPCs, documents read, written and deleted by a google.cloud.firestore client.
 
 Wraps the client's GAPIC API object (every RPC the client library sends goes through it):
 reads are documents returned by lookups (a missing document counts, as Firestore bills it) and
-by queries (an empty query counts one, as billed); writes are the writes of each commit.
+by queries (an empty query counts one, as billed); writes are the writes of each commit but its
+deletes (``DocumentReference.delete()`` is a commit of one delete), billed apart; a write with
+only a precondition (``Attempt.verify``) is billed as a write. A document written with the TTL
+field (``expireAt``) is a deferred delete: Firestore's TTL policy deletes it later, billed as a
+delete. ``units`` prices them all in reads (``bench/prices.py``).
 """
 
 from __future__ import annotations
@@ -10,11 +14,14 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from boiler.runtime.bookkeeping import TTL_FIELD
 from google.cloud import firestore
+
+from . import prices
 
 
 @dataclass
@@ -22,20 +29,39 @@ class Tally:
     rpcs: int = 0
     reads: int = 0
     writes: int = 0
+    deletes: int = 0
+    deferred_deletes: int = 0  # documents written with the TTL field: deleted later, billed
     methods: Counter[str] = field(default_factory=Counter)
+    written: Counter[str] = field(default_factory=Counter)  # writes per first path segment
+    deleted: Counter[str] = field(default_factory=Counter)  # deletes per first path segment
     seconds: Counter[str] = field(default_factory=Counter)  # wall time spent in each RPC method
     trace: list[tuple[str, float, float]] = field(default_factory=list)  # (method, start, end)
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
-    def add(
-        self, rpcs: int = 0, reads: int = 0, writes: int = 0, method: str | None = None
-    ) -> None:
+    def add(self, rpcs: int = 0, reads: int = 0, method: str | None = None) -> None:
         with self.lock:
             self.rpcs += rpcs
             self.reads += reads
-            self.writes += writes
             if method:
                 self.methods[method] += rpcs
+
+    def add_writes(self, writes: Sequence[Any]) -> None:
+        """The writes of one commit (or batch write), each as Firestore bills it."""
+        with self.lock:
+            for write in writes:
+                pb = getattr(write, "_pb", write)
+                operation = pb.WhichOneof("operation")
+                if operation == "delete":
+                    self.deletes += 1
+                    self.deleted[_collection(pb.delete)] += 1
+                    continue
+                self.writes += 1
+                if operation == "update":
+                    self.written[_collection(pb.update.name)] += 1
+                    if TTL_FIELD in pb.update.fields:
+                        self.deferred_deletes += 1
+                else:
+                    self.written[_collection(pb.transform.document)] += 1
 
     def took(self, method: str, seconds: float, end: float | None = None) -> None:
         end = time.perf_counter() if end is None else end
@@ -45,8 +71,10 @@ class Tally:
 
     def reset(self) -> None:
         with self.lock:
-            self.rpcs = self.reads = self.writes = 0
+            self.rpcs = self.reads = self.writes = self.deletes = self.deferred_deletes = 0
             self.methods.clear()
+            self.written.clear()
+            self.deleted.clear()
             self.seconds.clear()
             self.trace.clear()
 
@@ -56,9 +84,21 @@ class Tally:
                 "rpcs": self.rpcs,
                 "reads": self.reads,
                 "writes": self.writes,
+                "deletes": self.deletes,
+                "deferred_deletes": self.deferred_deletes,
+                "units": prices.units(
+                    self.reads, self.writes, self.deletes + self.deferred_deletes
+                ),
                 "methods": dict(self.methods),
+                "written": dict(self.written),
+                "deleted": dict(self.deleted),
                 "rpc_ms": {name: 1000 * value for name, value in self.seconds.items()},
             }
+
+
+def _collection(name: str) -> str:
+    """The first segment of a document's path ("users" for .../documents/users/u1/views/m1)."""
+    return name.partition("/documents/")[2].split("/", 1)[0]
 
 
 def _request_field(request: Any, name: str) -> Any:
@@ -121,7 +161,8 @@ class _CountingApi:
             writes = (
                 _request_field(request, "writes") if name in ("commit", "batch_write") else None
             )
-            tally.add(rpcs=1, writes=len(writes or ()), method=name)
+            tally.add(rpcs=1, method=name)
+            tally.add_writes(writes or ())
             began = time.perf_counter()
             try:
                 return attr(*args, **kwargs)

@@ -119,6 +119,7 @@ def _one(variant: str, emulator: Any, meetings: int) -> dict[str, Any]:
         "rpcs": rpcs["methods"],
         "reads": rpcs["reads"],
         "writes": rpcs["writes"],
+        "deletes": rpcs["deletes"],
         "peak_rss_growth_mb": memory.growth_mb,
         "peak_heap_mb": heap_peak / 2**20,
         "views_written": written,

@@ -205,6 +205,8 @@ def _sample(tally: Tally, began: float, **extra: Any) -> dict[str, Any]:
         "ms": 1000 * (time.perf_counter() - began),
         "reads": snap["reads"],
         "writes": snap["writes"],
+        "deletes": snap["deletes"],
+        "deferred_deletes": snap["deferred_deletes"],
         "rpcs": snap["rpcs"],
         "methods": snap["methods"],
         "query_ms": snap["rpc_ms"].get("run_query", 0.0),  # the emulator scans to answer these

@@ -7,11 +7,20 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from . import prices
 from .stats import median, percentile, ratio, summary
 
-# (name, limit, how the value is computed) -- the issue's targets.
-FRESHNESS_TARGET = 1.15
-COLDSTART_TARGET = 1.3
+# The issue's targets (boiler / baseline, or / bare, unless said otherwise).
+FRESHNESS_MEDIAN_TARGET = 1.0
+FRESHNESS_TAIL_TARGET = 1.15  # p95 and p99
+COST_TARGET = 1.0  # price units per event, worst event type: <= at COST_TARGET_SIZE, < above
+COST_TARGET_SIZE = 3
+COLDSTART_TARGET = 1.3  # the functions module, and 50 view models against as many bare triggers
+COLDSTART_GROWTH_VIEWS = 50
+CONTENTION_TARGET = 0.7  # events/s, separate instances, at CONTENTION_WRITERS writers
+CONTENTION_WRITERS = 10
+EVENT_TYPES = ("ticket", "user", "location")
+INFO = "info"  # the status of a row reported for information, without a target
 
 
 def fmt(value: Any, digits: int = 1) -> str:
@@ -51,6 +60,13 @@ def freshness_section(fresh: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     baseline_med = median(variants["baseline"]["view_ms"])
     derived = {
         "boiler_over_baseline": ratio(boiler_med, baseline_med),
+        **{
+            f"p{q}_over_baseline": ratio(
+                percentile(variants["boiler"]["view_ms"], q),
+                percentile(variants["baseline"]["view_ms"], q),
+            )
+            for q in (95, 99)
+        },
         "boiler_minus_floor_ms": boiler_med - median(variants["boiler"]["floor_ms"]),
         "baseline_minus_floor_ms": baseline_med - median(variants["baseline"]["floor_ms"]),
     }
@@ -70,7 +86,9 @@ def freshness_section(fresh: dict[str, Any]) -> tuple[str, dict[str, Any]]:
             ],
             rows,
         )
-        + f"\nboiler / baseline (median): {fmt(derived['boiler_over_baseline'], 2)}x;"
+        + f"\nboiler / baseline: median {fmt(derived['boiler_over_baseline'], 2)}x,"
+        f" p95 {fmt(derived['p95_over_baseline'], 2)}x,"
+        f" p99 {fmt(derived['p99_over_baseline'], 2)}x;"
         f" boiler - floor: {fmt(derived['boiler_minus_floor_ms'])} ms;"
         f" baseline - floor: {fmt(derived['baseline_minus_floor_ms'])} ms"
     )
@@ -82,14 +100,30 @@ def _lat(values: Sequence[float]) -> list[Any]:
     return [s["n"], s["median"], s["p95"], s["p99"]]
 
 
+def _units(event: dict[str, Any]) -> float:
+    """An event's price units (computed for results from before deletes were counted apart)."""
+    if "units" in event:
+        return float(event["units"])
+    return prices.units(event["reads"], event["writes"], 0.0)
+
+
+def _deletes(event: dict[str, Any]) -> str:
+    """Deletes now, and the TTL deletes the event's documents will cost later."""
+    now, later = event.get("deletes", 0.0), event.get("deferred_deletes", 0.0)
+    return f"{fmt(now)} + {fmt(later)} TTL" if later else fmt(now)
+
+
 def cost_section(cost: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     rows = []
-    worst = 0.0
+    worst_reads = 0.0
+    worst_units: dict[str, float] = {}
     for size in cost["sizes"]:
-        for event in ("ticket", "user", "location"):
+        for event in EVENT_TYPES:
             b = cost["by_impl"]["boiler"][str(size)]["events"][event]
             h = cost["by_impl"]["baseline"][str(size)]["events"][event]
-            worst = max(worst, ratio(b["reads"], h["reads"]))
+            worst_reads = max(worst_reads, ratio(b["reads"], h["reads"]))
+            units = ratio(_units(b), _units(h))
+            worst_units[str(size)] = max(worst_units.get(str(size), 0.0), units)
             rows.append(
                 [
                     event,
@@ -98,8 +132,11 @@ def cost_section(cost: dict[str, Any]) -> tuple[str, dict[str, Any]]:
                     h["reads"],
                     b["writes"],
                     h["writes"],
-                    b["rpcs"],
-                    h["rpcs"],
+                    _deletes(b),
+                    _deletes(h),
+                    _units(b),
+                    _units(h),
+                    f"{fmt(units, 2)}x",
                 ]
             )
     wrong = sum(
@@ -107,20 +144,32 @@ def cost_section(cost: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         for impl in cost["by_impl"].values()
         for r in impl.values()
     )
-    text = "Cost per event (documents read / written, RPCs; boiler vs baseline)\n" + table(
-        [
-            "event",
-            "participants",
-            "reads boiler",
-            "reads base",
-            "writes boiler",
-            "writes base",
-            "RPCs boiler",
-            "RPCs base",
-        ],
-        rows,
+    text = (
+        "Cost per event: documents read, written, deleted (+ deleted later by the TTL policy),"
+        " and their price in price units (boiler vs baseline)\n"
+        + table(
+            [
+                "event",
+                "participants",
+                "reads boiler",
+                "reads base",
+                "writes boiler",
+                "writes base",
+                "deletes boiler",
+                "deletes base",
+                "units boiler",
+                "units base",
+                "boiler / base",
+            ],
+            rows,
+        )
+        + f"\n{prices.describe()}"
     )
-    return text, {"max_reads_ratio": worst, "wrong_views": wrong}
+    return text, {
+        "max_reads_ratio": worst_reads,
+        "max_units_ratio": worst_units,
+        "wrong_views": wrong,
+    }
 
 
 def coldstart_section(cold: dict[str, Any]) -> tuple[str, dict[str, Any]]:
@@ -138,13 +187,38 @@ def coldstart_section(cold: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         ]
         for g in cold["growth"]
     ]
+    derived: dict[str, Any] = {
+        "boiler_over_bare": ratio(cold["modules"]["boiler"]["median_s"], bare),
+        **_growth(cold["growth"]),
+    }
     text = (
         f"Cold start: import of the functions module, fresh process (median of {cold['runs']})\n"
         + table(["module", "import ms", "x bare"], rows)
         + "\n\nGrowth with declared view models (4 triggers each)\n"
-        + table(["views", "functions", "boiler ms", "bare module, same functions, ms"], growth)
+        + table(
+            ["views", "functions", "boiler ms", "bare module, same functions, ms", "x bare"],
+            [[*row, f"{fmt(ratio(row[2], row[3]), 2)}x"] for row in growth],
+        )
+        + f"\nper view model: boiler {fmt(derived['boiler_ms_per_view'], 2)} ms,"
+        f" bare module {fmt(derived['bare_ms_per_view'], 2)} ms (4 triggers)"
     )
-    return text, {"boiler_over_bare": ratio(cold["modules"]["boiler"]["median_s"], bare)}
+    return text, derived
+
+
+def _growth(growth: list[dict[str, Any]]) -> dict[str, Any]:
+    """Import ms per further view model (slope from the smallest to the largest count), and
+    boiler / bare at ``COLDSTART_GROWTH_VIEWS`` view models (NaN when that count did not run)."""
+    out: dict[str, Any] = {"boiler_ms_per_view": math.nan, "bare_ms_per_view": math.nan}
+    if len(growth) >= 2:
+        first, last = min(growth, key=lambda g: g["views"]), max(growth, key=lambda g: g["views"])
+        views = last["views"] - first["views"]
+        for name, key in (("boiler", "boiler_median_s"), ("bare", "bare_same_functions_median_s")):
+            out[f"{name}_ms_per_view"] = 1000 * (last[key] - first[key]) / views
+    at = [g for g in growth if g["views"] == COLDSTART_GROWTH_VIEWS]
+    out["views_over_bare"] = (
+        ratio(at[0]["boiler_median_s"], at[0]["bare_same_functions_median_s"]) if at else math.nan
+    )
+    return out
 
 
 def contention_section(cont: dict[str, Any]) -> tuple[str, dict[str, Any]]:
@@ -186,7 +260,14 @@ def contention_section(cont: dict[str, Any]) -> tuple[str, dict[str, Any]]:
             rows,
         )
     )
-    return text, {"wrong_views": wrong_boiler}
+    by_impl = cont["by_impl"]
+    writers = str(CONTENTION_WRITERS)
+    throughput = math.nan
+    if writers in by_impl.get("boiler", {}) and writers in by_impl.get("baseline", {}):
+        throughput = ratio(
+            by_impl["boiler"][writers]["events_per_s"], by_impl["baseline"][writers]["events_per_s"]
+        )
+    return text, {"wrong_views": wrong_boiler, "events_per_s_over_baseline": throughput}
 
 
 def _query_split(impl: str, run: dict[str, Any]) -> list[float]:
@@ -247,6 +328,7 @@ def _list_summary(samples: list[dict[str, Any]], step: str) -> dict[str, float]:
         "reads": median([s[step]["reads"] for s in samples]),
         "max_reads": max(s[step]["reads"] for s in samples),
         "writes": median([s[step]["writes"] for s in samples]),
+        "deletes": median([s[step].get("deletes", 0) for s in samples]),
         "ms": median(ms),
         "p95": percentile(ms, 95),
         "query_ms": median([s[step]["query_ms"] for s in samples]),
@@ -290,6 +372,8 @@ def lists_section(lists: dict[str, Any]) -> tuple[str, dict[str, Any]]:
                         f"{fmt(ratio(b['reads'] + c['reads'], h['reads']), 3)}x",
                         b["writes"] + c["writes"],
                         h["writes"],
+                        b["deletes"] + c["deletes"],
+                        h["deletes"],
                     ]
                 )
                 time_rows.append(
@@ -326,8 +410,8 @@ def lists_section(lists: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         "Lists: one event on the first meeting of an agenda / a location board over N meetings "
         f"(in-process triggers, bare Firestore; boiler x{lists['repeats']}, "
         f"baseline x{lists['baseline_repeats']} per event)\n"
-        "Documents read and written per event (median); card = the meeting card's own trigger, "
-        "which runs first\n"
+        "Documents read, written and deleted per event (median); card = the meeting card's own "
+        "trigger, which runs first\n"
         + table(
             [
                 "view",
@@ -339,6 +423,8 @@ def lists_section(lists: dict[str, Any]) -> tuple[str, dict[str, Any]]:
                 "boiler+card / base",
                 "writes boiler+card",
                 "writes base",
+                "deletes boiler+card",
+                "deletes base",
             ],
             reads_rows,
         )
@@ -369,25 +455,60 @@ def lists_section(lists: dict[str, Any]) -> tuple[str, dict[str, Any]]:
 
 
 def targets(results: dict[str, Any], derived: dict[str, dict[str, Any]]) -> list[list[Any]]:
-    rows = []
+    rows: list[list[Any]] = []
     if "freshness" in derived:
-        value = derived["freshness"]["boiler_over_baseline"]
-        rows.append(
-            [
-                "freshness median <= 1.15x baseline",
-                f"{fmt(value, 2)}x",
-                _ok(value <= FRESHNESS_TARGET),
-            ]
-        )
+        fresh = derived["freshness"]
+        for name, key, limit in (
+            ("median", "boiler_over_baseline", FRESHNESS_MEDIAN_TARGET),
+            ("p95", "p95_over_baseline", FRESHNESS_TAIL_TARGET),
+            ("p99", "p99_over_baseline", FRESHNESS_TAIL_TARGET),
+        ):
+            value = fresh[key]
+            rows.append(
+                [f"freshness {name} <= {limit}x baseline", f"{fmt(value, 2)}x", _ok(value <= limit)]
+            )
     if "cost" in derived:
         value = derived["cost"]["max_reads_ratio"]
         rows.append(
             ["reads per event <= baseline (worst case)", f"{fmt(value, 2)}x", _ok(value <= 1.0)]
         )
+        rows += _cost_targets(derived["cost"]["max_units_ratio"])
     if "coldstart" in derived:
-        value = derived["coldstart"]["boiler_over_bare"]
+        cold = derived["coldstart"]
+        value = cold["boiler_over_bare"]
         rows.append(
             ["cold-start import <= 1.3x bare", f"{fmt(value, 2)}x", _ok(value <= COLDSTART_TARGET)]
+        )
+        value = cold["views_over_bare"]
+        if not math.isnan(value):
+            rows.append(
+                [
+                    f"cold-start import with {COLDSTART_GROWTH_VIEWS} view models <= "
+                    f"{COLDSTART_TARGET}x bare module with the same functions",
+                    f"{fmt(value, 2)}x",
+                    _ok(value <= COLDSTART_TARGET),
+                ]
+            )
+        if not math.isnan(cold["boiler_ms_per_view"]):
+            rows.append(
+                [
+                    "cold-start growth per view model (boiler; bare module, 4 triggers)",
+                    f"{fmt(cold['boiler_ms_per_view'], 2)} ms; "
+                    f"{fmt(cold['bare_ms_per_view'], 2)} ms",
+                    INFO,
+                ]
+            )
+    if "contention" in derived and not math.isnan(
+        derived["contention"]["events_per_s_over_baseline"]
+    ):
+        value = derived["contention"]["events_per_s_over_baseline"]
+        rows.append(
+            [
+                f"{CONTENTION_WRITERS} concurrent writers, separate instances: "
+                f"events/s >= {CONTENTION_TARGET}x baseline",
+                f"{fmt(value, 2)}x",
+                _ok(value >= CONTENTION_TARGET),
+            ]
         )
     if "lists" in derived and not math.isnan(derived["lists"]["boiler_reads_growth"]):
         value = derived["lists"]["boiler_reads_growth"]
@@ -404,6 +525,26 @@ def targets(results: dict[str, Any], derived: dict[str, dict[str, Any]]) -> list
     if "freshness" in results:
         wrong += results["freshness"]["variants"]["boiler"]["wrong_views"]
     rows.append(["zero wrong boiler views in every run", wrong, _ok(wrong == 0)])
+    return rows
+
+
+def _cost_targets(worst: dict[str, float]) -> list[list[Any]]:
+    """Price units per event, worst event type: <= baseline at ``COST_TARGET_SIZE``
+    participants and below it from there up; smaller meetings for information."""
+    rows: list[list[Any]] = []
+    for size, value in sorted(worst.items(), key=lambda item: int(item[0])):
+        n = int(size)
+        if n < COST_TARGET_SIZE:
+            name, status = f"cost per event in price units at {n} participant(s)", INFO
+        else:
+            at_target = n == COST_TARGET_SIZE
+            limit = "<=" if at_target else "<"
+            met = value <= COST_TARGET if at_target else value < COST_TARGET
+            name = (
+                f"cost per event in price units {limit} {COST_TARGET}x baseline at {n} participants"
+            )
+            status = _ok(met)
+        rows.append([f"{name} (worst event type)", f"{fmt(value, 2)}x", status])
     return rows
 
 
@@ -471,20 +612,23 @@ def plot(results: dict[str, Any], directory: Path) -> list[Path]:
 
     if "cost" in results:
         cost = results["cost"]
-        labels, boiler, baseline = [], [], []
-        for size in cost["sizes"]:
-            for event in ("ticket", "user", "location"):
-                labels.append(f"{event}\n{size}p")
-                boiler.append(cost["by_impl"]["boiler"][str(size)]["events"][event]["reads"])
-                baseline.append(cost["by_impl"]["baseline"][str(size)]["events"][event]["reads"])
-        fig, ax = plt.subplots(figsize=(8, 4))
+        labels = [f"{event}\n{size}p" for size in cost["sizes"] for event in EVENT_TYPES]
+        fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4))
         xs = range(len(labels))
-        ax.bar([x - 0.2 for x in xs], boiler, 0.4, label="boiler")
-        ax.bar([x + 0.2 for x in xs], baseline, 0.4, label="baseline")
-        ax.set_xticks(list(xs), labels)
-        ax.set_ylabel("documents read per event")
-        ax.set_title("Reads per event (p = participants)")
-        ax.legend()
+        for ax, measure, title in (
+            (left, lambda e: e["reads"], "Documents read per event"),
+            (right, _units, "Price units per event (read 1, write 3, delete 1/3)"),
+        ):
+            for offset, impl in ((-0.2, "boiler"), (0.2, "baseline")):
+                values = [
+                    measure(cost["by_impl"][impl][str(size)]["events"][event])
+                    for size in cost["sizes"]
+                    for event in EVENT_TYPES
+                ]
+                ax.bar([x + offset for x in xs], values, 0.4, label=impl)
+            ax.set_xticks(list(xs), labels, fontsize=7)
+            ax.set_title(f"{title} (p = participants)", fontsize=10)
+            ax.legend()
         save(fig, "cost.png")
 
     if "coldstart" in results:

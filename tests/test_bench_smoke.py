@@ -112,7 +112,79 @@ def test_report_renders_targets_from_results() -> None:
     }
     text, derived = report.render({"freshness": fresh})
     assert derived["freshness"]["boiler_over_baseline"] == pytest.approx(1.0)
-    assert "freshness median <= 1.15x baseline" in text and "met" in text
+    assert "freshness median <= 1.0x baseline" in text and "met" in text
+    assert "freshness p95 <= 1.15x baseline" in text and "freshness p99 <= 1.15x" in text
+    assert "MISSED" not in text
+
+
+def test_tally_bills_deletes_and_ttl_documents_apart() -> None:
+    """A delete is billed as a delete; a write carrying the TTL field costs a delete later; a
+    precondition-only write (``Attempt.verify``) is a write."""
+    from google.cloud.firestore_v1.types import Document, DocumentMask, Precondition, Value, Write
+
+    from bench import prices
+    from bench.counting import Tally
+
+    root = "projects/p/databases/(default)/documents/"
+    tally = Tally()
+    tally.add_writes(
+        [
+            Write(update=Document(name=root + "users/u1/meetingSessions/m1")),
+            Write(
+                update=Document(
+                    name=root + "_boilerLedger/f:e1",
+                    fields={"expireAt": Value(string_value="later")},
+                )
+            ),
+            Write(
+                update=Document(name=root + "meetings/m1"),
+                update_mask=DocumentMask(field_paths=["_verify"]),
+                current_document=Precondition(exists=True),
+            ),
+            Write(delete=root + "_boilerPending/f:e1"),
+        ]
+    )
+    snap = tally.snapshot()
+    assert (snap["writes"], snap["deletes"], snap["deferred_deletes"]) == (3, 1, 1)
+    assert snap["written"] == {"users": 1, "_boilerLedger": 1, "meetings": 1}
+    assert snap["deleted"] == {"_boilerPending": 1}
+    assert snap["units"] == pytest.approx(3 * 3 + 2 / 3)
+    assert prices.units(reads=3, writes=1, deletes=3) == pytest.approx(7.0)
+
+
+def _cost_event(reads: float, writes: float, deletes: float = 0.0) -> dict[str, Any]:
+    from bench import prices
+
+    units = prices.units(reads, writes, deletes)
+    return {"reads": reads, "writes": writes, "deletes": deletes, "units": units}
+
+
+def test_report_cost_targets_per_size() -> None:
+    """Size 1 is information; at 3 participants <= 1.0x is met; above it 1.0x is missed."""
+    boiler = {"ticket": _cost_event(3, 2, 1), "user": _cost_event(4, 2, 1)}
+    boiler["location"] = boiler["user"]
+    baseline = {"1": _cost_event(4, 1), "3": _cost_event(9, 3), "10": _cost_event(4, 2, 1)}
+    check = {"wrong": 0, "missing": 0, "extra": 0}
+    cost = {
+        "sizes": [1, 3, 10],
+        "by_impl": {
+            "boiler": {size: {"events": boiler, "check": check} for size in baseline},
+            "baseline": {
+                size: {"events": dict.fromkeys(boiler, event), "check": check}
+                for size, event in baseline.items()
+            },
+        },
+    }
+    text, derived = report.render({"cost": cost})
+    rows = {row[0]: row[1:] for row in derived["targets"]}
+    name = "cost per event in price units {} baseline at {} participants (worst event type)"
+    assert rows["cost per event in price units at 1 participant(s) (worst event type)"] == [
+        "1.48x",
+        "info",
+    ]
+    assert rows[name.format("<= 1.0x", 3)] == ["0.57x", "met"]
+    assert rows[name.format("< 1.0x", 10)] == ["1.00x", "MISSED"]
+    assert "1.0 + 0.0" not in text and "price units: read = 1, write = 3, delete = 1/3" in text
 
 
 def test_lists_benchmark_small_sizes(firestore_emulator: Any) -> None:
@@ -140,4 +212,4 @@ def test_lists_benchmark_small_sizes(firestore_emulator: Any) -> None:
             )
     text, derived = report.render({"lists": result})
     assert derived["lists"]["boiler_reads_growth"] == pytest.approx(1.0)
-    assert "Documents read and written per event" in text and "MISSED" not in text
+    assert "Documents read, written and deleted per event" in text and "MISSED" not in text
