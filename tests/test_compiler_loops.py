@@ -92,3 +92,10 @@ def test_distinct_collections_compile() -> None:
     fine = _view("RoomCard2", "roomCards/{roomId}")
     build = compile_app(App("fine", domain=[Room], views=[fine]))
     assert [t.name for t in build.triggers] == ["room_card2_on_room"]
+
+
+def test_a_clash_among_many_views_names_the_first_writer() -> None:
+    cards = [_view(f"Card{i}", f"cards{i}/{{roomId}}") for i in range(30)]
+    late = _view("LateCard", "cards7/{roomId}")
+    with pytest.raises(DeclarationError, match="LateCard and view Card7 both write"):
+        compile_app(App("many", domain=[Room], views=[*cards, late]))

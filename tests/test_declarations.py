@@ -174,3 +174,18 @@ def test_declaration_errors_carry_a_stable_code() -> None:
     assert odd.value.code == "path-odd-segments"
     assert DeclarationError("no code given").code == "invalid-declaration"
     assert issubclass(DeclarationError, BoilerError)
+
+
+def test_an_undeclared_path_or_spec_names_the_class_and_the_fix() -> None:
+    class Loose(DomainModel):
+        name: str
+
+    class Draft(ViewModel):
+        title: str
+
+    fix = r'Loose has no path: declare it as `class Loose\(DomainModel, path="collection/\{id\}"\)`'
+    with pytest.raises(DeclarationError, match=fix):
+        Loose.path_template()
+    with pytest.raises(DeclarationError, match="Draft is not a declared view model") as raised:
+        Draft.spec()
+    assert raised.value.code == "view-not-declared"

@@ -61,3 +61,10 @@ def test_overlap_considers_wildcards() -> None:
     assert views.overlaps(PathTemplate.parse("users/u1/meetingSessions/{m}"))
     assert not views.overlaps(PathTemplate.parse("meetings/{meetingId}/tickets/{uid}"))
     assert not views.overlaps(PathTemplate.parse("users/{uid}"))
+
+
+def test_collection_ids_are_the_literal_segments_overlapping_paths_share() -> None:
+    template = PathTemplate.parse("meetings/{meetingId}/tickets/{uid}")
+    assert template.collection_ids == ("meetings", "tickets")
+    assert template.overlaps(PathTemplate.parse("meetings/m1/tickets/{id}"))
+    assert PathTemplate.parse("meetings/m1/tickets/{id}").collection_ids == template.collection_ids

@@ -63,23 +63,29 @@ def auth_uid() -> AuthUid:
 # -- single conditions --------------------------------------------------------------------
 @dataclass(frozen=True)
 class UidInPath:
+    """The caller's uid fills ``{wildcard}`` in the guarded document's path."""
+
     wildcard: str
 
 
 @dataclass(frozen=True)
 class UidInField:
+    """The caller's uid is stored in the guarded document's ``field``."""
+
     field: str
 
 
 @dataclass(frozen=True)
 class Claim:
+    """The caller's token carries the custom claim ``name == value``."""
+
     name: str
     value: str | bool
 
 
 @dataclass(frozen=True)
 class Anyone:
-    pass
+    """Anyone at all, signed in or not."""
 
 
 @dataclass(frozen=True)

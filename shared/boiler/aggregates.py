@@ -212,6 +212,8 @@ class AggregateSpec:
 
 @dataclass(frozen=True)
 class CountSpec(AggregateSpec):
+    """How many members match the query."""
+
     kind: ClassVar[str] = "count"
 
 
@@ -338,6 +340,8 @@ class MinSpec(TopSpec):
 
 @dataclass(frozen=True)
 class MaxSpec(MinSpec):
+    """The largest value of a field (``None`` when no member has one)."""
+
     kind: ClassVar[str] = "max"
 
 

@@ -165,8 +165,12 @@ class Command(Document):
 
     @classmethod
     def spec(cls) -> CommandSpec:
-        message = f"{cls.__name__} is not a declared command (no path=/creatable_by=)"
+        message = "{name} is not a declared command (no path=/creatable_by=)"
         return declared(cls, "__command_spec__", message, code="command-not-declared")  # type: ignore[no-any-return]
+
+
+# pydantic evaluates its bases' annotations again for each subclass; a string costs a compile.
+Command.__annotations__["__command_spec__"] = ClassVar[CommandSpec]
 
 
 def order_choices(command: type[Command], template: PathTemplate) -> list[str]:

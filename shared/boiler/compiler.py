@@ -109,28 +109,34 @@ def _check_paths(app: App, triggers: list[TriggerSpec]) -> None:
     """Every path boiler or a client writes must be its own: a view where a trigger listens
     re-triggers forever; a command over domain data or a view lets clients write there."""
     listened = {t.source.model: t for t in triggers if not issubclass(t.source.model, ViewModel)}
-    domain: list[tuple[str, PathTemplate]] = [
-        (f"domain model {model.__name__}", model.__path_template__)
-        for model in dict.fromkeys([*app.domain, *listened])
-    ]
+    # Who owns which paths, in declaration order, by collection ids (only equal ones can overlap).
+    owners: dict[tuple[str, ...], list[tuple[str, PathTemplate]]] = {}
+    for model in dict.fromkeys([*app.domain, *listened]):
+        template = model.__path_template__
+        owners.setdefault(template.collection_ids, []).append(
+            (f"domain model {model.__name__}", template)
+        )
+    # Each listened path once, with the first trigger on it: views x paths, not views x triggers.
+    sources: dict[PathTemplate, TriggerSpec] = {}
+    for trigger in triggers:
+        if not issubclass(trigger.source.model, ViewModel):  # views read views: _check_view_graph
+            sources.setdefault(trigger.source.template, trigger)
     _check_view_graph(app, triggers)
-    written: list[tuple[str, PathTemplate]] = []
     for view in app.views:
         template = view.spec().template
         if template.segments[0] in bookkeeping.INTERNAL_COLLECTIONS:
             raise DeclarationError(
                 f"{view.__name__} writes {template}, inside boiler's own {template.segments[0]}"
             )
-        for trigger in triggers:
-            if issubclass(trigger.source.model, ViewModel):
-                continue  # a view read by another view: _check_view_graph
-            if template.overlaps(trigger.source.template):
+        for source, trigger in sources.items():
+            if template.overlaps(source):
                 raise DeclarationError(
                     f"{view.__name__} writes {template}, which {trigger.name} listens to "
-                    f"({trigger.source.template}); a view must not live where a source lives. "
+                    f"({source}); a view must not live where a source lives. "
                     "Give the view its own collection name."
                 )
-        for what, other in [*domain, *written]:
+        same_collections = owners.setdefault(template.collection_ids, [])
+        for what, other in same_collections:
             if template.overlaps(other):
                 clash = (
                     f"{view.__name__} and {what} both write {template}"
@@ -138,16 +144,17 @@ def _check_paths(app: App, triggers: list[TriggerSpec]) -> None:
                     else f"{view.__name__} writes {template}, where {what} lives ({other})"
                 )
                 raise DeclarationError(f"{clash}; give the view its own collection name")
-        written.append((f"view {view.__name__}", template))
+        same_collections.append((f"view {view.__name__}", template))
     for command in _commands(app):
         template = command.spec().template
-        for what, other in [*domain, *written]:
+        same_collections = owners.setdefault(template.collection_ids, [])
+        for what, other in same_collections:
             if template.overlaps(other):
                 raise DeclarationError(
                     f"{command.__name__} ({template}) overlaps {what.split()[-1]} ({other}); "
                     "clients could write there. Give the command its own collection name."
                 )
-        written.append((f"command {command.__name__}", template))
+        same_collections.append((f"command {command.__name__}", template))
 
 
 def _check_view_graph(app: App, triggers: list[TriggerSpec]) -> None:

@@ -11,7 +11,7 @@ from typing import Any, ClassVar, Self
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from .errors import InvalidDocument
+from .errors import DeclarationError, InvalidDocument
 from .naming import to_camel
 from .paths import PathTemplate
 
@@ -53,6 +53,10 @@ class Document(BaseModel):
         return self.model_dump(by_alias=True, mode="python")
 
 
+# pydantic evaluates its bases' annotations again for each subclass; a string costs a compile.
+Document.__annotations__["__path_template__"] = ClassVar[PathTemplate]
+
+
 class DomainModel(Document):
     """A source-of-truth document bound to a path template.
 
@@ -79,19 +83,19 @@ class DomainModel(Document):
     @classmethod
     def path_template(cls) -> PathTemplate:
         message = (
-            f"{cls.__name__} has no path: declare it as "
-            f'`class {cls.__name__}(DomainModel, path="collection/{{id}}")`'
+            "{name} has no path: declare it as "
+            '`class {name}(DomainModel, path="collection/{{id}}")`'
         )
         return declared(cls, "__path_template__", message, code="model-path-missing")  # type: ignore[no-any-return]
 
 
 def declared(cls: type, attribute: str, message: str, code: str) -> Any:
-    """What ``cls`` itself declared under ``attribute`` (not inherited); else a DeclarationError."""
+    """What ``cls`` itself declared under ``attribute`` (not inherited); else a DeclarationError
+    with ``message`` (``{name}``: the class's name; formatted only then, as this runs per event).
+    """
     value = cls.__dict__.get(attribute)
     if value is None:
-        from .errors import DeclarationError
-
-        raise DeclarationError(message, code=code)
+        raise DeclarationError(message.format(name=cls.__name__), code=code)
     return value
 
 

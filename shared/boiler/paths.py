@@ -90,6 +90,11 @@ class PathTemplate:
         return "/".join(self.segments[:-1])
 
     @property
+    def collection_ids(self) -> tuple[str, ...]:
+        """The collection segments (never wildcards): paths that can overlap have equal ones."""
+        return self.segments[::2]
+
+    @property
     def parent(self) -> PathTemplate | None:
         """The template of the document this one is nested under, if any."""
         if len(self.segments) <= 2:
@@ -143,10 +148,8 @@ class PathTemplate:
         """True if a document path can match both (a write to one could trigger the other)."""
         if len(self.segments) != len(other.segments):
             return False
-        for mine, theirs in zip(self.segments, other.segments, strict=True):
-            if _WILDCARD.match(mine) or _WILDCARD.match(theirs):
-                continue
-            if mine != theirs:
+        for (mine, my_name), (theirs, their_name) in zip(self._slots, other._slots, strict=True):
+            if my_name is None and their_name is None and mine != theirs:
                 return False
         return True
 

@@ -149,7 +149,7 @@ class ViewModel(Document):
 
     @classmethod
     def spec(cls) -> ViewSpec:
-        message = f"{cls.__name__} is not a declared view model (no path=/sources=)"
+        message = "{name} is not a declared view model (no path=/sources=)"
         return declared(cls, "__view_spec__", message, code="view-not-declared")  # type: ignore[no-any-return]
 
     @classmethod
@@ -175,3 +175,7 @@ class ViewModel(Document):
                 code="view-build-result",
             )
         return {spec.path(data.key, value): view for value, view in built.items()}
+
+
+# pydantic evaluates its bases' annotations again for each subclass; a string costs a compile.
+ViewModel.__annotations__["__view_spec__"] = ClassVar[ViewSpec]
