@@ -25,7 +25,7 @@ QUICK: dict[str, Any] = {
     "freshness": {"writes": 30, "warmup": 5, "participants": 3, "rounds": 1},
     "cost": {"sizes": (1, 3, 10, 30), "repeats": 1},
     "coldstart": {"runs": 3, "views": (10, 50)},
-    "contention": {"writers": (10,), "events_each": 3, "deadline_s": 30},
+    "contention": {"writers": (10,), "events_each": 5, "deadline_s": 30, "rounds": 2},
     "fanout": {"sizes": (100, 400), "baseline_sizes": (100,)},
     "lists": {"sizes": (10, 100, 1000), "repeats": 3, "baseline_repeats": 3},
 }
@@ -33,7 +33,7 @@ FULL: dict[str, Any] = {
     "freshness": {"writes": 210, "warmup": 10, "participants": 3, "rounds": 3},
     "cost": {"sizes": (1, 3, 10, 30), "repeats": 3},
     "coldstart": {"runs": 7, "views": (10, 50, 200)},
-    "contention": {"writers": (10, 50), "events_each": 5, "deadline_s": 90},
+    "contention": {"writers": (10, 50), "events_each": 5, "deadline_s": 90, "rounds": 3},
     "fanout": {"sizes": (100, 1000, 3000), "baseline_sizes": (100, 1000)},
     "lists": {"sizes": (10, 100, 1000, 5000), "repeats": 10, "baseline_repeats": 5},
 }
@@ -136,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
                 timed(
                     "contention",
                     lambda: contention.run(
-                        emulator, c["writers"], c["events_each"], c["deadline_s"]
+                        emulator, c["writers"], c["events_each"], c["deadline_s"], c["rounds"]
                     ),
                 )
             if "fanout" in only:

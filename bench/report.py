@@ -234,6 +234,7 @@ def contention_section(cont: dict[str, Any]) -> tuple[str, dict[str, Any]]:
                     r["events_per_s"],
                     r["retries_per_event"],
                     r["max_retries"],
+                    r.get("covered", "-") if impl.startswith("boiler") else "-",
                     r["pending"],
                     r["errors"],
                     r.get("wrong_views_before_durable_path", r["wrong_views"]),
@@ -243,7 +244,8 @@ def contention_section(cont: dict[str, Any]) -> tuple[str, dict[str, Any]]:
             if impl.startswith("boiler"):
                 wrong_boiler += r["wrong_views"]
     text = (
-        "Contention: N concurrent writers on one meeting (in-process triggers, bare Firestore)\n"
+        "Contention: N concurrent writers on one meeting (in-process triggers, bare Firestore; "
+        f"{cont.get('rounds', 1)} round(s) per variant, alternated, after a warm-up)\n"
         + table(
             [
                 "impl",
@@ -252,6 +254,7 @@ def contention_section(cont: dict[str, Any]) -> tuple[str, dict[str, Any]]:
                 "events/s",
                 "retries/event",
                 "max retries",
+                "covered",
                 "to durable path",
                 "errors",
                 "wrong views before durable path",
