@@ -13,9 +13,11 @@ must handle) and ``contention`` (an ``Aborted`` commit, retried). After the deli
 durable path runs (what the task function runs) until nothing is left. At a few quiet points
 on the way (``checkpoints``) every aggregate whose sources are all valid must already be
 exact; then a heal rewrites what is still invalid, and the final checks (chaos_checks.py):
-every view equals the oracle (``boiler.testing.oracle``), nothing pending, one ledger entry
-per view event, every command final and its status committed exactly once (superseded ones
-naming a newer applied command of their target), and reconcile finds nothing to repair::
+every view equals the oracle (``boiler.testing.oracle``), nothing pending, every view event
+finished by one of its deliveries (those that died are delivered again, as platform retries
+do; ``--no-platform-retries``: their write-ahead entries are redriven), every command final
+and its status committed exactly once (superseded ones naming a newer applied command of
+their target), and reconcile finds nothing to repair::
 
     python -m devtools.chaos --events 5000 --seed 7   # ~10,500 deliveries, ~2.5 min
 
@@ -61,7 +63,7 @@ from google.cloud import firestore
 from .chaos_checks import (
     FINAL,
     check_commands,
-    check_ledger,
+    check_finished,
     check_pending,
     check_reconcile,
     check_valid_aggregates,
@@ -78,6 +80,7 @@ COMMAND_STEP_BOOST = 3  # commands are a small share of the events: fail their s
 STEPS = ("before_read", "after_read", "commit", "after_commit", "before_ledger")
 COMMAND_STEPS = ("command_before_read", "command_commit", "command_after_commit")
 SETTLE_ROUNDS = 10  # deliver, then redrive: each applied command adds a view event
+REDELIVERY_ROUNDS = 50  # a died delivery's event is delivered again until one lives
 CREATED = "google.cloud.firestore.document.v1.created"
 
 Delivery = tuple[str, Callable[..., Any], CloudEvent]
@@ -106,6 +109,9 @@ class ChaosConfig:
     crowd: int = 24  # users c0.. that large meetings draw from
     burst_weight: int = 8  # operations making several commands for one target in a row
     checkpoints: int = 3  # quiet points (drained, invalid documents left) checked on the way
+    # Deployed with platform retries (the default): a delivery that died is delivered again.
+    # Off: nothing redelivers it; its write-ahead entry is found by the durable path.
+    platform_retries: bool = True
 
 
 @dataclass
@@ -117,6 +123,7 @@ class ChaosReport:
     faults: dict[str, int] = field(default_factory=dict)
     steps: dict[str, int] = field(default_factory=dict)
     crashed: int = 0
+    redelivered: int = 0  # deliveries of died invocations' events again (platform retries)
     command_crashes: int = 0  # of ``crashed``, inside command invocations
     raised: int = 0  # deliveries whose function raised (the platform would only log it)
     pending_after_drain: int = 0
@@ -151,6 +158,7 @@ class ChaosReport:
             f"deliveries={self.deliveries} "
             f"steps={self.steps} faults={self.faults} crashed={self.crashed} "
             f"(commands {self.command_crashes}) raised={self.raised} "
+            f"redelivered={self.redelivered} "
             f"pending={self.pending_after_drain} "
             f"redriven={self.redriven} retries={self.retries} views={self.views} "
             f"invalid={self.invalid} bad_ids={self.bad_ids} fixed={self.fixed} "
@@ -171,10 +179,15 @@ def load_functions(app: App, options: Options) -> Any:
     return SimpleNamespace(**export_functions(app, options=options))
 
 
-def chaos_options(hook: FaultHook | None = None) -> Options:
+def chaos_options(hook: FaultHook | None = None, platform_retries: bool = True) -> Options:
     """Group size 1: a user in a few meetings already fans out over several commits and a
     separate ledger commit. No local serialisation: threads here stand in for instances."""
-    return Options(group_size=1, faults=hook, serialize_local_events=False)
+    return Options(
+        group_size=1,
+        faults=hook,
+        serialize_local_events=False,
+        platform_retries=platform_retries,
+    )
 
 
 class FaultPlan:
@@ -227,7 +240,7 @@ class ChaosRun:
     ) -> None:
         self.client, self.build = client, build
         self.config, self.workload = config, workload
-        self.options = chaos_options(self.hook)
+        self.options = chaos_options(self.hook, config.platform_retries)
         self.functions = load_functions(build.app, self.options)
         self.plan = FaultPlan(config.seed, config.fault_rate)
         self.commands = {spec.name: spec for spec in build.commands}
@@ -241,6 +254,8 @@ class ChaosRun:
         self.effects: list[Write] = []  # view events of applied commands, not delivered yet
         self.effected: set[str] = set()  # commands whose effect event exists
         self.by_event: dict[str, CommandDoc] = {}
+        self.redeliveries: list[Delivery] = []  # died or raised: the platform delivers again
+        self.finished: set[tuple[str, str]] = set()  # (function, event id) a delivery finished
 
     # -- the fault hook: counts, then the plan ---------------------------------------------
     def hook(self, step: str, outcome: Progress) -> None:
@@ -303,13 +318,34 @@ class ChaosRun:
         except InjectedCrash:
             with self.lock:
                 self.crashed["command" if name in self.commands else "view"] += 1
-        except Exception:  # the platform logs it and moves on; the end-state checks judge
+                if self.config.platform_retries:
+                    self.redeliveries.append(delivery)
+            return
+        except Exception:  # logged; redelivered with platform retries, else only logged
             with self.lock:
                 self.raised += 1
+                if self.config.platform_retries:
+                    self.redeliveries.append(delivery)
+            return
+        with self.lock:
+            self.finished.add((name, event["id"]))
 
     def submit(self, pool: ThreadPoolExecutor, batch: list[Delivery]) -> list[Future[None]]:
         self.delivered.extend(batch)
         return [pool.submit(self.one, delivery) for delivery in batch]
+
+    def redeliver(self, pool: ThreadPoolExecutor, report: ChaosReport) -> None:
+        """What platform retries do: deliver each died invocation's event again, later (it
+        may die again, and is then delivered again)."""
+        for _ in range(REDELIVERY_ROUNDS):
+            with self.lock:
+                batch, self.redeliveries = self.redeliveries, []
+            if not batch:
+                return
+            report.redelivered += len(batch)
+            for future in self.submit(pool, batch):
+                future.result()
+        report.problems.append(f"deliveries still dying after {REDELIVERY_ROUNDS} redeliveries")
 
     def view_writes(self) -> list[Write]:
         """Events for the documents of the views other views aggregate (meeting cards).
@@ -351,11 +387,13 @@ class ChaosRun:
             rng.shuffle(batch)
             for future in self.submit(pool, batch):
                 future.result()
+            self.redeliver(pool, report)
             self._redrive(report)
             views = self.deliveries(self.view_writes(), rng)
             rng.shuffle(views)
             for future in self.submit(pool, views):
                 future.result()
+            self.redeliver(pool, report)
             self._redrive(report)
             if not self.effects:
                 self._unreported_effects()
@@ -519,7 +557,8 @@ def _check(run: ChaosRun, report: ChaosReport) -> None:
     view_problems, report.views = check_views(run.build, run.client)
     problems += view_problems
     events = [(name, event["id"]) for name, _, event in run.delivered]
-    problems += check_ledger(run.build, run.client, events)
+    if run.config.platform_retries:  # else a death's work is finished by the durable path
+        problems += check_finished(run.build, run.finished, events)
     workload = run.workload
     command_problems, statuses = check_commands(
         run.client, workload.commands, run.commits, workload.withdrawn, run.committed
@@ -549,6 +588,12 @@ def main(argv: list[str] | None = None) -> int:
         default=ChaosConfig.crowd,
         help="users c0.. that large meetings draw from (each large meeting: half to all of them)",
     )
+    parser.add_argument(
+        "--no-platform-retries",
+        action="store_true",
+        help="deploy without platform retries: died deliveries are not delivered again, their "
+        "write-ahead entries are redriven",
+    )
     args = parser.parse_args(argv)
     from meeting_room import app  # the flagship example the harness drives
 
@@ -572,6 +617,7 @@ def main(argv: list[str] | None = None) -> int:
                 fault_rate=args.fault_rate,
                 crowd=args.crowd,
                 checkpoints=args.checkpoints,
+                platform_retries=not args.no_platform_retries,
             )
             report = run_chaos(client, app, config, progress=print)
             for problem in report.problems:

@@ -236,13 +236,15 @@ class ListEvents:
 
     # -- checks ----------------------------------------------------------------------------
     def exactly_once(self) -> list[str]:
-        """Events not applied exactly once: every later delivery of an applied event must be a
-        duplicate (an event handed off may have committed before it failed: then none is
-        ``applied``, and its redrive finds the ledger entry)."""
+        """Events not applied exactly once: at most one delivery commits an event's change
+        (``applied``); the others find it committed (``duplicate``) or already shown
+        (``unchanged``: covered by another commit, or nothing to write). An event none
+        applied was shown already, or handed off (``pending``: its redrive applies it)."""
         wrong = []
         for (function, event_id), statuses in self.log.statuses.items():
             applied = statuses.count("applied")
-            if applied > 1 or (applied == 0 and "pending" not in statuses):
+            settled = {"pending", "unchanged"} & set(statuses)
+            if applied > 1 or (applied == 0 and not settled):
                 wrong.append(f"{function}#{event_id}: {statuses}")
         return wrong
 

@@ -48,7 +48,18 @@ def test_chaos_converges_to_the_from_scratch_rebuild(db: firestore.Client, seed:
     report = run_chaos(db, app, ChaosConfig(seed=seed, operations=150, threads=4), progress=print)
     assert report.ok, "\n".join([report.summary(), *report.problems])
     assert report.crashed > 0 and report.pending_after_drain > 0  # the durable path was exercised
+    assert report.redelivered >= report.crashed  # the platform delivered the died ones again
     assert report.deliveries > report.events  # duplicates were delivered
+    assert_exercised(report)
+
+
+def test_chaos_without_platform_retries_finishes_died_events_from_their_write_ahead_entries(
+    db: firestore.Client,
+) -> None:
+    config = ChaosConfig(seed=31, operations=150, threads=4, platform_retries=False)
+    report = run_chaos(db, app, config, progress=print)
+    assert report.ok, "\n".join([report.summary(), *report.problems])
+    assert report.crashed > 0 and report.redelivered == 0 and report.redriven > 0
     assert_exercised(report)
 
 

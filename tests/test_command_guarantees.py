@@ -117,13 +117,30 @@ def die() -> None:
 
 # -- 5. a command whose invocation dies is applied later ---------------------------------------
 @pytest.mark.parametrize("step", ["command_before_read", "command_commit"])
-def test_a_command_whose_invocation_dies_is_applied_by_the_durable_path(
+def test_a_command_whose_invocation_dies_is_applied_by_its_redelivery(
+    db: firestore.Client, faults: Callable[[Hook | None], None], step: str
+) -> None:
+    """Deployed with platform retries: nothing is written ahead, the platform delivers the
+    dead invocation's event again and that applies it."""
+    path = request(db, "u3", "r1")
+    faults(once_at(step, die))
+    with pytest.raises(Killed):
+        runner(db).handle("e1", path)
+    assert "status" not in command(db, path)
+    assert pending(db) == {}
+    assert runner(db).handle("e1", path).status == "applied"
+    assert ticket(db, "u3") == {"role": "participant", "attendance": True}
+    assert pending(db) == {}
+
+
+@pytest.mark.parametrize("step", ["command_before_read", "command_commit"])
+def test_without_platform_retries_a_dead_command_is_applied_by_the_durable_path(
     db: firestore.Client, faults: Callable[[Hook | None], None], step: str
 ) -> None:
     path = request(db, "u3", "r1")
     faults(once_at(step, die))
     with pytest.raises(Killed):
-        runner(db).handle("e1", path)
+        runner(db, platform_retries=False).handle("e1", path)
     assert "status" not in command(db, path)
     # The write-ahead entry travelled beside the read: what the dead invocation leaves behind
     # (still in flight when the death came first: wait for it, the way the platform would).
@@ -190,7 +207,8 @@ def test_exhausted_retries_hand_off_with_a_task_and_a_failure_count(
     outcome = runner(db, max_retries=2).handle("e1", path)
     assert (outcome.status, outcome.attempts) == ("pending", 2)
     entry = pending(db)[bookkeeping.safe_id(FUNCTION, "e1")]
-    assert (entry["kind"], entry["failures"], entry["attempts"]) == ("command", 1, 1)
+    assert (entry["kind"], entry["failures"]) == ("command", 1)
+    assert "attempts" not in entry  # platform retries: nothing was written ahead
     assert "RetriesExhausted" in entry["error"] and "Aborted" in entry["cause"]
     assert enqueued == [((FUNCTION, "e1", path), {"kind": "command", "failures": 1})]
     # A second failure of the same event: a new task name (Cloud Tasks refuses a used one).

@@ -109,7 +109,12 @@ def test_rename_reaching_1000_meetings_is_chunked_complete_and_flat(
     assert _pipeline(firestore, "user").handle("rename-2", "users/star").views_written == 0
 
 
-def test_fan_out_killed_midway_is_resumed_by_the_durable_path(firestore: firestore.Client) -> None:
+@pytest.mark.parametrize("platform_retries", [True, False], ids=["redelivered", "write-ahead"])
+def test_fan_out_killed_midway_is_resumed(
+    firestore: firestore.Client, platform_retries: bool
+) -> None:
+    """Deployed with platform retries, the platform delivers the dead invocation's event
+    again; without them, its write-ahead entry is found by the durable path."""
     docs: dict[str, dict[str, Any]] = {"users/star": _user("star")}
     for n in range(60):
         docs[f"meetings/m{n}"] = {"title": f"M{n}", "locationId": "", "participantIds": ["star"]}
@@ -126,15 +131,23 @@ def test_fan_out_killed_midway_is_resumed_by_the_durable_path(firestore: firesto
         if step == "after_commit" and outcome.commits == 2:
             raise Killed()
 
-    killing = Options(group_size=10, faults=kill_after_second_commit)
+    retries = Options(group_size=10, platform_retries=platform_retries)
+    killing = Options(
+        group_size=10, faults=kill_after_second_commit, platform_retries=platform_retries
+    )
     with pytest.raises(Killed):
         _pipeline(firestore, "user", killing).handle("r", "users/star")
     names = [v["attending"][0]["name"] for v in stored_views(MeetingSession, firestore).values()]
     assert names.count("STAR Ray") == 20  # two groups of 10 committed, then the invocation died
     assert bookkeeping.ledger_ref(firestore, "meeting_session_on_user", "r").get().exists is False
 
-    report = redrive_all(BUILD, firestore)
-    assert report.redriven == 1 and not report.errors
+    if platform_retries:  # nothing was written ahead: the platform's redelivery finishes it
+        assert not list(firestore.collection(bookkeeping.PENDING).stream())
+        outcome = _pipeline(firestore, "user", retries).handle("r", "users/star")
+        assert outcome.status == "applied" and outcome.views_written == 40
+    else:
+        report = redrive_all(BUILD, firestore)
+        assert report.redriven == 1 and not report.errors
     assert stored_views(MeetingSession, firestore) == expected_views(MeetingSession, firestore)
     assert bookkeeping.ledger_ref(firestore, "meeting_session_on_user", "r").get().exists
 
@@ -184,5 +197,7 @@ def test_meeting_with_600_participants_writes_its_views_in_chunks(
         not in bookkeeping.aggregate_ref(firestore, "MeetingSession", "big").get().to_dict()
     )
     assert stored_views(MeetingSession, firestore) == expected_views(MeetingSession, firestore)
-    assert redrive_all(BUILD, firestore).redriven == 1  # the killed event: nothing left to write
+    # The platform delivers the killed event again: nothing left to write.
+    again = _pipeline(firestore, "ticket").handle("t-1", "meetings/big/tickets/u001")
+    assert again.status == "unchanged" and again.views_written == 0
     assert stored_views(MeetingSession, firestore) == expected_views(MeetingSession, firestore)

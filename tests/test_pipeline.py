@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import threading
 import uuid
+from typing import Any
 
 import pytest
 from boiler import compile_app
 from boiler.runtime import bookkeeping
 from boiler.runtime.options import Options
 from boiler.runtime.pipeline import Outcome, Pipeline
+from boiler.testing import wait_until
+from boiler.testing.oracle import expected_views, stored_views
 from google.cloud import firestore
-from meeting_room import app
+from meeting_room import MeetingSession, app
 
 from .meeting_fixtures import attending, create_meeting, view
 
@@ -56,9 +60,28 @@ def test_duplicate_delivery_changes_nothing(meeting: firestore.Client) -> None:
     for uid, snapshot in before.items():
         after = meeting.document(f"users/{uid}/meetingSessions/m1").get()
         assert after.update_time == snapshot.update_time
-    ledger = bookkeeping.ledger_ref(meeting, "meeting_session_on_ticket", "evt-1").get()
-    assert ledger.get("outcome") == "applied"
-    assert ledger.get(bookkeeping.TTL_FIELD) is not None
+    # Applied in one commit: marked in the record that commit wrote, no ledger document.
+    record = bookkeeping.aggregate_ref(meeting, "MeetingSession", "m1").get()
+    mark = bookkeeping.event_mark("meeting_session_on_ticket", "evt-1")
+    assert record.get("applied")[-1] == mark
+    assert not bookkeeping.ledger_ref(meeting, "meeting_session_on_ticket", "evt-1").get().exists
+
+
+def test_a_record_keeps_the_marks_of_its_last_events_only(meeting: firestore.Client) -> None:
+    ticket = meeting.document("meetings/m1/tickets/u3")
+    total = bookkeeping.MARKS_KEPT + 5
+    for number in range(total):
+        ticket.update({"attendance": number % 2 == 0})
+        deliver(meeting, "ticket", ticket.path, event_id=f"toggle-{number}")
+    record = bookkeeping.aggregate_ref(meeting, "MeetingSession", "m1").get()
+    expected = [
+        bookkeeping.event_mark("meeting_session_on_ticket", f"toggle-{number}")
+        for number in range(total - bookkeeping.MARKS_KEPT, total)
+    ]
+    assert record.get("applied") == expected
+    # A redelivery of an event whose mark aged out rebuilds from current state: no change.
+    again = deliver(meeting, "ticket", ticket.path, event_id="toggle-0")
+    assert (again.status, again.views_written) == ("unchanged", 0)
 
 
 def test_stale_event_never_moves_a_view_backwards(meeting: firestore.Client) -> None:
@@ -156,6 +179,45 @@ def test_a_rebuild_racing_the_roots_deletion_does_not_resurrect_views(
     assert raced and outcome.views_written == 3 and outcome.views_deleted == 3
     assert list(firestore.collection_group("meetingSessions").stream()) == []
     assert not bookkeeping.aggregate_ref(firestore, "MeetingSession", "m1").get().exists
-    assert (
-        bookkeeping.ledger_ref(firestore, "meeting_session_on_ticket", "late-ticket").get().exists
-    )
+    assert outcome.status == "applied"
+
+
+def test_a_lost_race_covered_by_the_winners_commit_stops_without_writing(
+    meeting: firestore.Client,
+) -> None:
+    """Three toggles race as three instances. A loses to B, and A's retry reads the other
+    tickets again with the record, so its commit covers C's change too; C, which read before
+    that commit and lost to it, finds its ticket already shown and stops: no second commit."""
+    db = meeting
+    for uid in ("u1", "u2", "u3"):
+        db.document(f"meetings/m1/tickets/{uid}").update({"attendance": uid == "u3"})  # all flip
+    c_read, a_retried = threading.Event(), threading.Event()
+    outcomes: dict[str, Outcome] = {}
+
+    def run(event_id: str, uid: str, options: Options) -> None:
+        outcomes[event_id] = deliver(db, "ticket", f"meetings/m1/tickets/{uid}", event_id, options)
+
+    def hook_c(step: str, outcome: Outcome) -> None:
+        if step == "after_read" and outcome.attempts == 1:
+            c_read.set()
+            assert a_retried.wait(30), "A's retry never committed"
+
+    def hook_a(step: str, outcome: Outcome) -> None:
+        if step == "after_read" and outcome.attempts == 1:
+            run("B", "u2", Options(serialize_local_events=False))  # wins the first race
+            threading.Thread(target=run, args=("C", "u3", racing(hook_c))).start()
+            assert c_read.wait(30), "C never read"
+        if step == "after_commit" and outcome.attempts == 2:
+            a_retried.set()
+
+    def racing(hook: Any) -> Options:
+        return Options(serialize_local_events=False, faults=hook)
+
+    run("A", "u1", racing(hook_a))
+    assert wait_until(lambda: "C" in outcomes, timeout=30)
+    a, b, c = outcomes["A"], outcomes["B"], outcomes["C"]
+    assert (a.status, a.attempts, a.commits) == ("applied", 2, 1)
+    assert (b.status, b.commits) == ("applied", 1)
+    assert (c.status, c.covered, c.attempts, c.commits) == ("unchanged", True, 2, 0)
+    assert attending(db, "u1") == ["u3"]
+    assert stored_views(MeetingSession, db) == expected_views(MeetingSession, db)

@@ -71,6 +71,7 @@ def _tally_indexes(build: Build) -> tuple[list[dict[str, Any]], list[dict[str, A
             (tallies.TALLIES, "t"),
             (tallies.TALLIES, "root"),
             (tallies.TALLIES, "views"),
+            (tallies.TALLIES, "applied"),
         ]
     ]
     nested = {

@@ -243,33 +243,61 @@ class AggregateBuilder:
         refresh: str | None,
         full: bool = False,
         also: Iterable[firestore.DocumentReference] = (),
+        siblings: Iterable[str] = (),
     ) -> list[AggregateState]:
         """Read the records of ``keys`` and the changed document in one batch, then what is missing.
 
-        ``also`` are read in the same batch, for the caller (``attempt.update_times`` has them).
+        ``siblings``: documents read again in the same batch where a record caches them (a
+        retry's, see ``siblings``). ``also`` are read in the same batch, for the caller
+        (``attempt.update_times`` has them).
         """
         keys = list(keys)
         refs = [self.record_ref(key) for key in keys]
-        if refresh is not None:
-            refs.append(self.client.document(refresh))
+        fresh_paths = ([refresh] if refresh is not None else []) + list(siblings)
+        refs.extend(self.client.document(path) for path in fresh_paths)
         refs.extend(also)
         snapshots = {snap.reference.path: snap for snap in attempt.get_all(refs)}
-        fresh: Raw = None
-        if refresh is not None:
-            snap = snapshots.get(refresh)
-            fresh = self._declared(
-                refresh, snap.to_dict() if snap is not None and snap.exists else None
-            )
+        fresh: dict[str, Raw] = {}
+        for path in fresh_paths:
+            snap = snapshots.get(path)
+            fresh[path] = self._declared(path, snap.to_dict() if snap and snap.exists else None)
         states = []
         for key, ref in zip(keys, refs, strict=False):
             state = AggregateState.from_snapshot(key, snapshots.get(ref.path))
             if full:  # forget the cached sources: everything is read again below
                 state.sources, state.collections = {}, set()
             if refresh is not None:
-                state.sources[refresh] = fresh
+                state.sources[refresh] = fresh[refresh]
+            for path in siblings:
+                if path in state.sources:
+                    state.sources[path] = fresh[path]
             states.append(state)
         self.fill(attempt, states)
         return states
+
+    def siblings(self, states: Iterable[AggregateState], document: str) -> list[str]:
+        """The documents these records cache from the same source as ``document`` (the other
+        tickets of a ticket's meeting), without it. A retry after a lost race reads them again
+        with the record: its commit then covers the changes of the events it raced with (their
+        retries find them covered and stop), at the cost of one read each, in the same batch."""
+        templates = [t for t, _ in self._models if t.match(document) is not None]
+        found = {
+            path
+            for state in states
+            for path in state.sources
+            if path != document and any(t.match(path) is not None for t in templates)
+        }
+        return sorted(found)
+
+    def covers(self, state: AggregateState, document: str) -> bool:
+        """Whether the record as read holds ``document`` as it is now (``load`` refreshed it)
+        and is settled: its views then already show the document's current state."""
+        record = state.record
+        if state.snapshot is None or record.uncached or record.unsynced or record.problems:
+            return False
+        if state.invalid is not None or state.over_bound is not None:
+            return False
+        return record.sources.get(document) == state.sources.get(document)
 
     def fill(self, attempt: Attempt, states: list[AggregateState]) -> None:
         """Read what each aggregate needs and does not hold yet (all of it for a new state).
@@ -425,12 +453,15 @@ class AggregateBuilder:
         plan: WritePlan,
         operations: list[str] | None = None,
         rest: Iterable[str] = (),
+        mark: str | None = None,
     ) -> tuple[int, int]:
         """Stage ``operations`` (default: all) and the record; returns (views written, deleted).
 
         ``rest`` are operations left to follow-up commits (``write_rest``); the record lists
         them as unsynced so any later rebuild rewrites them even if it wins the race. The
-        record's ``problem`` and the error documents change in the same commit.
+        record's ``problem`` and the error documents change in the same commit. ``mark`` (the
+        event's, when this commit completes it) joins the record's ``applied`` list if the
+        record is written anyway: a record that does not change is not written for it.
         """
         state = plan.state
         operations = plan.operations if operations is None else operations
@@ -471,6 +502,8 @@ class AggregateBuilder:
         if changes:
             plan.version = uuid.uuid4().hex
             whole_or_changes = fitted if state.snapshot is None else changes
+            if mark is not None:
+                whole_or_changes["applied"] = bookkeeping.with_mark(state.stored, mark)
             stamp = bookkeeping.versioned(plan.version)
             attempt.guarded_update(ref, state.snapshot, {**whole_or_changes, **stamp})
         else:
@@ -596,16 +629,15 @@ class AggregateBuilder:
     def _stage(
         self, attempt: Attempt, plan: WritePlan, operations: Iterable[str]
     ) -> tuple[int, int]:
-        written = deleted = 0
-        documents: dict[int, dict[str, Any]] = {}
+        deleted = 0
+        copies: dict[int, tuple[ViewModel, list[firestore.DocumentReference]]] = {}
         for path in operations:
             view = plan.views.get(path)
-            if view is not None:
-                if id(view) not in documents:
-                    documents[id(view)] = view.to_firestore()
-                attempt.set(self.client.document(path), documents[id(view)])
-                written += 1
+            if view is not None:  # one content at many paths (a fan-out): encoded once
+                copies.setdefault(id(view), (view, []))[1].append(self.client.document(path))
             else:
                 attempt.delete(self.client.document(path))
                 deleted += 1
-        return written, deleted
+        for view, refs in copies.values():
+            attempt.set_all(refs, view.to_firestore())
+        return sum(len(refs) for _, refs in copies.values()), deleted

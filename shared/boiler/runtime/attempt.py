@@ -17,11 +17,13 @@ retried on fresh data; nothing ever waits on a lock.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from google.cloud import firestore
+from google.cloud.firestore_v1 import _helpers
 from google.cloud.firestore_v1.query import Query
+from google.cloud.firestore_v1.types import write as write_pb
 
 # A field no document has: ``verify`` deletes it, which changes nothing.
 _VERIFY_FIELD = "_boilerVerify"
@@ -69,6 +71,31 @@ class Attempt:
         self._batch.set(ref, dict(data))
         self.writes += 1
         self.written.add(ref.path)
+
+    def set_all(self, refs: Sequence[firestore.DocumentReference], data: Mapping[str, Any]) -> None:
+        """``set`` of one content at every ref, encoded once.
+
+        A fan-out writes one view content at many paths (each participant's copy), and
+        encoding the values is most of a commit's CPU. The Write is built the way the
+        client's ``set`` builds it (``pbs_for_set_no_merge``), then copied per path.
+        """
+        if not refs:
+            return
+        pbs = _helpers.pbs_for_set_no_merge(refs[0]._document_path, dict(data))
+        if len(pbs) != 1 or len(refs) == 1:  # transforms (none in views): the plain way
+            for ref in refs:
+                self.set(ref, data)
+            return
+        template = write_pb.Write.pb(pbs[0])
+        copies = []
+        for ref in refs:
+            copy = type(template)()
+            copy.CopyFrom(template)
+            copy.update.name = ref._document_path
+            copies.append(write_pb.Write.wrap(copy))
+        self._batch._add_write_pbs(copies)
+        self.writes += len(refs)
+        self.written.update(ref.path for ref in refs)
 
     def create(self, ref: firestore.DocumentReference, data: Mapping[str, Any]) -> None:
         self._batch.create(ref, dict(data))

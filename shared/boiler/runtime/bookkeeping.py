@@ -70,7 +70,7 @@ def aggregates_of(client: firestore.Client, view: str) -> firestore.CollectionRe
 
 
 # Large record fields no query uses: exempt from indexing (``deps`` stays: dependents_query).
-UNINDEXED_RECORD_FIELDS = ("sources", "views")
+UNINDEXED_RECORD_FIELDS = ("sources", "views", "applied")
 # Record fields present only in some states: dropped from the stored record when absent.
 # ("problem": one problem, as records before "problems" stored it.)
 _OPTIONAL_RECORD_FIELDS = {"sources", "collections", "unsynced", "problems", "problem", "uncached"}
@@ -103,6 +103,7 @@ class Record:
     problems: dict[str, dict[str, Any]] = field(default_factory=dict)
     uncached: bool = False  # too large with its source cache: stored without it
     version: str = ""  # changes with every record write
+    applied: list[str] = field(default_factory=list)  # marks of the last events it applied
 
     @classmethod
     def of(cls, data: Mapping[str, Any] | None) -> Record:
@@ -116,6 +117,7 @@ class Record:
             problems=_problems(data),
             uncached=bool(data.get("uncached")),
             version=str(data.get("version", "")),
+            applied=list(data.get("applied") or []),
         )
 
 
@@ -204,6 +206,25 @@ def unsynced_update(rest: list[str]) -> dict[str, Any]:
 
 
 # -- the ledger --------------------------------------------------------------------------------
+# An event applied in one commit is marked in the records that commit writes (their
+# ``applied`` list, the last MARKS_KEPT events): no ledger document to write, read or expire.
+# An event spread over several commits (a fan-out in groups, a chunked aggregate) gets a
+# ledger document with its last commit. A mark that has aged out, or was never written (the
+# event changed nothing), costs a redelivery only its reads: the rebuild is state-based.
+MARKS_KEPT = 20
+
+
+def event_mark(function: str, event_id: str) -> str:
+    """The mark of (function, event) in a record: short, since every event reads it back."""
+    return hashlib.blake2b(f"{function}\0{event_id}".encode(), digest_size=8).hexdigest()
+
+
+def with_mark(stored: Mapping[str, Any] | None, mark: str) -> list[str]:
+    """The record's ``applied`` list with ``mark`` added (the oldest dropped)."""
+    applied = [m for m in (stored or {}).get("applied") or [] if m != mark]
+    return [*applied, mark][-MARKS_KEPT:]
+
+
 def ledger_ref(
     client: firestore.Client, function: str, event_id: str
 ) -> firestore.DocumentReference:

@@ -296,15 +296,29 @@ class CommandRunner:
         unavailable) leaves the pending entry with the error and enqueues the redrive task.
         """
         outcome = CommandOutcome(self.name, event_id, document)
-        return durable.finish_or_hand_off(self.client, outcome, bookkeeping.COMMAND, self.run)
+        entry = durable.WRITE_AHEAD if self.options.write_ahead else durable.NO_ENTRY
+        return durable.finish_or_hand_off(
+            self.client, outcome, bookkeeping.COMMAND, lambda work: self.run(work, entry)
+        )
 
-    def run(self, outcome: CommandOutcome, write_ahead: bool = True) -> CommandOutcome:
-        """``handle`` without the hand-off: raises if no final status could be committed."""
+    def run(
+        self, outcome: CommandOutcome, pending_entry: str = durable.HANDED_OFF
+    ) -> CommandOutcome:
+        """``handle`` without the hand-off: raises if no final status could be committed.
+
+        ``pending_entry`` as for ``TriggerPipeline.run``: written ahead here, there already
+        (removed by the status commit), or none.
+        """
         params = self.spec.template.match(outcome.document)
         if params is None:
             raise ValueError(f"{self.name}: {outcome.document} does not match {self.spec.template}")
-        pending = bookkeeping.pending_ref(self.client, self.name, outcome.event_id)
-        ahead = durable.write_ahead(pending, outcome, bookkeeping.COMMAND) if write_ahead else None
+        ref = bookkeeping.pending_ref(self.client, self.name, outcome.event_id)
+        pending = None if pending_entry == durable.NO_ENTRY else ref
+        ahead = (
+            durable.write_ahead(ref, outcome, bookkeeping.COMMAND)
+            if pending_entry == durable.WRITE_AHEAD
+            else None
+        )
         try:
             result = self._retrying(outcome, pending, ahead, self._deciding(outcome, params))
         except _ApplyFailed as failed:
@@ -313,8 +327,8 @@ class CommandRunner:
             self._record_error(outcome, failed.error)
             message = f"internal error ({type(failed.error).__name__}); the command was not applied"
             result = self._retrying(outcome, pending, ahead, lambda *_: _Result(REJECTED, message))
-        if result.status in ("duplicate", "missing"):  # no commit removed the entry: do it here
-            if ahead is not None:
+        if result.status in ("duplicate", "missing") and pending is not None:
+            if ahead is not None:  # no commit removed the entry: do it here
                 ahead.result()
             pending.delete()
         outcome.status, outcome.reason = result.status, result.reason
@@ -324,7 +338,7 @@ class CommandRunner:
     def _retrying(
         self,
         outcome: CommandOutcome,
-        pending: firestore.DocumentReference,
+        pending: firestore.DocumentReference | None,
         ahead: Future[None] | None,
         decide: Callable[[Attempt, firestore.DocumentSnapshot, dict[str, Any]], _Result],
     ) -> _Result:
@@ -347,7 +361,8 @@ class CommandRunner:
             attempt.guarded_update(ref, snapshot, result.command_fields())
             if ahead is not None:
                 ahead.result()  # the write-ahead entry has landed: this commit removes it
-            attempt.delete(pending)
+            if pending is not None:
+                attempt.delete(pending)
             self._fault("command_commit", outcome)
             attempt.commit()
             outcome.status, outcome.reason = result.status, result.reason

@@ -1,12 +1,17 @@
 """The durable path: work a trigger could not finish is recorded, then completed later.
 
-Python Firestore triggers are never retried by the platform. So before its first commit an
-event (a view trigger's or a command's) writes ``_boilerPending/{function}:{eventId}``
-(kind, document, attempts, startedAt; shapes in runtime/bookkeeping.py), deleted once the
-ledger entry or the command's status says it is done. A failure that is not a final outcome
-leaves the entry with its error and failure count and enqueues a task for the
-``boilerRedrive`` task-queue function (retried with backoff); an invocation that dies leaves
-the entry for ``redrive_all`` (runtime/redrive.py; CLI: ``python -m boiler pending``)::
+Firestore triggers are deployed with platform retries (``Options.platform_retries``): an
+invocation that dies (killed, out of memory, timed out) is delivered again. What retries
+cannot cover is an event that keeps failing short of a final outcome (contention past
+MAX_RETRIES, Firestore unavailable): it is never raised (that would redeliver it for a day),
+but recorded in ``_boilerPending/{function}:{eventId}`` (kind, document, error, failures;
+shapes in runtime/bookkeeping.py) and handed to the ``boilerRedrive`` task-queue function
+(retried with backoff). Only if that hand-off itself fails does the invocation raise, and the
+platform delivers the event again.
+
+Without platform retries, an event also writes its pending entry ahead of its first commit
+(``WRITE_AHEAD``) and removes it once done, so an invocation that dies leaves the entry for
+``redrive_all`` (runtime/redrive.py; CLI: ``python -m boiler pending``)::
 
     ahead = write_ahead(pending_ref(client, name, event_id), outcome, VIEW)   # beside the reads
     hand_off(client, outcome, error, VIEW)   # failed short of a final outcome: enqueue a redrive
@@ -30,6 +35,10 @@ ADMIN_APP = "boiler"
 TASK_RETRY_ATTEMPTS = 20
 TASK_MIN_BACKOFF_SECONDS = 2
 TASK_MAX_BACKOFF_SECONDS = 300
+
+# An event's pending entry, as its run starts: written ahead now (and removed when done),
+# there already (a redrive: removed when done), or none (platform retries cover a death).
+WRITE_AHEAD, HANDED_OFF, NO_ENTRY = "write-ahead", "handed-off", "none"
 
 
 def mark(ref: firestore.DocumentReference, outcome: Work, kind: str = VIEW) -> None:

@@ -36,13 +36,17 @@ class Outcome:
     function: str
     event_id: str
     document: str
-    status: str = "applied"  # applied | duplicate | pending
+    # applied (this delivery committed the change) | unchanged (the views already showed it:
+    # nothing written) | duplicate (another delivery of the event committed it) | pending
+    status: str = "applied"
     aggregates: int = 0
     views_written: int = 0
     views_deleted: int = 0
     attempts: int = 0
     retries: int = 0
     commits: int = 0
+    # Lost a race to a commit that already held this event's change: nothing left to write.
+    covered: bool = False
     # Aggregates held back: an invalid source (InvalidDocument) or BuildFailed.
     invalid: list[BoilerError] = field(default_factory=list)
 
@@ -55,12 +59,20 @@ class Outcome:
 
 @dataclass
 class _Event:
-    """One delivery's bookkeeping documents and its write-ahead entry (being written)."""
+    """One delivery's bookkeeping: its ledger entry or mark, and its pending entry."""
 
     ledger: firestore.DocumentReference
     pending: firestore.DocumentReference
+    mark: str  # what marks it applied in the records of the commit that completes it
+    pending_entry: str = durable.NO_ENTRY
     write_ahead: Future[None] | None = None
+    # Spread over several commits: the ledger entry (read with the first snapshot, written
+    # with the last commit) marks it, not the records.
+    multi: bool = False
     ledger_read: bool = False  # the first snapshot read includes the ledger entry
+    committed: bool = False  # this delivery has committed (a mark found now is its own)
+    # Per key group: what a retry after a lost race reads again (AggregateBuilder.siblings).
+    siblings: dict[tuple[str, ...], list[str]] = field(default_factory=dict)
 
     def written_ahead(self) -> None:
         """Wait until the write-ahead entry is stored (before removing it)."""
@@ -97,7 +109,7 @@ class _GroupResult:
     written: int = 0
     deleted: int = 0
     invalid: list[BoilerError] = field(default_factory=list)
-    ledger_written: bool = False
+    completed: bool = False  # this commit completes the event (its records carry its mark)
     # A single aggregate too large for one commit: the operations left for follow-up commits.
     plan: WritePlan | None = None
     rest: list[str] = field(default_factory=list)
@@ -131,33 +143,48 @@ class TriggerPipeline:
     def handle(self, event_id: str, document: str) -> Outcome:
         """Apply the change to ``document`` announced by event ``event_id`` to every affected view.
 
-        Never loses the work: if it cannot finish, the event is left in ``_boilerPending``
-        (written before the first commit, so even a killed invocation leaves it) and handed to
-        the task queue.
+        Never loses the work: if it cannot finish, the event goes to ``_boilerPending`` and the
+        task queue (``durable.finish_or_hand_off``). An invocation that dies is delivered
+        again by the platform (``Options.platform_retries``), or, without platform retries,
+        leaves the entry it wrote ahead of its first commit.
         """
         outcome = Outcome(self.trigger.name, event_id, document)
-        return durable.finish_or_hand_off(self.client, outcome, bookkeeping.VIEW, self.run)
+        entry = durable.WRITE_AHEAD if self.options.write_ahead else durable.NO_ENTRY
+        return durable.finish_or_hand_off(
+            self.client, outcome, bookkeeping.VIEW, lambda work: self.run(work, entry)
+        )
 
-    def run(self, outcome: Outcome, write_ahead: bool = True) -> Outcome:
-        """``handle`` without the hand-off: raises if the event could not be applied."""
+    def run(self, outcome: Outcome, pending_entry: str = durable.HANDED_OFF) -> Outcome:
+        """``handle`` without the hand-off: raises if the event could not be applied.
+
+        ``pending_entry``: whether the event's pending entry is written ahead here
+        (``WRITE_AHEAD``), exists already (``HANDED_OFF``: a redrive) or is never written
+        (``NO_ENTRY``); the first two are removed once the event is done.
+        """
         raise NotImplementedError
 
-    def _event(self, outcome: Outcome, write_ahead: bool) -> _Event:
-        """The event's ledger and pending entries; the write-ahead entry sent in the background."""
+    def _event(self, outcome: Outcome, pending_entry: str) -> _Event:
+        """The event's bookkeeping; a write-ahead entry is sent in the background."""
+        function, event_id = self.trigger.name, outcome.event_id
         event = _Event(
-            ledger=bookkeeping.ledger_ref(self.client, self.trigger.name, outcome.event_id),
-            pending=bookkeeping.pending_ref(self.client, self.trigger.name, outcome.event_id),
+            ledger=bookkeeping.ledger_ref(self.client, function, event_id),
+            pending=bookkeeping.pending_ref(self.client, function, event_id),
+            mark=bookkeeping.event_mark(function, event_id),
+            pending_entry=pending_entry,
         )
-        if write_ahead:
+        if pending_entry == durable.WRITE_AHEAD:
             event.write_ahead = durable.write_ahead(event.pending, outcome, bookkeeping.VIEW)
         return event
 
     def _finish(self, outcome: Outcome, event: _Event) -> Outcome:
-        """Done (the ledger entry says so): the write-ahead entry, once stored, can go. Its
+        """Done (its mark or ledger entry says so): a pending entry, once stored, can go. Its
         write travelled beside the event's reads and commits, off the path to a fresh view; an
-        entry left by a death right here is harmless (a redrive finds the ledger entry)."""
-        event.written_ahead()
-        event.pending.delete()
+        entry left by a death right here is harmless (a redrive finds the event applied)."""
+        if outcome.status == "applied" and not outcome.commits:
+            outcome.status = "unchanged"
+        if event.pending_entry != durable.NO_ENTRY:
+            event.written_ahead()
+            event.pending.delete()
         for problem in outcome.invalid:  # recorded in _boilerErrors
             log.error("boiler.held_back", problem=str(problem), **outcome.log_fields())
         log.info(f"boiler.{outcome.status}", **outcome.log_fields())
@@ -179,21 +206,20 @@ class Pipeline(TriggerPipeline):
     def group_size(self) -> int:
         return self.options.group_size
 
-    def run(self, outcome: Outcome, write_ahead: bool = True) -> Outcome:
+    def run(self, outcome: Outcome, pending_entry: str = durable.HANDED_OFF) -> Outcome:
         """``handle`` without the hand-off: raises if the event could not be applied."""
-        event = self._event(outcome, write_ahead)
+        event = self._event(outcome, pending_entry)
         origin = bookkeeping.origin_of(self.trigger.name, outcome.event_id, outcome.document)
         builder = AggregateBuilder(self.trigger.view, self.client, origin)
         try:
-            ledger_written = False
-            single = True
+            completed = False
             for keys, last in self._key_groups(builder, outcome.document):
-                single = single and last
-                result = self._run_group(builder, keys, outcome, event, final=single)
+                event.multi = event.multi or not last
+                result = self._run_group(builder, keys, outcome, event, final=not event.multi)
                 if result.plan is not None and result.rest:
                     self._write_rest(builder, result, outcome, event)
-                ledger_written = result.ledger_written
-            if not ledger_written:
+                completed = result.completed
+            if not completed:  # several commits: the ledger entry says the last one is done
                 self._fault("before_ledger", outcome)
                 event.ledger.create(self._ledger_entry(outcome.document, outcome.invalid))
                 outcome.commits += 1
@@ -223,13 +249,9 @@ class Pipeline(TriggerPipeline):
             outcome.attempts += 1
             outcome.retries += number > 1
             unit = Attempt(self.client, number)
-            try:
-                result = body(unit)
-                unit.commit()
-            except gexc.AlreadyExists as cause:
-                if event.ledger.get().exists:
-                    raise _Duplicate() from cause  # another delivery of this event committed first
-                raise  # a record created meanwhile: a lost race, retried
+            result = body(unit)
+            unit.commit()  # AlreadyExists: a record created meanwhile, a lost race (retried)
+            event.committed = event.committed or bool(unit.writes)
             outcome.commits += 1 if unit.writes else 0
             self._fault("after_commit", outcome)
             return result
@@ -317,21 +339,33 @@ class Pipeline(TriggerPipeline):
         self._fault("before_read", outcome)
         # One snapshot for every read: the changed document is read as it is now, so a stale
         # event cannot roll a view back; the records' versions guard the commit.
-        # A retry lost a race to another rebuild of the same aggregate: it rereads every source
-        # (not only this event's document), so its commit also covers the changes of all the
-        # events it raced with, and those then find nothing left to write: contention converges.
-        check_ledger = not event.ledger_read
+        check_ledger = event.multi and not event.ledger_read
+        lost_race = attempt.number > 1 and not reread
         states = builder.load(
             attempt,
             keys,
             refresh=outcome.document,
-            full=reread or attempt.number > 1,
+            full=reread,
             also=[event.ledger] if check_ledger else [],
+            siblings=event.siblings.get(tuple(keys), []) if lost_race else [],
         )
         if check_ledger:  # the ledger entry came with the first snapshot: no extra round trip
             if attempt.update_times.get(event.ledger.path) is not None:
                 raise _Duplicate()
             event.ledger_read = True
+        elif not (event.multi or event.committed) and any(
+            event.mark in state.record.applied for state in states
+        ):
+            raise _Duplicate()  # another delivery of this event committed it
+        settled = not reread and held_back is None and states
+        if settled and all(builder.covers(state, outcome.document) for state in states):
+            # The records hold this event's document as it is now (a commit that won a race
+            # read it): their views show the change, nothing is left to do. (Else a retry read
+            # the document's siblings again with the record, so its commit covers the events
+            # it raced with, and they stop here.)
+            outcome.covered = True
+            return _GroupResult(aggregates=len(states), completed=final)
+        event.siblings[tuple(keys)] = builder.siblings(states, outcome.document)
         self._fault("after_read", outcome)
         result = _GroupResult()
         plans: list[WritePlan] = []
@@ -360,14 +394,13 @@ class Pipeline(TriggerPipeline):
                 written, deleted = builder.write(attempt, plan, chunk, rest)
                 result.plan, result.rest = plan, rest
             else:
-                written, deleted = builder.write(attempt, plan)
+                mark = event.mark if final and not result.rest else None
+                written, deleted = builder.write(attempt, plan, mark=mark)
             result.written, result.deleted = result.written + written, result.deleted + deleted
             if plan.problem is not None:
                 result.invalid.append(plan.problem)
         result.aggregates = len(plans)
-        if final and not result.rest:
-            attempt.create(event.ledger, self._ledger_entry(outcome.document, result.invalid))
-            result.ledger_written = True
+        result.completed = final and not result.rest
         self._fault("commit", outcome)
         return result
 

@@ -23,6 +23,7 @@ from .bookkeeping import COMMAND, VIEW, PendingWork, pending_entries, pending_re
 from .client import firestore_client
 from .command_order import instant
 from .command_runner import CommandOutcome, CommandRunner, without_status
+from .durable import HANDED_OFF, NO_ENTRY
 from .options import Options
 from .pipeline import Outcome
 from .tally_pipeline import pipeline_for
@@ -35,7 +36,7 @@ def _redrive_view(
         return None
     pipeline = pipeline_for(build.trigger(work.function), client=client, options=options)
     outcome = Outcome(work.function, work.event_id, work.document)
-    outcome = pipeline.run(outcome, write_ahead=False)
+    outcome = pipeline.run(outcome, HANDED_OFF)
     if outcome.status == "duplicate":  # finished by another delivery: nothing left to do
         pending_ref(pipeline.client, work.function, work.event_id).delete()
     return outcome
@@ -49,7 +50,7 @@ def _redrive_command(
         return None
     runner = CommandRunner(spec.command, name=work.function, client=client, options=options)
     outcome = CommandOutcome(work.function, work.event_id, work.document)
-    return runner.run(outcome, write_ahead=False)
+    return runner.run(outcome, HANDED_OFF)
 
 
 REDRIVERS: dict[str, Callable[..., Any]] = {VIEW: _redrive_view, COMMAND: _redrive_command}
@@ -156,7 +157,7 @@ def _process_unprocessed_commands(
             path = snapshot.reference.path
             outcome = CommandOutcome(spec.name, f"pending-scan:{snapshot.id}", path)
             try:
-                runner.run(outcome, write_ahead=False)
+                runner.run(outcome, NO_ENTRY)  # found by its missing status: no entry exists
             except Exception as error:
                 report.failed += 1
                 report.errors.append(f"{snapshot.reference.path}: {error!r}")

@@ -35,8 +35,14 @@ LOST_RACE: tuple[type[Exception], ...] = (gexc.FailedPrecondition, gexc.AlreadyE
 T = TypeVar("T")
 
 
-def backoff(attempt: int) -> float:
-    """Full jitter: spreads colliding writers apart instead of retrying them in lockstep."""
+def backoff(attempt: int, lost_race: bool = False) -> float:
+    """Full jitter: spreads colliding writers apart instead of retrying them in lockstep.
+
+    A first lost race retries at once: the winner has just committed, and the retry mostly
+    finds its change covered by that commit (the view pipeline then stops) or wins the next.
+    """
+    if lost_race:
+        return 0.0 if attempt == 1 else random.uniform(0, min(1.0, 0.01 * 2**attempt))
     return random.uniform(0, min(1.0, 0.02 * 2**attempt))
 
 
@@ -59,7 +65,9 @@ def retrying(
             if attempt == limit:
                 raise RetriesExhausted(f"{name}: not committed after {attempt} attempts") from cause
             log.debug("boiler.retry", attempt=attempt, error=type(cause).__name__, function=name)
-            time.sleep(backoff(attempt))
+            pause = backoff(attempt, lost_race=isinstance(cause, LOST_RACE))
+            if pause:
+                time.sleep(pause)
     raise RetriesExhausted(f"{name}: BOILER_MAX_RETRIES must be at least 1, is {limit}")
 
 

@@ -14,8 +14,9 @@ counted in before), relates its current state to keys (the keys it counts in now
 every key in either set moves the tallies by the difference, in one commit guarded by each
 state's version and by the member document's own (``Attempt.verify``). Everything is derived
 from current state, so a duplicated, stale or reordered event recomputes the same thing and
-writes nothing; the ledger entry still marks it processed. A root event refreshes the
-state's copy of the root and rebuilds the views from the tallies alone.
+writes nothing. An event settled by one commit leaves its mark in the states it writes (a
+redelivery finding it stops as a duplicate); one of several commits, a ledger entry. A root
+event refreshes the state's copy of the root and rebuilds the views from the tallies alone.
 """
 
 from __future__ import annotations
@@ -41,6 +42,8 @@ from .tally_state import values as tally_values
 
 TALLIES = "_boilerTallies"
 MEMBERS = "_boilerMembers"
+# A state's notes of why its views are held back: the error document is written when one changes.
+PROBLEM_FIELDS = ("rootProblem", "problem")
 KEYS_PER_COMMIT = 100  # keys one member event updates per commit (3 writes each at most)
 MEMBERS_PER_REBUILD_COMMIT = 100  # members a rebuild brings in step per commit
 
@@ -77,6 +80,7 @@ class TallyResult:
     complete: bool = True  # every affected key was handled (else more commits follow)
     affected: list[str] = field(default_factory=list)  # a member event's keys, all batches
     handled: list[str] = field(default_factory=list)  # the keys this commit settled
+    duplicate: bool = False  # a state carries the event's mark: another delivery applied it
 
 
 @dataclass
@@ -130,9 +134,12 @@ class TallyBuilder:
         path: str,
         done: set[str],
         known: list[str] | None = None,
+        mark: str | None = None,
     ) -> TallyResult:
         """Move every aggregate ``path`` counted in before or counts in now (up to
         KEYS_PER_COMMIT keys not in ``done``); verify ``path`` is unchanged at commit.
+        ``mark``: the event's, checked and left in the states when this one commit settles
+        every key (``commit_keys``).
 
         The first commit finds the keys with one query of the member's entries and returns
         them all (``result.affected``); the next ones pass them as ``known`` and read only
@@ -194,7 +201,12 @@ class TallyBuilder:
         result.handled = list(this if batch is None else batch)
         left = [key for key in result.affected if key not in done and key not in result.handled]
         result.complete = not left
-        self.commit_keys(attempt, {key: work[key] for key in this}, result)
+        single = known is None and result.complete
+        self.commit_keys(
+            attempt, {key: work[key] for key in this}, result, mark=mark if single else None
+        )
+        if result.duplicate:
+            return result
         self._track_invalid(attempt, groups, path, problem, flags, result)
         if attempt.writes:  # what was written relied on this version of the member
             attempt.verify(ref, snapshot)
@@ -224,13 +236,13 @@ class TallyBuilder:
             self._withdraw(attempt, path)
 
     # -- the root document changed --------------------------------------------------------
-    def apply_root(self, attempt: Attempt, path: str) -> TallyResult:
+    def apply_root(self, attempt: Attempt, path: str, mark: str | None = None) -> TallyResult:
         key = self.root_key(path)
         assert key is not None
         ref = self.client.document(path)
         (snapshot,) = attempt.get_all([ref])
         result = TallyResult()
-        self.commit_keys(attempt, {key: _KeyWork()}, result, root=(path, snapshot))
+        self.commit_keys(attempt, {key: _KeyWork()}, result, root=(path, snapshot), mark=mark)
         if attempt.writes:
             attempt.verify(ref, snapshot)
         return result
@@ -268,12 +280,22 @@ class TallyBuilder:
         result: TallyResult,
         root: tuple[str, firestore.DocumentSnapshot] | None = None,
         actual_views: Mapping[str, str] | None = None,
+        mark: str | None = None,
     ) -> None:
         """Stage the moves of ``work`` and the views that follow; ``root`` refreshes the
         state's copy of the root; ``actual_views`` (reconcile) replaces the digests of the
-        views written before by those of the stored documents, so drift is repaired."""
+        views written before by those of the stored documents, so drift is repaired.
+
+        ``mark`` (a single-commit event's): a state carrying it means a delivery of the event
+        committed already (``result.duplicate``, nothing staged); else every state written
+        carries it (its ``applied`` list, as records keep theirs)."""
         refs = [self.tallies.document(key) for key in work]
         states = {snap.reference.id: snap for snap in attempt.get_all(refs)}
+        if mark is not None and any(
+            mark in ((snap.to_dict() or {}).get("applied") or []) for snap in states.values()
+        ):
+            result.duplicate = True
+            return
         for key, key_work in work.items():
             state = states[key]
             stored = state.to_dict() if state.exists else None
@@ -306,6 +328,7 @@ class TallyBuilder:
                 record["v"] = int(record.get("v", 0)) + 1
             if actual_views is not None:
                 record["views"] = dict(actual_views)
+            noted = len(result.problems)  # this key's problems follow
             if root is not None:
                 self._refresh_root(record, root[0], root[1], key, result)
             size = sizes.document_size(state.reference.path, record)
@@ -322,8 +345,11 @@ class TallyBuilder:
                 result.problems.append(
                     BuildFailed(self.spec.name, key, message, code="aggregate-state-too-large")
                 )
-                # Only a note of it, so the commit that fits withdraws the error document.
-                attempt.guarded_update(state.reference, state, {"problem": self._error_id(key)})
+                # Only a note of it, so the commit that fits withdraws the error document;
+                # noted already, nothing is written again.
+                if (stored or {}).get("problem") != self._error_id(key):
+                    attempt.guarded_update(state.reference, state, {"problem": self._error_id(key)})
+                    self.report(attempt, result.problems[-1])
                 continue
             for ref, entry in entries:
                 if entry is None:
@@ -333,6 +359,9 @@ class TallyBuilder:
             if root is not None and "rootProblem" in (stored or {}) and "rootProblem" not in record:
                 self._withdraw(attempt, root[0])
             self._write_views(attempt, key, record, result)
+            if any((stored or {}).get(name) != record.get(name) for name in PROBLEM_FIELDS):
+                for problem in result.problems[noted:]:  # reported once, when first noted
+                    self.report(attempt, problem)
             if "problem" in (stored or {}) and "problem" not in record:
                 attempt.delete(bookkeeping.error_ref(self.client, self._error_id(key)))
             if record != (stored or {}):
@@ -340,10 +369,10 @@ class TallyBuilder:
                 dropped = {
                     name: firestore.DELETE_FIELD for name in stored or {} if name not in record
                 }
+                if mark is not None:
+                    record["applied"] = bookkeeping.with_mark(stored, mark)
                 attempt.guarded_update(state.reference, state, {**record, **dropped})
                 result.keys.append(key)
-        for problem in result.problems:
-            self.report(attempt, problem)
 
     def _error_id(self, key: str) -> str:
         """The ``_boilerErrors`` id of a key's build failure (as ``report`` writes it)."""
@@ -358,7 +387,7 @@ class TallyBuilder:
         attempt.delete(bookkeeping.error_ref(self.client, error["id"]))
 
     def report(self, attempt: Attempt, problem: BoilerError) -> None:
-        """One ``_boilerErrors`` document per problem (written again, unchanged, if seen again)."""
+        """One ``_boilerErrors`` document per problem, written when the state first notes it."""
         key = problem.key if isinstance(problem, BuildFailed) else ""
         entry = bookkeeping.error_entry(self.spec.name, key, problem, self.origin)
         attempt.set(bookkeeping.error_ref(self.client, entry["id"]), entry)

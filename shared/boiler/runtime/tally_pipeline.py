@@ -1,10 +1,11 @@
-"""The pipeline of one trigger of an aggregate view (runtime/tallies.py): ledger, optimistic
+"""The pipeline of one trigger of an aggregate view (runtime/tallies.py): marks, optimistic
 commits, retries and the durable hand-off, like ``Pipeline`` for record views.
 
 A member event may touch many keys (a meeting with 2,000 participants moves 2,000 agendas):
 they go KEYS_PER_COMMIT at a time, each commit complete on its own, the last one with the
 ledger entry. A commit that dies half way is redone from current state, so the keys already
-done find nothing left to write.
+done find nothing left to write. An event of one commit is marked in the states it writes,
+as record views mark their records (runtime/bookkeeping.py, "the ledger").
 
 >>> TallyPipeline(build.trigger("agenda_on_meeting_card")).handle(event_id, "meetingCards/m1")
 Outcome(status='applied', aggregates=3, views_written=3, ...)
@@ -19,32 +20,29 @@ from google.cloud import firestore
 
 from ..compiler import TriggerSpec
 from ..sources import RootSpec
-from . import bookkeeping, retry
+from . import bookkeeping, durable, retry
 from .attempt import Attempt
 from .options import Options
-from .pipeline import Outcome, Pipeline, TriggerPipeline, _Duplicate
+from .pipeline import Outcome, Pipeline, TriggerPipeline, _Duplicate, _Event
 from .tallies import TallyBuilder, TallyResult, is_tally_view
 
 
 class TallyPipeline(TriggerPipeline):
     """Runs one aggregate view trigger's events; safe to call concurrently and repeatedly."""
 
-    def run(self, outcome: Outcome, write_ahead: bool = True) -> Outcome:
+    def run(self, outcome: Outcome, pending_entry: str = durable.HANDED_OFF) -> Outcome:
         """``handle`` without the hand-off: raises if the event could not be applied."""
-        event = self._event(outcome, write_ahead)
-        ledger = event.ledger
+        event = self._event(outcome, pending_entry)
         origin = bookkeeping.origin_of(self.trigger.name, outcome.event_id, outcome.document)
         builder = TallyBuilder(self.trigger.view, self.client, origin)
         done: set[str] = set()
         known: list[str] | None = None  # a member event's keys, found by its first commit
         try:
-            if ledger.get().exists:
-                raise _Duplicate()
             while True:
-                result = self._commit(builder, ledger, outcome, done, known)
+                result = self._commit(builder, event, outcome, done, known)
                 done.update(result.keys, result.handled)
                 if known is None and not result.complete:
-                    known = result.affected
+                    known = result.affected  # several commits: the ledger marks the last
                 outcome.aggregates += len(result.keys)
                 outcome.views_written += result.written
                 outcome.views_deleted += result.deleted
@@ -58,7 +56,7 @@ class TallyPipeline(TriggerPipeline):
     def _commit(
         self,
         builder: TallyBuilder,
-        ledger: firestore.DocumentReference,
+        event: _Event,
         outcome: Outcome,
         done: set[str],
         known: list[str] | None,
@@ -72,21 +70,29 @@ class TallyPipeline(TriggerPipeline):
             outcome.retries += number > 1
             attempt = Attempt(self.client, number)
             self._fault("before_read", outcome)
+            mark = None if event.committed or event.multi else event.mark
             if isinstance(source, RootSpec):
-                result = builder.apply_root(attempt, document)
+                result = builder.apply_root(attempt, document, mark)
             else:
-                result = builder.apply_member(attempt, source.model, document, done, known)
+                result = builder.apply_member(attempt, source.model, document, done, known, mark)
+            if result.duplicate:
+                raise _Duplicate()  # another delivery of this event committed it
             self._fault("after_read", outcome)
-            if result.complete:
-                attempt.create(ledger, self._ledger_entry(document, result))
+            if known is None and not result.complete:  # the first of several commits
+                event.multi = True
+                if event.ledger.get().exists:
+                    raise _Duplicate()
+            if result.complete and event.multi:
+                attempt.create(event.ledger, self._ledger_entry(document, result))
             self._fault("commit", outcome)
             try:
                 attempt.commit()
             except gexc.AlreadyExists as cause:
-                if ledger.get().exists:
+                if event.multi and event.ledger.get().exists:
                     raise _Duplicate() from cause
                 raise
-            outcome.commits += 1
+            event.committed = event.committed or bool(attempt.writes)
+            outcome.commits += 1 if attempt.writes else 0
             self._fault("after_commit", outcome)
             return result
 
