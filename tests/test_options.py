@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 from boiler import compile_app
 from boiler.connectors.firebase import export_functions
 from boiler.runtime import bookkeeping
@@ -25,6 +26,25 @@ def test_production_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
     assert (pipeline.group_size, pipeline.max_retries) == (25, 8)
     assert pipeline.options.faults is None and pipeline.options.serialize_local_events
     assert CommandRunner(AttendanceRequest).max_retries == 8
+
+
+@pytest.mark.parametrize("platform_retries", [True, False])
+def test_the_deploy_manifest_carries_platform_retries_for_every_firestore_trigger(
+    platform_retries: bool,
+) -> None:
+    """What the Firebase CLI reads (``/__/functions.yaml``, served by firebase-functions):
+    ``eventTrigger.retry`` for each trigger and command; the task function keeps its own
+    retry config."""
+    from firebase_functions.private.serving import functions_as_yaml
+
+    functions = export_functions(app, options=Options(platform_retries=platform_retries))
+    manifest = yaml.safe_load(functions_as_yaml(functions))["endpoints"]
+    triggers = {name: e for name, e in manifest.items() if "eventTrigger" in e}
+    expected = {t.name for t in BUILD.triggers} | {c.name for c in BUILD.commands}
+    assert set(triggers) == expected
+    assert {e["eventTrigger"]["retry"] for e in triggers.values()} == {platform_retries}
+    assert "taskQueueTrigger" in manifest["boilerRedrive"]
+    assert Options(platform_retries=platform_retries).write_ahead is not platform_retries
 
 
 def test_max_retries_default_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
