@@ -36,10 +36,7 @@ def _redrive_view(
         return None
     pipeline = pipeline_for(build.trigger(work.function), client=client, options=options)
     outcome = Outcome(work.function, work.event_id, work.document)
-    outcome = pipeline.run(outcome, HANDED_OFF)
-    if outcome.status == "duplicate":  # finished by another delivery: nothing left to do
-        pending_ref(pipeline.client, work.function, work.event_id).delete()
-    return outcome
+    return pipeline.run(outcome, HANDED_OFF)  # removes the pending entry once done
 
 
 def _redrive_command(
