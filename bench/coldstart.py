@@ -54,43 +54,18 @@ def bare_many(functions: int) -> str:
 
 def synthetic_app(views: int) -> str:
     """A functions module declaring ``views`` view models (each with its own Sources over the
-    meeting-room domain, declared in the module: root, join, children, many = 4 triggers
-    each), compiled and exported."""
+    meeting-room domain, whose source opens the module: root, join, children, many = 4
+    triggers each), compiled and exported. The probe's PYTHONPATH finds boiler."""
+    # The meeting room's domain, as its source: importing meeting_room would build the
+    # example app too (its views and commands), which is not this module's to pay.
     parts = [
+        (ROOT / "shared" / "meeting_room" / "domain.py").read_text(),
         textwrap.dedent(
             """
-            import sys
-            sys.path.insert(0, SHARED)
-            from boiler import App, Children, DomainModel, Join, Many, Root, Sources, ViewModel
+            from boiler import App, Children, Join, Many, Root, Sources, ViewModel
             from boiler.connectors.firebase import export_functions
-
-
-            # The meeting room's domain, declared here: importing meeting_room would build
-            # the example app too (its views and commands), which is not this module's.
-            class User(DomainModel, path="users/{uid}"):
-                first_name: str
-                last_name: str
-                organization: str
-                hearing_aid_requested: bool = False
-
-
-            class Location(DomainModel, path="locations/{locationId}"):
-                address: str
-                latitude: float
-                longitude: float
-
-
-            class Meeting(DomainModel, path="meetings/{meetingId}"):
-                title: str
-                location_id: str
-                participant_ids: list[str] = []
-
-
-            class Ticket(DomainModel, path="meetings/{meetingId}/tickets/{uid}"):
-                role: str = "participant"
-                attendance: bool = False
             """
-        ).replace("SHARED", repr(str(ROOT / "shared")))
+        ),
     ]
     for i in range(views):
         parts.append(
