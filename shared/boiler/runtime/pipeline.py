@@ -23,7 +23,7 @@ from ..errors import BoilerError, BuildFailed, RetriesExhausted
 from ..naming import to_camel
 from ..sources import SourceSpec
 from . import bookkeeping, chunks, durable, log, retry
-from .aggregate import AggregateBuilder, WritePlan
+from .aggregate import AggregateBuilder, AggregateState, WritePlan
 from .attempt import Attempt
 from .client import firestore_client
 from .options import Options
@@ -71,8 +71,15 @@ class _Event:
     multi: bool = False
     ledger_read: bool = False  # the first snapshot read includes the ledger entry
     committed: bool = False  # this delivery has committed (a mark found now is its own)
-    # Per key group: what a retry after a lost race reads again (AggregateBuilder.siblings).
-    siblings: dict[tuple[str, ...], list[str]] = field(default_factory=dict)
+    # The key group and its states as the last attempt read them: a retry after a lost race
+    # reads their siblings again (AggregateBuilder.siblings). One group's only: memory stays
+    # bounded however far the event fans out.
+    last_read: tuple[list[str], list[AggregateState]] | None = None
+
+    def siblings(self, builder: AggregateBuilder, keys: list[str], document: str) -> list[str]:
+        if self.last_read is None or self.last_read[0] != keys:
+            return []
+        return builder.siblings(self.last_read[1], document)
 
     def written_ahead(self) -> None:
         """Wait until the write-ahead entry is stored (before removing it)."""
@@ -347,8 +354,9 @@ class Pipeline(TriggerPipeline):
             refresh=outcome.document,
             full=reread,
             also=[event.ledger] if check_ledger else [],
-            siblings=event.siblings.get(tuple(keys), []) if lost_race else [],
+            siblings=event.siblings(builder, keys, outcome.document) if lost_race else [],
         )
+        event.last_read = (keys, states)
         if check_ledger:  # the ledger entry came with the first snapshot: no extra round trip
             if attempt.update_times.get(event.ledger.path) is not None:
                 raise _Duplicate()
@@ -365,7 +373,6 @@ class Pipeline(TriggerPipeline):
             # it raced with, and they stop here.)
             outcome.covered = True
             return _GroupResult(aggregates=len(states), completed=final)
-        event.siblings[tuple(keys)] = builder.siblings(states, outcome.document)
         self._fault("after_read", outcome)
         result = _GroupResult()
         plans: list[WritePlan] = []
