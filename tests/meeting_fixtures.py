@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import re
+from pathlib import Path
 from typing import Any
 
 from google.cloud import firestore
@@ -65,3 +68,20 @@ def view(db: firestore.Client, uid: str, meeting_id: str = "m1") -> dict[str, An
 def attending(db: firestore.Client, uid: str, meeting_id: str = "m1") -> list[str] | None:
     document = view(db, uid, meeting_id)
     return None if document is None else [entry["uid"] for entry in document["attending"]]
+
+
+# The line a view trigger's invocation logs last, with its outcome (TriggerPipeline._finish).
+_FINISHED = re.compile(r'"message": "boiler\.(applied|unchanged|duplicate|pending)"')
+
+
+def logged_outcomes(log: Path, start: int = 0) -> list[dict[str, Any]]:
+    """The outcome of every view trigger invocation the functions emulator logged after byte
+    ``start`` of its log, in the order they finished (function, eventId, document, status, ...)."""
+    with open(log, "rb") as file:
+        file.seek(start)
+        lines = file.read().decode(errors="replace").splitlines()
+    return [
+        json.loads(line[line.index("{") :])
+        for line in lines
+        if _FINISHED.search(line) and line.rstrip().endswith("}")  # a whole line only
+    ]

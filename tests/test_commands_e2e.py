@@ -7,7 +7,6 @@ triggers and the view triggers in firebase-tools' functions emulator.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import pytest
@@ -16,7 +15,7 @@ from boiler.testing.events import document_written_event, post_to_emulator
 from boiler.testing.rest import RestClient
 from google.cloud import firestore
 
-from .meeting_fixtures import attending, create_meeting, view
+from .meeting_fixtures import attending, create_meeting, logged_outcomes, view
 
 TIMEOUT = 60  # cold Python workers start on their first event, about 0.5 s each
 pytestmark = pytest.mark.suite
@@ -143,18 +142,15 @@ def test_a_verified_read_changes_nothing_and_its_events_write_nothing(
     document keeps its update time. Production Firestore fires no trigger for a no-op write;
     the emulator suite sometimes does (seen in about half the runs: 1-2 extra events for 3
     verifies). Such an event finds the views in step and writes nothing."""
-    import json
-
     from boiler.runtime.attempt import Attempt
 
     def outcomes() -> list[dict[str, Any]]:
         """The logged outcome of every meeting_session_on_meeting event for meetings/m1."""
         return [
-            json.loads(line[line.index("{") :])
-            for line in emulator_suite.log_path.read_text(errors="replace").splitlines()
-            if '"function": "meeting_session_on_meeting"' in line
-            and '"document": "meetings/m1"' in line
-            and re.search(r'"message": "boiler\.(applied|unchanged|duplicate|pending)"', line)
+            outcome
+            for outcome in logged_outcomes(emulator_suite.log_path)
+            if outcome["function"] == "meeting_session_on_meeting"
+            and outcome["document"] == "meetings/m1"
         ]
 
     ref = meeting.document("meetings/m1")

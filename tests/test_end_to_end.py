@@ -6,7 +6,6 @@ functions/main.py running in firebase-tools' functions emulator.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
@@ -15,16 +14,9 @@ from boiler.runtime import bookkeeping
 from boiler.testing import wait_until
 from google.cloud import firestore
 
-from .meeting_fixtures import attending, create_meeting, view
+from .meeting_fixtures import attending, create_meeting, logged_outcomes, view
 
 TIMEOUT = 60  # cold Python workers start on their first event, about 0.5 s each
-
-
-# The line each invocation of a view trigger logs last, with its outcome.
-FINISHED = re.compile(
-    r'"function": "meeting_session_on_[a-z_]+".*'
-    r'"message": "boiler\.(applied|unchanged|duplicate|pending)"'
-)
 
 
 class Domain:
@@ -56,28 +48,23 @@ class Domain:
         """Every write so far has been processed by its MeetingSession trigger: each
         invocation logs one line with its outcome (the app's other views log their own)."""
 
-        def processed() -> int:
-            with open(self.log, "rb") as log:
-                log.seek(self.log_start)
-                text = log.read().decode(errors="replace")
-            return sum(1 for line in text.splitlines() if FINISHED.search(line))
-
         wait_until(
-            lambda: processed() >= self.writes,
+            lambda: len(self.finished()) >= self.writes,
             timeout=TIMEOUT,
             message=f"{self.writes} events processed",
         )
 
-    def outcomes(self, event_id: str) -> list[str]:
-        """The outcome of every finished invocation for ``event_id`` so far, in order."""
-        with open(self.log, "rb") as log:
-            log.seek(self.log_start)
-            lines = log.read().decode(errors="replace").splitlines()
+    def finished(self) -> list[dict[str, Any]]:
+        """The MeetingSession triggers' logged outcomes since this domain was made."""
         return [
-            found.group(1)
-            for line in lines
-            if f'"eventId": "{event_id}"' in line and (found := FINISHED.search(line))
+            outcome
+            for outcome in logged_outcomes(self.log, self.log_start)
+            if outcome["function"].startswith("meeting_session_on_")
         ]
+
+    def outcomes(self, event_id: str) -> list[str]:
+        """The status of every finished invocation for ``event_id`` so far, in order."""
+        return [o["status"] for o in self.finished() if o["eventId"] == event_id]
 
 
 @pytest.fixture
