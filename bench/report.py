@@ -701,24 +701,16 @@ def plot(results: dict[str, Any], directory: Path) -> list[Path]:
         fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
         for view in LIST_VIEWS:
             rows = [summary[str(n)][view]["start"] for n in sizes]
-            left.loglog(
-                sizes,
-                [r["boiler"]["reads"] + r["card"]["reads"] for r in rows],
-                "o-",
-                label=f"boiler {view} (+ card)",
-            )
-            left.loglog(
-                sizes, [r["baseline"]["reads"] for r in rows], "s--", label=f"baseline {view}"
-            )
-            right.loglog(
-                sizes,
-                [r["boiler"]["ms"] + r["card"]["ms"] for r in rows],
-                "o-",
-                label=f"boiler {view} (+ card)",
-            )
-            right.loglog(
-                sizes, [r["baseline"]["ms"] for r in rows], "s--", label=f"baseline {view}"
-            )
+            for axis, figure in ((left, "reads"), (right, "ms")):
+                axis.loglog(
+                    sizes,
+                    [r["boiler"][figure] + r["card"][figure] for r in rows],
+                    "o-",
+                    label=f"boiler {view} (+ card)",
+                )
+                axis.loglog(
+                    sizes, [r["baseline"][figure] for r in rows], "s--", label=f"baseline {view}"
+                )
         left.set_xlabel("meetings in the agenda / at the location")
         left.set_ylabel("documents read per event")
         left.set_title("Reads: a meeting starts (median)")
