@@ -1,4 +1,4 @@
-"""The committed firestore.rules and firestore.indexes.json are what the declarations generate."""
+"""The committed generated files (rules, indexes, openapi.json) are what the declarations give."""
 
 from __future__ import annotations
 
@@ -6,13 +6,13 @@ from pathlib import Path
 
 import pytest
 from boiler import compile_app
-from boiler.cli import INDEXES_FILE, RULES_FILE, generated_files, main
+from boiler.cli import INDEXES_FILE, OPENAPI_FILE, RULES_FILE, generated_files, main
 from meeting_room import app
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-@pytest.mark.parametrize("name", [RULES_FILE, INDEXES_FILE])
+@pytest.mark.parametrize("name", [RULES_FILE, INDEXES_FILE, OPENAPI_FILE])
 def test_committed_file_matches_declarations(name: str) -> None:
     expected = generated_files(compile_app(app))[name]
     actual = (ROOT / name).read_text()

@@ -36,10 +36,9 @@ from boiler.access import (
     Claim,
     DocumentCheck,
     UidInField,
-    UidInPath,
     firestore_field,
 )
-from boiler.access_evaluator import allowed
+from boiler.access_evaluator import allowed, may_list
 from boiler.rules import generate_rules, literal, render_access, shape_function, type_check
 from boiler.runtime.bookkeeping import INTERNAL_COLLECTIONS
 from boiler.testing import FirestoreEmulator
@@ -386,19 +385,19 @@ class Case:
         params = sample.params(sample.path)
         if self.operation == "get":
             return allows(sample.access_read, actor, params, sample.stored, sample.model)
-        if self.operation == "list":  # a plain list: only path-scoped access can allow it
-            read = sample.access_read
-            if read is None:
+        if self.operation == "list":  # a plain list: only what holds for every document
+            if sample.access_read is None:
                 return False
-            id_wildcard = sample.model.__path_template__.wildcards[-1]
-            if any(
-                isinstance(c, UidInField | DocumentCheck)
-                # the uid is the document id (agendas/{uid}): a list cannot prove every one
-                or (isinstance(c, UidInPath) and c.wildcard == id_wildcard)
-                for c in read.conditions()
-            ):
-                return bool(read and read.public)
-            return allows(read, actor, params, sample.stored, sample.model)
+            template = sample.model.__path_template__
+            return may_list(
+                sample.access_read,
+                model=sample.model,
+                id_wildcard=template.id_wildcard,
+                uid=actor.uid,
+                claims=actor.claims,
+                path_params={k: v for k, v in params.items() if k != template.id_wildcard},
+                lookup=WORLD.get,
+            )
         if self.operation == "query":  # filtered to the actor's own documents
             return allows(
                 sample.access_read, actor, params, {**sample.stored, **self._own()}, sample.model

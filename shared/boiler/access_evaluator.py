@@ -118,3 +118,55 @@ class _Request:
         if check.test == "lists_uid":
             return isinstance(value, list) and self.uid in value
         return _same(value, check.value)
+
+
+def may_list(
+    access: Access | None,
+    *,
+    model: type,
+    id_wildcard: str | None,
+    uid: str | None,
+    claims: Mapping[str, Any],
+    path_params: Mapping[str, str],
+    lookup: Lookup,
+) -> bool:
+    """True when a plain list of the collection is allowed, as the rules decide a list query.
+
+    A list is allowed only by an alternative that holds for every document of the collection
+    without looking at one: it may not need a document's fields (``uid_in_field``, a lookup
+    id from a field) nor its id (``{id_wildcard}``). ``path_params`` are the collection's
+    wildcard values (the id is not among them).
+    """
+    if access is None:
+        return False
+    return any(
+        _holds_for_every_document(alternative, id_wildcard)
+        and allowed(
+            Access((alternative,)),
+            model=model,
+            uid=uid,
+            claims=claims,
+            path_params=path_params,
+            fields={},
+            lookup=lookup,
+        )
+        for alternative in access.alternatives
+    )
+
+
+def _holds_for_every_document(alternative: tuple[Condition, ...], id_wildcard: str | None) -> bool:
+    def per_document(source: PathParam | FieldValue | AuthUid) -> bool:
+        return isinstance(source, FieldValue) or (
+            isinstance(source, PathParam) and source.name == id_wildcard
+        )
+
+    for condition in alternative:
+        if isinstance(condition, UidInField):
+            return False
+        if isinstance(condition, UidInPath) and condition.wildcard == id_wildcard:
+            return False
+        if isinstance(condition, DocumentCheck) and any(
+            per_document(source) for _, source in condition.ids
+        ):
+            return False
+    return True

@@ -1,6 +1,6 @@
 """The ``boiler`` command line: generated files from an app's declarations.
 
-    python -m boiler generate --app meeting_room   # write firestore.rules, firestore.indexes.json
+    python -m boiler generate --app meeting_room   # write firestore.rules, indexes, openapi.json
     python -m boiler check --app meeting_room      # exit 1 if a committed file is out of date
     python -m boiler reconcile --app meeting_room  # repair views that drifted from the domain
     python -m boiler migrate --app meeting_room    # bring stored views to each declared version
@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .api.openapi import openapi_document, render
 from .app import App
 from .compiler import Build, compile_app
 from .errors import BoilerError
@@ -31,6 +32,7 @@ from .rules import generate_rules
 
 RULES_FILE = "firestore.rules"
 INDEXES_FILE = "firestore.indexes.json"
+OPENAPI_FILE = "openapi.json"  # the HTTP API's document (served by the `api` function)
 
 
 @dataclass(frozen=True)
@@ -87,6 +89,7 @@ def generated_files(build: Build) -> dict[str, str]:
     return {
         RULES_FILE: generate_rules(build),
         INDEXES_FILE: json.dumps(generate_indexes(build), indent=2) + "\n",
+        OPENAPI_FILE: render(openapi_document(build)),
     }
 
 
@@ -94,7 +97,7 @@ def _build(args: argparse.Namespace) -> tuple[Build, Path]:
     return compile_app(load_app(args.app)), (Path(args.root) if args.root else find_root())
 
 
-@subcommand("generate", "write firestore.rules and firestore.indexes.json")
+@subcommand("generate", "write firestore.rules, firestore.indexes.json and openapi.json")
 def generate(args: argparse.Namespace) -> int:
     build, root = _build(args)
     for name, content in generated_files(build).items():
