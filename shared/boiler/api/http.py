@@ -14,7 +14,7 @@ import functools
 import hashlib
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -59,9 +59,17 @@ class HttpApi:
     """Routes requests to the views and commands of one build."""
 
     def __init__(
-        self, build: Build, service: Service | None = None, max_body_bytes: int = MAX_BODY_BYTES
+        self,
+        build: Build,
+        service: Service | None = None,
+        max_body_bytes: int = MAX_BODY_BYTES,
+        cors_origins: Sequence[str] = ("*",),
     ) -> None:
+        """``cors_origins``: the web origins whose pages may call the API (``"*"``: any; the
+        API takes bearer tokens, never cookies, so no page can call it with a user's ambient
+        credentials); ``()`` answers no cross-origin request."""
         self.build = build
+        self.cors_origins = tuple(cors_origins)
         self.resources = Resources.of(build)
         self.service = service or Service()
         self.rpc = JsonRpc(self.resources, self.service)
@@ -74,15 +82,38 @@ class HttpApi:
     def handle(self, request: HttpRequest) -> HttpResponse:
         """Answer one request; never raises (an unexpected error is a logged 500)."""
         try:
-            return self._route(request)
+            response = self._route(request)
         except ApiError as error:
-            return problem(error, request.path)
+            response = problem(error, request.path)
         except Exception as error:
             log.error("api-failed", method=request.method, path=request.path, error=repr(error))
-            return problem(ApiError(500, "internal error; it is logged", "internal"), request.path)
+            error = ApiError(500, "internal error; it is logged", "internal")
+            response = problem(error, request.path)
+        return self._with_cors(request, response)
+
+    def _with_cors(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
+        origin = request.headers.get("origin")
+        if origin is None or not ("*" in self.cors_origins or origin in self.cors_origins):
+            return response
+        headers = {
+            "Access-Control-Allow-Origin": "*" if "*" in self.cors_origins else origin,
+            "Access-Control-Expose-Headers": "ETag, Location, WWW-Authenticate",
+            "Vary": ", ".join(dict.fromkeys([*_split(response.headers.get("Vary")), "Origin"])),
+        }
+        if request.method.upper() == "OPTIONS":  # a preflight
+            headers.update(
+                {
+                    "Access-Control-Allow-Methods": "GET, POST",
+                    "Access-Control-Allow-Headers": "Authorization, Content-Type, If-None-Match",
+                    "Access-Control-Max-Age": "3600",
+                }
+            )
+        return HttpResponse(response.status, response.body, {**response.headers, **headers})
 
     def _route(self, request: HttpRequest) -> HttpResponse:
         path, method = "/" + request.path.strip("/"), request.method.upper()
+        if method == "OPTIONS":  # what may be sent here (CORS preflights get more: _with_cors)
+            return HttpResponse(204, b"", {"Allow": "GET, POST, OPTIONS"})
         if path == "/openapi.json":
             _allow(method, "GET")
             return HttpResponse(200, self.openapi, {"Content-Type": JSON})
@@ -145,9 +176,7 @@ class HttpApi:
     def _json_body(self, request: HttpRequest) -> Any:
         if len(request.body) > self.max_body_bytes:
             raise ApiError(
-                413,
-                f"the body is {len(request.body)} bytes; at most {self.max_body_bytes}",
-                "body-too-large",
+                413, f"the body is over {self.max_body_bytes} bytes, the limit", "body-too-large"
             )
         content_type = request.headers.get("content-type", JSON).split(";")[0].strip().lower()
         if content_type != JSON and not content_type.endswith("+json"):
@@ -207,6 +236,10 @@ def _matches(if_none_match: str | None, etag: str) -> bool:
         return False
     tags = [tag.strip().removeprefix("W/") for tag in if_none_match.split(",")]
     return "*" in tags or etag in tags
+
+
+def _split(header: str | None) -> list[str]:
+    return [item.strip() for item in (header or "").split(",") if item.strip()]
 
 
 def _dump(value: Any) -> bytes:

@@ -10,7 +10,7 @@ Locally it answers at ``http://127.0.0.1:5001/{project}/us-central1/api`` (``/v1
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from firebase_functions import https_fn
@@ -22,9 +22,14 @@ from ..compiler import compile_app
 FUNCTION_NAME = "api"
 
 
-def export_api(app: App, name: str = FUNCTION_NAME) -> dict[str, Callable[..., Any]]:
-    """``{name: https function}`` serving ``app`` (compiled here; nothing else runs at import)."""
-    api = HttpApi(compile_app(app))
+def export_api(
+    app: App, name: str = FUNCTION_NAME, cors_origins: Sequence[str] = ("*",)
+) -> dict[str, Callable[..., Any]]:
+    """``{name: https function}`` serving ``app`` (compiled here; nothing else runs at import).
+
+    ``cors_origins``: the web origins allowed to call it from a browser (``HttpApi``).
+    """
+    api = HttpApi(compile_app(app), cors_origins=cors_origins)
 
     def handler(request: https_fn.Request) -> https_fn.Response:
         answer = api.handle(
@@ -33,7 +38,8 @@ def export_api(app: App, name: str = FUNCTION_NAME) -> dict[str, Callable[..., A
                 path=request.path,
                 query={key: request.args[key] for key in request.args},
                 headers={key.lower(): value for key, value in request.headers.items()},
-                body=request.get_data(cache=False),
+                # At most one byte over the limit: HttpApi answers 413 without reading it all.
+                body=request.stream.read(api.max_body_bytes + 1),
             )
         )
         return https_fn.Response(answer.body, status=answer.status, headers=answer.headers)
