@@ -46,3 +46,12 @@ def test_every_boiler_error_has_a_code() -> None:
     classes = [BoilerError, *BoilerError.__subclasses__()]
     assert all(KEBAB.match(cls.code) for cls in classes)
     assert len({cls.code for cls in classes}) == len(classes)
+
+
+def test_docs_api_lists_every_problem_the_http_api_declares() -> None:
+    from boiler.api.problems import PROBLEMS
+
+    text = (ROOT / "docs" / "api.md").read_text().split("## Errors", 1)[1]
+    rows = re.findall(r"^\| `([^`]+)` \| (\d{3}) \| (.+) \|$", text, re.MULTILINE)
+    assert {code: (int(status), meaning) for code, status, meaning in rows} == PROBLEMS
+    assert all(KEBAB.match(code) for code in PROBLEMS)

@@ -1,6 +1,6 @@
 """Errors an API request ends in, as RFC 9457 problem details (``application/problem+json``).
 
->>> error = ApiError(404, "no view document at users/u1/meetingSessions/m9")
+>>> error = ApiError(404, "no view document at users/u1/meetingSessions/m9", "not-found")
 >>> error.body()["title"]
 'Not Found'
 """
@@ -13,6 +13,29 @@ from http import HTTPStatus
 from typing import Any
 
 PROBLEM_JSON = "application/problem+json"
+
+# Every problem the API answers with, by its ``code`` (docs/api.md lists them, checked by a test).
+PROBLEMS: dict[str, tuple[int, str]] = {
+    "bad-id": (400, "a path segment is not a valid document id"),
+    "bad-json": (400, "the body is not valid JSON"),
+    "bad-page-size": (400, "pageSize is not an integer from 1 to 100"),
+    "bad-page-token": (400, "pageToken is not one the API returned"),
+    "bad-path": (400, "JSON-RPC: params.path is missing or not a path"),
+    "bad-wait": (400, "wait is not a number of seconds from 0 to 30"),
+    "wrong-resource": (400, "JSON-RPC: the path names another kind of resource than the method"),
+    "unauthenticated": (401, "no valid Firebase ID token"),
+    "forbidden": (403, "the access declaration forbids it"),
+    "not-found": (404, "allowed, but no such document (yet)"),
+    "no-route": (404, "nothing is served at this path"),
+    "method-not-allowed": (405, "the method is not served here (see the Allow header)"),
+    "body-too-large": (413, "the body is over the limit (64 KiB by default)"),
+    "not-json": (415, "the body is not sent as application/json"),
+    "invalid-command": (422, "the command's fields are invalid; `errors` names each"),
+    "internal": (500, "an unexpected error; it is logged"),
+    "view-shape-mismatch": (500, "a stored view does not match its model (migrate it)"),
+    "auth-unavailable": (503, "the token cannot be checked now (Google's keys unreachable)"),
+    "docs-unavailable": (503, "/docs needs the swagger-ui-py package"),
+}
 
 
 @dataclass(frozen=True)
@@ -37,13 +60,17 @@ class ApiError(Exception):
 
     status: int
     detail: str
-    code: str = ""
+    code: str = field(default="")
     errors: Sequence[FieldProblem] = field(default=())
     headers: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         super().__init__(self.detail)
         self.code = self.code or HTTPStatus(self.status).phrase.lower().replace(" ", "-")
+        if PROBLEMS.get(self.code, (None,))[0] != self.status:
+            raise ValueError(
+                f"undeclared problem {self.code!r} ({self.status}): add it to PROBLEMS"
+            )
 
     @property
     def title(self) -> str:
@@ -82,5 +109,5 @@ def not_found(detail: str) -> ApiError:
     return ApiError(404, detail, "not-found")
 
 
-def bad_request(detail: str, code: str = "bad-request") -> ApiError:
+def bad_request(detail: str, code: str) -> ApiError:
     return ApiError(400, detail, code)
