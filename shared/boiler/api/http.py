@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..compiler import Build
+from ..naming import to_snake
 from ..runtime import log
 from . import docs
 from .caller import Caller, authenticate
@@ -145,7 +146,9 @@ class HttpApi:
             body = self._json_body(request)
             wait = _number(request.query.get("wait", "0"), "wait")
             outcome = self.service.create_command(caller, resource, body, wait)
-            location = f"/v1/{resource.path}/{outcome['id']}"
+            # Relative to the request URL: the API may sit below a prefix (/{project}/{region}/api).
+            below = "" if request.path.endswith("/") else resource.path.rsplit("/", 1)[-1] + "/"
+            location = f"{below}{outcome['id']}"
             status = 202 if outcome["status"] == "pending" else 200
             return HttpResponse.json(status, outcome, Location=location)
         _allow(method, "GET")
@@ -212,7 +215,8 @@ def _number(text: str, name: str) -> float:
     except ValueError:
         value = math.nan
     if not math.isfinite(value):
-        raise bad_request(f"{name} must be a number, got {text!r}", f"bad-{name.lower()}")
+        code = f"bad-{to_snake(name).replace('_', '-')}"  # pageSize -> bad-page-size
+        raise bad_request(f"{name} must be a number, got {text!r}", code)
     return value
 
 
