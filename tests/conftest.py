@@ -3,6 +3,9 @@ the short names this project's tests use (the plugin itself only adds ``boiler_*
 
 from __future__ import annotations
 
+import os
+import shutil
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -28,3 +31,17 @@ def emulator_suite(boiler_emulator_suite: Any) -> Any:
 @pytest.fixture
 def suite_firestore(boiler_suite_firestore: Any) -> Any:
     return boiler_suite_firestore
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    """The browser binary: BOILER_CHROMIUM, else `chromium` on PATH; a missing one fails."""
+    found = os.environ.get("BOILER_CHROMIUM") or shutil.which("chromium")
+    if not found or not Path(found).exists():
+        pytest.fail(
+            "no Chromium for the browser test: run ./dev setup (installs the Debian package "
+            "`chromium` as root), or `apt-get install -y chromium`, or set BOILER_CHROMIUM="
+            "/path/to/chromium. (Never `npx playwright install`.)",
+            pytrace=False,
+        )
+    return found

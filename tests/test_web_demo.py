@@ -32,20 +32,6 @@ pytestmark = pytest.mark.suite
 
 
 @pytest.fixture(scope="session")
-def chromium() -> str:
-    """The browser binary: BOILER_CHROMIUM, else `chromium` on PATH; a missing one fails."""
-    found = os.environ.get("BOILER_CHROMIUM") or shutil.which("chromium")
-    if not found or not Path(found).exists():
-        pytest.fail(
-            "no Chromium for the browser test: run ./dev setup (installs the Debian package "
-            "`chromium` as root), or `apt-get install -y chromium`, or set BOILER_CHROMIUM="
-            "/path/to/chromium. (Never `npx playwright install`.)",
-            pytrace=False,
-        )
-    return found
-
-
-@pytest.fixture(scope="session")
 def web_suite(emulator_suite: EmulatorSuite) -> EmulatorSuite:
     """The shared emulator suite, whose hosting emulator serves the built page (web/dist)."""
     if not (ROOT / "web" / "dist" / "app.js").is_file():
