@@ -185,7 +185,7 @@ class HttpApi:
         if content_type != JSON and not content_type.endswith("+json"):
             raise ApiError(415, f"send JSON (Content-Type: {JSON}), not {content_type}", "not-json")
         try:
-            return json.loads(request.body or b"null")
+            return json.loads(request.body or b"null", parse_constant=_not_json)
         except (ValueError, UnicodeDecodeError) as error:
             raise bad_request(f"the body is not valid JSON: {error}", "bad-json") from None
 
@@ -240,6 +240,10 @@ def _matches(if_none_match: str | None, etag: str) -> bool:
         return False
     tags = [tag.strip().removeprefix("W/") for tag in if_none_match.split(",")]
     return "*" in tags or etag in tags
+
+
+def _not_json(constant: str) -> Any:
+    raise ValueError(f"{constant} is not JSON")  # Python's json reads NaN and Infinity
 
 
 def _split(header: str | None) -> list[str]:

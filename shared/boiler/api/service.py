@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from google.api_core.exceptions import InvalidArgument
 from google.cloud import firestore
 from pydantic import BaseModel, ValidationError
 
@@ -138,7 +139,14 @@ class Service:
             fields,
             f"create {spec.name} in {resource.path}",
         )
-        reference.create(fields)
+        try:
+            reference.create(fields)
+        except InvalidArgument as error:  # a value Firestore cannot store that the model allowed
+            raise ApiError(
+                422,
+                f"Firestore cannot store this {spec.name}: {error.message}",
+                "invalid-command",
+            ) from None
         if wait > 0:
             outcome = _await_outcome(reference, wait)
             if outcome is not None:
@@ -237,6 +245,10 @@ def validate_command(command: type[Command], body: Any) -> dict[str, Any]:
             "invalid-command",
             [*unknown, *problems],
         ) from None
+    unknown += [
+        FieldProblem(where, "out of Firestore's 64-bit integer range", "int_range")
+        for where in _unstorable_ints(body)
+    ]
     if unknown:
         raise ApiError(
             422,
@@ -245,6 +257,25 @@ def validate_command(command: type[Command], body: Any) -> dict[str, Any]:
             unknown,
         )
     return model.model_dump(by_alias=True, exclude_unset=True)
+
+
+def _unstorable_ints(value: Any, where: str = "") -> list[str]:
+    """Where ``value`` holds an int Firestore cannot store (64-bit signed)."""
+    if isinstance(value, bool):
+        return []
+    if isinstance(value, int):
+        return [] if -(2**63) <= value < 2**63 else [where]
+    if isinstance(value, dict):
+        items = value.items()
+    elif isinstance(value, list):
+        items = enumerate(value)  # type: ignore[assignment]
+    else:
+        return []
+    return [
+        found
+        for key, item in items
+        for found in _unstorable_ints(item, f"{where}.{key}" if where else str(key))
+    ]
 
 
 def _view_body(view: type[BaseModel], path: str, data: Mapping[str, Any]) -> dict[str, Any]:
