@@ -8,7 +8,6 @@ python -m devtools.stack token alice        # an ID token from the running Auth 
 from __future__ import annotations
 
 import argparse
-import base64
 import json
 import os
 import signal
@@ -16,6 +15,7 @@ import subprocess
 import sys
 import time
 
+from boiler.testing.auth import AuthEmulator
 from boiler.testing.emulators import EmulatorError, EmulatorSuite, firestore_launcher, project_root
 
 PROJECT_ID = "demo-boiler"
@@ -121,47 +121,12 @@ def exec_command(args: argparse.Namespace) -> int:
         suite.stop()
 
 
-def id_token(auth_host: str, project_id: str, uid: str) -> str:
-    """An ID token for ``uid`` from the Auth emulator at ``auth_host``.
-
-    It signs in with an unsigned custom token, which only the Auth emulator accepts.
-    """
-    import requests
-
-    def part(value: dict[str, object]) -> str:
-        return base64.urlsafe_b64encode(json.dumps(value).encode()).decode().rstrip("=")
-
-    now = int(time.time())
-    account = f"demo@{project_id}.iam.gserviceaccount.com"
-    custom = ".".join(
-        [
-            part({"alg": "none", "typ": "JWT"}),
-            part(
-                {
-                    "aud": "https://identitytoolkit.googleapis.com/google.identity.identitytoolkit.v1.IdentityToolkit",
-                    "iss": account,
-                    "sub": account,
-                    "iat": now,
-                    "exp": now + 3600,
-                    "uid": uid,
-                }
-            ),
-            "",
-        ]
-    )
-    url = f"http://{auth_host}/identitytoolkit.googleapis.com/v1/accounts:signInWithCustomToken"
-    response = requests.post(
-        url, params={"key": "demo"}, json={"token": custom, "returnSecureToken": True}, timeout=10
-    )
-    response.raise_for_status()
-    return str(response.json()["idToken"])
-
-
 def token(args: argparse.Namespace) -> int:
     host = os.environ.get("FIREBASE_AUTH_EMULATOR_HOST") or _configured_host("auth")
     try:
-        print(id_token(host, os.environ.get("GCLOUD_PROJECT", PROJECT_ID), args.uid))
-    except OSError as error:
+        project = os.environ.get("GCLOUD_PROJECT", PROJECT_ID)
+        print(AuthEmulator(host, project).id_token(args.uid))
+    except (OSError, RuntimeError) as error:
         print(
             f"error: no Auth emulator at {host} ({error}); start it with ./dev up", file=sys.stderr
         )
