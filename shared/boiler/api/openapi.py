@@ -21,8 +21,9 @@ from .resources import Resources
 from .service import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, MAX_WAIT_SECONDS
 
 REF = "#/components/schemas/{model}"
-# A document id as Firestore allows it (the API answers 400 for '.', '..' and __x__ ids).
-ID_SCHEMA = {"type": "string", "minLength": 1, "maxLength": 1500, "pattern": "^[^/]+$"}
+# A document id as Firestore allows it (the API answers 400 for '.', '..' and __x__ ids), without
+# line breaks: functions-framework's routes (werkzeug's `path`) never match a path holding one.
+ID_SCHEMA = {"type": "string", "minLength": 1, "maxLength": 1500, "pattern": "^[^/\\n]+$"}
 STATUSES = {
     "304": "Not modified: the view is the one your If-None-Match names",
     "400": "Bad request: a parameter is invalid (see detail)",
@@ -260,28 +261,19 @@ def _rpc_path() -> dict[str, Any]:
                     "application/json": {"schema": {"$ref": REF.format(model="RpcRequestBody")}}
                 },
             },
-            "responses": {
-                "200": _json(
-                    {"$ref": REF.format(model="RpcResponseBody")}, "Responses (errors included)"
-                ),
-                "204": {"description": "A batch of notifications only: nothing to answer"},
-                "413": {
-                    "description": STATUSES["413"],
-                    "content": {
-                        "application/problem+json": {
-                            "schema": {"$ref": REF.format(model="Problem")}
-                        }
-                    },
+            # A call's own refusals are JSON-RPC errors (200); the request's are problems: an
+            # invalid token (401) is refused before any call is read.
+            "responses": _responses(
+                {
+                    "200": _json(
+                        {"$ref": REF.format(model="RpcResponseBody")}, "Responses (errors included)"
+                    ),
+                    "204": {"description": "A batch of notifications only: nothing to answer"},
                 },
-                "415": {
-                    "description": STATUSES["415"],
-                    "content": {
-                        "application/problem+json": {
-                            "schema": {"$ref": REF.format(model="Problem")}
-                        }
-                    },
-                },
-            },
+                "401",
+                "413",
+                "415",
+            ),
         }
     }
 
@@ -300,7 +292,8 @@ def _with_properties(
 
 def _shared_schemas() -> dict[str, Any]:
     nullable_string = {"anyOf": [{"type": "string"}, {"type": "null"}]}
-    rpc_id = {"anyOf": [{"type": "string"}, {"type": "integer"}, {"type": "null"}]}
+    # JSON-RPC 2.0 ids are strings, numbers (fractions discouraged, not forbidden) or null.
+    rpc_id = {"anyOf": [{"type": "string"}, {"type": "number"}, {"type": "null"}]}
     rpc_request = {
         "type": "object",
         "properties": {
