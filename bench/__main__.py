@@ -19,7 +19,7 @@ from typing import Any
 os.environ.setdefault("BOILER_LOG_LEVEL", "warning")
 
 ROOT = Path(__file__).resolve().parent.parent
-SECTIONS = ("coldstart", "cost", "contention", "fanout", "lists", "freshness")
+SECTIONS = ("coldstart", "cost", "contention", "fanout", "lists", "freshness", "api")
 
 QUICK: dict[str, Any] = {
     "freshness": {"writes": 30, "warmup": 5, "participants": 3, "rounds": 1},
@@ -28,6 +28,7 @@ QUICK: dict[str, Any] = {
     "contention": {"writers": (10,), "events_each": 5, "deadline_s": 30, "rounds": 2},
     "fanout": {"sizes": (100, 400), "baseline_sizes": (100,)},
     "lists": {"sizes": (10, 100, 1000), "repeats": 3, "baseline_repeats": 3},
+    "api": {"requests": 60, "warmup": 10, "participants": 10},
 }
 FULL: dict[str, Any] = {
     "freshness": {"writes": 210, "warmup": 10, "participants": 3, "rounds": 3},
@@ -36,6 +37,7 @@ FULL: dict[str, Any] = {
     "contention": {"writers": (10, 50), "events_each": 5, "deadline_s": 90, "rounds": 3},
     "fanout": {"sizes": (100, 1000, 3000), "baseline_sizes": (100, 1000)},
     "lists": {"sizes": (10, 100, 1000, 5000), "repeats": 10, "baseline_repeats": 5},
+    "api": {"requests": 300, "warmup": 20, "participants": 10},
 }
 
 
@@ -159,6 +161,12 @@ def main(argv: list[str] | None = None) -> int:
             "freshness",
             lambda: freshness.run(c["writes"], c["warmup"], c["participants"], c["rounds"], log),
         )
+
+    if "api" in only:
+        from . import api
+
+        c = config["api"]
+        timed("api", lambda: api.run(c["requests"], c["warmup"], c["participants"], log))
 
     results["machine"]["load_average_at_end"] = os.getloadavg()
     results["seconds"]["total"] = round(time.perf_counter() - began, 1)

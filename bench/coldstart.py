@@ -3,10 +3,16 @@
 Each sample is a new process of the functions' own Python (functions/venv) that imports the
 module the way firebase-functions' server does (``spec_from_file_location`` + ``exec_module``)
 and reports the import time; the median of several runs is kept.
+
+The HTTP API's cost: ``functions/main.py`` beside the same module without its two API lines
+(``without_api``), a bare module declaring the same functions by kind (``bare_functions``), and
+the API's own share (``_API_SHARE``: main.py without it imported first, then the API imported
+and exported in the same process, which a difference of two noisy imports cannot resolve).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import tempfile
@@ -29,6 +35,24 @@ _PROBE = textwrap.dedent(
     """
 )
 
+# The HTTP API's own share: main.py without it imported first, then the API imported and
+# exported in the same fresh process (what adding ``export_api`` adds, without the import's noise).
+_API_SHARE = textwrap.dedent(
+    """
+    import importlib.util, sys, time
+    spec = importlib.util.spec_from_file_location("main", sys.argv[1])
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    began = time.perf_counter()
+    from boiler.connectors.http_api import export_api
+    export_api(module.app)
+    print(time.perf_counter() - began)
+    """
+)
+
+# The modules of the cold-start table, in its order (the growth modules come apart).
+MODULES = ("bare", "baseline", "boiler", "boiler_without_api", "bare_same_functions")
+
 BARE = textwrap.dedent(
     """
     from firebase_functions import firestore_fn
@@ -37,6 +61,31 @@ BARE = textwrap.dedent(
     @firestore_fn.on_document_written(document="meetings/{meetingId}/tickets/{uid}")
     def on_ticket(event):
         pass
+    """
+)
+
+
+_COUNT = textwrap.dedent(
+    """
+    import importlib.util, json, sys
+    counts = {}
+    for index, path in enumerate(sys.argv[1:]):
+        spec = importlib.util.spec_from_file_location(f"counted_{index}", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        kinds = {"event": 0, "task": 0, "https": 0}
+        for value in vars(module).values():
+            endpoint = getattr(value, "__firebase_endpoint__", None)
+            if endpoint is None:
+                continue
+            if endpoint.httpsTrigger is not None:
+                kinds["https"] += 1
+            elif endpoint.taskQueueTrigger is not None:
+                kinds["task"] += 1
+            else:
+                kinds["event"] += 1
+        counts[path] = kinds
+    print(json.dumps(counts))
     """
 )
 
@@ -50,6 +99,53 @@ def bare_many(functions: int) -> str:
             f"def on_c{i}(event):\n    pass\n"
         )
     return "\n".join(parts)
+
+
+def bare_functions(event: int, task: int, https: int) -> str:
+    """A hand-written module with empty functions of each kind: ``event`` Firestore triggers,
+    ``task`` task-queue functions, ``https`` request handlers (what declaring them costs)."""
+    parts = ["from firebase_functions import firestore_fn, https_fn, tasks_fn\n"]
+    for i in range(event):
+        parts.append(
+            f'@firestore_fn.on_document_written(document="c{i}/{{id}}")\n'
+            f"def on_c{i}(event):\n    pass\n"
+        )
+    for i in range(task):
+        parts.append(f"@tasks_fn.on_task_dispatched()\ndef task{i}(request):\n    pass\n")
+    for i in range(https):
+        parts.append(
+            f'@https_fn.on_request()\ndef http{i}(request):\n    return https_fn.Response("")\n'
+        )
+    return "\n".join(parts)
+
+
+API_EXPORT = "globals().update(export_api(app))\n"
+API_IMPORT = "from boiler.connectors.http_api import export_api  # noqa: E402\n"
+
+
+def without_api(main: str) -> str:
+    """``functions/main.py`` without its HTTP API (the two lines that import and export it)."""
+    for line in (API_IMPORT, API_EXPORT):
+        if line not in main:
+            raise ValueError(f"functions/main.py no longer has the line {line.strip()!r}")
+        main = main.replace(line, "")
+    return main
+
+
+def exported(modules: list[Path], python: Path) -> dict[str, dict[str, int]]:
+    """{module path: {"event": n, "task": n, "https": n}}: the functions each module exports."""
+    counts: dict[str, dict[str, int]] = json.loads(
+        subprocess.run(
+            [str(python), "-c", _COUNT, *map(str, modules)],
+            env=_env(),
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        .stdout.strip()
+        .splitlines()[-1]
+    )
+    return counts
 
 
 def synthetic_app(views: int) -> str:
@@ -100,15 +196,17 @@ def synthetic_app(views: int) -> str:
     return "\n".join(parts)
 
 
-def import_seconds(modules: dict[str, Path], runs: int, python: Path) -> dict[str, list[float]]:
-    """``runs`` samples per module, taken round-robin so machine noise hits every module alike."""
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-    env["PYTHONPATH"] = str(ROOT / "shared")
+def import_seconds(
+    modules: dict[str, Path], runs: int, python: Path, probe: str = _PROBE
+) -> dict[str, list[float]]:
+    """``runs`` samples per module, taken round-robin so machine noise hits every module alike.
+
+    ``probe``: the script each fresh process runs on the module (it prints seconds)."""
 
     def once(module: Path) -> float:
         result = subprocess.run(
-            [str(python), "-c", _PROBE, str(module)],
-            env=env,
+            [str(python), "-c", probe, str(module)],
+            env=_env(),
             check=True,
             capture_output=True,
             text=True,
@@ -122,6 +220,12 @@ def import_seconds(modules: dict[str, Path], runs: int, python: Path) -> dict[st
         for name, module in modules.items():
             samples[name].append(once(module))
     return samples
+
+
+def _env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env["PYTHONPATH"] = str(ROOT / "shared")
+    return env
 
 
 def functions_python() -> Path:
@@ -138,16 +242,30 @@ def run(runs: int, view_counts: tuple[int, ...]) -> dict[str, Any]:
             "bare": directory / "bare.py",
             "baseline": ROOT / "bench" / "baseline_functions" / "main.py",
             "boiler": ROOT / "functions" / "main.py",
+            "boiler_without_api": directory / "boiler_without_api.py",
+            "bare_same_functions": directory / "bare_same_functions.py",
         }
         modules["bare"].write_text(BARE)
+        modules["boiler_without_api"].write_text(without_api(modules["boiler"].read_text()))
+        app_functions = exported([modules["boiler"]], python)[str(modules["boiler"])]
+        modules["bare_same_functions"].write_text(bare_functions(**app_functions))
         for count in view_counts:
             modules[f"synthetic_{count}"] = directory / f"synthetic_{count}.py"
             modules[f"synthetic_{count}"].write_text(synthetic_app(count))
             modules[f"bare_{count}"] = directory / f"bare_{count}.py"
             modules[f"bare_{count}"].write_text(bare_many(4 * count))
         samples = import_seconds(modules, runs, python)
-        for name in ("bare", "baseline", "boiler"):
-            out["modules"][name] = {"samples_s": samples[name], "median_s": median(samples[name])}
+        share = import_seconds(
+            {"api": modules["boiler_without_api"]}, runs, python, probe=_API_SHARE
+        )["api"]
+        out["api_share"] = {"samples_s": share, "median_s": median(share)}
+        counts = exported([modules[name] for name in MODULES], python)
+        for name in MODULES:
+            out["modules"][name] = {
+                "samples_s": samples[name],
+                "median_s": median(samples[name]),
+                "functions": counts[str(modules[name])],
+            }
         for count in view_counts:
             out["growth"].append(
                 {

@@ -52,10 +52,13 @@ def ensure_baseline_venv(root: Path) -> None:
 
 
 class BenchSuite(EmulatorSuite):
-    """Firestore + Functions emulators on free ports, running exactly one functions codebase."""
+    """Firestore + Functions emulators (``only`` may add auth) on free ports, running exactly one
+    functions codebase."""
 
-    def __init__(self, variant: str, **kwargs: Any) -> None:
-        super().__init__(only=("firestore", "functions"), project_id=PROJECT_ID, **kwargs)
+    def __init__(
+        self, variant: str, only: tuple[str, ...] = ("firestore", "functions"), **kwargs: Any
+    ) -> None:
+        super().__init__(only=only, project_id=PROJECT_ID, **kwargs)
         self.variant = variant
 
     def _write_config(self) -> Path:

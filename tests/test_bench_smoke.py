@@ -236,3 +236,138 @@ def test_the_cold_start_module_declares_its_views_and_exports_their_functions(
         "import meeting_room" not in path.read_text()
         and "from meeting_room" not in path.read_text()
     )
+
+
+def _api_results(api_ms: list[float], plain_ms: list[float]) -> dict[str, Any]:
+    samples = {"api": api_ms, "api_304": api_ms, "plain": plain_ms, "floor": [1.0] * len(api_ms)}
+    return {
+        "participants": 10,
+        "requests_each": len(api_ms),
+        "warmup": 2,
+        "view_bytes": 1000,
+        "same_body": True,
+        "samples_ms": samples,
+        "errors": dict.fromkeys(samples, 0),
+        "function_ms": {kind: [] for kind in samples},
+    }
+
+
+def test_report_renders_api_targets() -> None:
+    """API / baseline ratios against their targets; p99 only with enough samples (full mode)."""
+    quick = _api_results([11.0] * 60, [10.0] * 60)
+    text, derived = report.render({"api": quick})
+    assert derived["api"]["median_over_baseline"] == pytest.approx(1.1)
+    rows = {row[0]: row[1:] for row in derived["targets"]}
+    assert rows["API view GET median <= 1.1x hand-written https function"] == ["1.10x", "met"]
+    assert rows["API view GET: the baseline's JSON, no failed request"][1] == "met"
+    assert "p99" not in text
+    full = _api_results([10.0] * 99 + [100.0], [10.0] * 100)
+    full["errors"]["api"] = 1
+    text, derived = report.render({"api": full})
+    rows = {row[0]: row[1:] for row in derived["targets"]}
+    assert "| p99" in text and rows["API view GET p99 / hand-written https function"][1] == "info"
+    assert rows["API view GET: the baseline's JSON, no failed request"] == [
+        "same; 1 failed",
+        "MISSED",
+    ]
+
+
+def test_the_cold_start_modules_with_and_without_the_api(tmp_path: Path) -> None:
+    """main.py without its API is main.py minus two lines; the bare module declares the same
+    functions by kind; results from before these rows still render."""
+    from bench import coldstart
+
+    main = (ROOT / "functions/main.py").read_text()
+    without = coldstart.without_api(main)
+    assert "export_api" not in without and len(main.splitlines()) - len(without.splitlines()) == 2
+    path = tmp_path / "bare_same.py"
+    path.write_text(coldstart.bare_functions(event=3, task=1, https=2))
+    spec = importlib.util.spec_from_file_location("bench_bare_same", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    endpoints = [
+        value.__firebase_endpoint__
+        for value in vars(module).values()
+        if hasattr(value, "__firebase_endpoint__")
+    ]
+    assert sum(e.httpsTrigger is not None for e in endpoints) == 2
+    assert sum(e.taskQueueTrigger is not None for e in endpoints) == 1 and len(endpoints) == 6
+    before = {
+        "runs": 1,
+        "modules": {name: {"median_s": 0.5} for name in ("bare", "baseline", "boiler")},
+        "growth": [],
+    }
+    text, derived = report.render({"coldstart": before})
+    assert "HTTP API" not in text and math.isnan(derived["coldstart"]["api_share"])
+
+
+def _id_token(uid: str, project: str) -> str:
+    """An unsigned ID token shaped like the Auth emulator's: firebase-admin accepts it while
+    FIREBASE_AUTH_EMULATOR_HOST is set (it checks the claims, no signature; it sends nothing)."""
+    import base64
+    import json
+    import time
+
+    def b64(value: dict[str, Any]) -> str:
+        return base64.urlsafe_b64encode(json.dumps(value).encode()).rstrip(b"=").decode()
+
+    now = int(time.time())
+    claims = {
+        "iss": f"https://securetoken.google.com/{project}",
+        "aud": project,
+        "sub": uid,
+        "user_id": uid,
+        "iat": now - 10,
+        "auth_time": now - 10,
+        "exp": now + 3600,
+        "firebase": {"sign_in_provider": "custom", "identities": {}},
+    }
+    return f"{b64({'alg': 'none', 'typ': 'JWT'})}.{b64(claims)}."
+
+
+def test_the_api_baseline_answers_as_the_api(firestore: Any, monkeypatch: Any) -> None:
+    """The hand-written ``plain_get`` returns the API's JSON for the caller's own view and
+    refuses what the API refuses (another user's view, no token, a bad token, no document)."""
+    import flask
+    from boiler.api import caller
+    from boiler.api.http import HttpApi, HttpRequest
+    from boiler.api.service import Service
+    from boiler.compiler import compile_app
+    from meeting_room import app
+
+    from bench import api as api_bench
+
+    monkeypatch.setenv("FIREBASE_AUTH_EMULATOR_HOST", "127.0.0.1:9")
+    uid = api_bench.seed(firestore, 3)
+    document = f"users/{uid}/meetingSessions/{api_bench.MEETING}"
+    spec = importlib.util.spec_from_file_location(
+        "bench_baseline_api_test", ROOT / "bench/baseline_functions/api.py"
+    )
+    assert spec is not None and spec.loader is not None
+    plain = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(plain)
+    server = flask.Flask("plain_get")
+
+    def plain_get(path: str, authorization: str | None) -> Any:
+        headers = {"Authorization": authorization} if authorization else {}
+        with server.test_request_context(path, headers=headers):
+            return plain.plain_get(flask.request)
+
+    def token(user: str) -> str:
+        return f"Bearer {_id_token(user, plain.admin_app().project_id)}"
+
+    answer = HttpApi(compile_app(app), service=Service(firestore)).handle(
+        HttpRequest(
+            "GET",
+            f"/v1/{document}",
+            headers={"authorization": f"Bearer {_id_token(uid, caller._admin_app().project_id)}"},
+        )
+    )
+    mine = plain_get(f"/{document}", token(uid))
+    assert answer.status == mine.status_code == 200
+    assert mine.get_json() == answer.decoded()
+    assert plain_get(f"/{document}", token("u00001")).status_code == 403
+    assert plain_get(f"/{document}", None).status_code == 401
+    assert plain_get(f"/{document}", "Bearer not-a-token").status_code == 401
+    assert plain_get(f"/users/{uid}/meetingSessions/m9", token(uid)).status_code == 404
