@@ -61,9 +61,11 @@ def authenticate(authorization: str | None) -> Caller | None:
 def _admin_app() -> Any:
     import firebase_admin
 
+    project = project_id()
+    name = f"{APP_NAME}-{project}" if project else APP_NAME  # one per project (tests switch)
     with _lock:
         try:
-            return firebase_admin.get_app(APP_NAME)
+            return firebase_admin.get_app(name)
         except ValueError:
-            options = {"projectId": project_id()} if project_id() else None
-            return firebase_admin.initialize_app(options=options, name=APP_NAME)
+            options = {"projectId": project} if project else None
+            return firebase_admin.initialize_app(options=options, name=name)
