@@ -13,6 +13,7 @@ import binascii
 import datetime as dt
 import json
 import threading
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -307,8 +308,16 @@ def _await_outcome(reference: Any, seconds: float) -> Mapping[str, Any] | None:
                 processed.set()
 
     watch = reference.on_snapshot(on_snapshot)
+    deadline = time.monotonic() + seconds
     try:
-        processed.wait(seconds)
+        # A listener can fall silent (seen in the emulator: 10 s without the applied status),
+        # so read the command each second the listener says nothing.
+        while not processed.wait(max(0.0, min(1.0, deadline - time.monotonic()))):
+            data = reference.get().to_dict() or {}
+            if data.get(STATUS) is not None:
+                return data
+            if time.monotonic() >= deadline:
+                break
     finally:
         watch.unsubscribe()
     return outcome or None
