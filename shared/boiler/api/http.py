@@ -205,7 +205,7 @@ def _allow(method: str, *allowed: str) -> None:
             405,
             f"{method} is not allowed here; use {', '.join(allowed)}",
             "method-not-allowed",
-            headers={"Allow": ", ".join(allowed)},
+            headers={"Allow": ", ".join([*allowed, "OPTIONS"])},
         )
 
 
