@@ -16,7 +16,6 @@ sent until its body is read (``requests``, one keep-alive session).
 
 from __future__ import annotations
 
-import os
 import re
 import time
 from collections.abc import Callable
@@ -30,7 +29,7 @@ from google.cloud import firestore
 from meeting_room import MeetingSession
 
 from . import domain
-from .stack import ROOT_SOURCES, BenchSuite
+from .stack import ROOT_SOURCES, BenchSuite, serving
 
 ROOT = Path(__file__).resolve().parent.parent
 KINDS = ("api", "api_304", "plain", "floor")
@@ -85,9 +84,7 @@ def run(
     suite = BenchSuite(codebase(), only=("firestore", "functions", "auth"))
     log(f"api: starting emulators (log {suite.log_path})")
     suite.start()
-    saved = {name: os.environ.get(name) for name in suite.env()}
-    os.environ.update(suite.env())
-    try:
+    with serving(suite):
         client = firestore.Client(project=suite.project_id)
         uid = seed(client, participants)
         document = f"users/{uid}/meetingSessions/{MEETING}"
@@ -151,13 +148,6 @@ def run(
             "function_ms": _function_ms(suite.log_path, before, sent),
             "startup_s": suite.startup_seconds,
         }
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-        suite.stop(timeout=3)  # leaked functions workers: no need to wait 20 s before SIGKILL
 
 
 _FINISHED = re.compile(r'Finished "[\w-]+" in ([\d.]+)ms')

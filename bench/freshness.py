@@ -14,7 +14,7 @@ of the measured one.
 
 from __future__ import annotations
 
-import os
+import contextlib
 import queue
 import re
 import time
@@ -25,7 +25,7 @@ from typing import Any
 from google.cloud import firestore
 
 from . import domain
-from .stack import ROOT_SOURCES, BenchSuite
+from .stack import ROOT_SOURCES, BenchSuite, serving
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -106,16 +106,14 @@ def measure(
     suite = BenchSuite(sessions_codebase() if variant == "boiler" else variant)
     log(f"freshness/{variant}: starting emulators (log {suite.log_path})")
     suite.start()
-    saved = {name: os.environ.get(name) for name in suite.env()}
-    os.environ.update(suite.env())
-    listeners: list[Listener] = []
-    try:
+    with serving(suite), contextlib.ExitStack() as closing:
         client = firestore.Client(project=suite.project_id)
         members = domain.seed_meeting(client, "m1", participants)
         state = dict.fromkeys(members, True)
         view = Listener(client.document(f"users/{members[0]}/meetingSessions/m1"))
         floor = Listener(client.document("benchFloor/probe"))
-        listeners += [view, floor]
+        closing.callback(view.close)
+        closing.callback(floor.close)
         # Cold workers: the first events wait for each function's Python worker to start.
         began = time.perf_counter()
         if view.wait_for(lambda d: _attending(d) == set(members), timeout=120) is None:
@@ -160,15 +158,6 @@ def measure(
             "check": check,
             "log": str(suite.log_path) if keep_log else None,
         }
-    finally:
-        for listener in listeners:
-            listener.close()
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-        suite.stop(timeout=3)  # leaked functions workers: no need to wait 20 s before SIGKILL
 
 
 _FINISHED = re.compile(r'Finished "[\w-]+_on_ticket" in ([\d.]+)ms')

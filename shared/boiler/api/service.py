@@ -59,17 +59,8 @@ class Service:
 
     def get_view(self, caller: Caller | None, resource: ViewDocument) -> dict[str, Any]:
         """The view document's fields (camelCase, JSON types)."""
-        snapshot = self.client.document(resource.path).get()
-        data = snapshot.to_dict() if snapshot.exists else None
         spec = resource.view.spec()
-        self._require(
-            caller,
-            spec.readable_by,
-            resource.view,
-            resource.params,
-            data or {},
-            f"read {resource.path}",
-        )
+        data = self._read(caller, spec.readable_by, resource.view, resource.path, resource.params)
         if data is None:
             raise not_found(f"no {spec.name} at {resource.path} (yet): views appear once built")
         return _view_body(resource.view, resource.path, data)
@@ -156,29 +147,37 @@ class Service:
 
     def get_command(self, caller: Caller | None, resource: CommandDocument) -> dict[str, Any]:
         """The command's fields and its outcome (``status`` is ``pending`` until processed)."""
-        snapshot = self.client.document(resource.path).get()
-        data = snapshot.to_dict() if snapshot.exists else None
         spec = resource.command.spec()
-        self._require(
-            caller,
-            spec.readable_by,
-            resource.command,
-            resource.params,
-            data or {},
-            f"read {resource.path}",
+        data = self._read(
+            caller, spec.readable_by, resource.command, resource.path, resource.params
         )
         if data is None:
             raise not_found(f"no {spec.name} at {resource.path}")
         declared = {key: value for key, value in data.items() if key not in _STATUS_FIELDS}
+        command_id = resource.path.rsplit("/", 1)[-1]
         return {
-            "id": snapshot.id,
+            "id": command_id,
             **jsonable(declared),
-            **_outcome(snapshot.id, data),
+            **_outcome(command_id, data),
             PROCESSED_AT: jsonable(data.get(PROCESSED_AT)),
             SUPERSEDED_BY: data.get(SUPERSEDED_BY),
         }
 
     # -- access
+
+    def _read(
+        self,
+        caller: Caller | None,
+        access: Access | None,
+        model: type,
+        path: str,
+        params: Mapping[str, str],
+    ) -> dict[str, Any] | None:
+        """The document at ``path`` if ``access`` lets the caller read it (None: absent)."""
+        snapshot = self.client.document(path).get()
+        data = snapshot.to_dict() if snapshot.exists else None
+        self._require(caller, access, model, params, data or {}, f"read {path}")
+        return data
 
     def _require(
         self,
