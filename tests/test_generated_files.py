@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -36,6 +38,26 @@ def test_generate_then_check_then_drift(tmp_path: Path, capsys: pytest.CaptureFi
     assert main(["check", "--app", "meeting_room", "--root", str(tmp_path)]) == 1
     error = capsys.readouterr().err
     assert RULES_FILE in error and INDEXES_FILE not in error
+    # The diff shows what drifted: the committed line, then the declarations' line.
+    changed = [line for line in error.splitlines() if line.startswith(("-  ", "+  "))]
+    assert len(changed) >= 2 and all("allow create" in line for line in changed), error
+    assert any(line.startswith("-") and "allow create, update" in line for line in changed)
+
+
+def test_the_boiler_console_script_is_installed_and_runs_check() -> None:
+    """`./dev setup` installs the package editable: `.venv/bin/boiler` is the CLI."""
+    script = Path(sys.executable).parent / "boiler"
+    assert script.is_file(), f"{script} is missing: run ./dev setup (pip install -e .)"
+    done = subprocess.run(
+        [str(script), "check", "--app", "meeting_room", "--root", str(ROOT)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    helped = subprocess.run([str(script), "--help"], capture_output=True, text=True, timeout=60)
+    assert helped.returncode == 0 and "generate" in helped.stdout and "check" in helped.stdout
 
 
 def test_unknown_app_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:

@@ -1,10 +1,13 @@
 """The ``boiler`` command line: generated files from an app's declarations.
 
-    python -m boiler generate --app meeting_room   # write firestore.rules, indexes, openapi.json
-    python -m boiler check --app meeting_room      # exit 1 if a committed file is out of date
-    python -m boiler reconcile --app meeting_room  # repair views that drifted from the domain
-    python -m boiler migrate --app meeting_room    # bring stored views to each declared version
-    python -m boiler pending --app meeting_room    # finish work failed/killed triggers left
+    boiler generate --app meeting_room   # write firestore.rules, indexes, openapi.json
+    boiler check --app meeting_room      # exit 1 if a committed file is out of date (a diff)
+    boiler reconcile --app meeting_room  # repair views that drifted from the domain
+    boiler migrate --app meeting_room    # bring stored views to each declared version
+    boiler pending --app meeting_room    # finish work failed/killed triggers left
+
+``boiler`` is the package's console script (``./dev setup`` installs it); ``python -m boiler``
+is the same command.
 
 Subcommands live in ``SUBCOMMANDS``; add one with ``@subcommand("name", "help")``.
 Exit codes: 0 success; 1 the job is not done (``check``: a generated file differs;
@@ -15,7 +18,9 @@ usage or declarations.
 from __future__ import annotations
 
 import argparse
+import difflib
 import importlib
+import itertools
 import json
 import sys
 from collections.abc import Callable
@@ -32,6 +37,7 @@ from .rules import generate_rules
 
 RULES_FILE = "firestore.rules"
 INDEXES_FILE = "firestore.indexes.json"
+DIFF_LINES = 60  # of each stale file's diff `check` prints
 OPENAPI_FILE = "openapi.json"  # the HTTP API's document (served by the `api` function)
 
 
@@ -114,12 +120,25 @@ def check(args: argparse.Namespace) -> int:
         for name, content in generated_files(build).items()
         if not (root / name).is_file() or (root / name).read_text() != content
     ]
+    expected = generated_files(build)
     for name in stale:
+        path = root / name
+        committed = path.read_text().splitlines(keepends=True) if path.is_file() else []
+        diff = difflib.unified_diff(
+            committed,
+            expected[name].splitlines(keepends=True),
+            f"{name} (committed)",
+            f"{name} (from the declarations)",
+        )
+        shown = list(itertools.islice(diff, DIFF_LINES))
         print(
-            f"{root / name} differs from what the {build.app.name} declarations generate; "
-            f"run `python -m boiler generate --app {args.app}`",
+            f"{path} differs from what the {build.app.name} declarations generate; "
+            f"run `boiler generate --app {args.app}`",
             file=sys.stderr,
         )
+        sys.stderr.writelines(shown)
+        if len(shown) == DIFF_LINES:
+            print(f"... (diff cut at {DIFF_LINES} lines)", file=sys.stderr)
     return 1 if stale else 0
 
 
