@@ -5,6 +5,7 @@
     boiler reconcile --app meeting_room  # repair views that drifted from the domain
     boiler migrate --app meeting_room    # bring stored views to each declared version
     boiler pending --app meeting_room    # finish work failed/killed triggers left
+    boiler doctor                        # is this machine ready? each problem with its fix
 
 ``boiler`` is the package's console script (``./dev setup`` installs it); ``python -m boiler``
 is the same command.
@@ -47,20 +48,24 @@ class Subcommand:
     help: str
     run: Callable[[argparse.Namespace], int]
     configure: Callable[[argparse.ArgumentParser], None] | None = None
+    needs_app: bool = True  # takes --app (every subcommand but the machine's checks)
 
 
 SUBCOMMANDS: dict[str, Subcommand] = {}
 
 
 def subcommand(
-    name: str, help: str, configure: Callable[[argparse.ArgumentParser], None] | None = None
+    name: str,
+    help: str,
+    configure: Callable[[argparse.ArgumentParser], None] | None = None,
+    needs_app: bool = True,
 ) -> Callable[[Callable[[argparse.Namespace], int]], Callable[[argparse.Namespace], int]]:
     """Register ``boiler <name>``; ``configure`` adds arguments beyond ``--app``/``--root``."""
 
     def register(run: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
         if name in SUBCOMMANDS:
             raise ValueError(f"boiler subcommand {name!r} is registered twice")
-        SUBCOMMANDS[name] = Subcommand(name, help, run, configure)
+        SUBCOMMANDS[name] = Subcommand(name, help, run, configure, needs_app)
         return run
 
     return register
@@ -274,12 +279,27 @@ def redrive_pending(args: argparse.Namespace) -> int:
     return 1 if report.failed else 0
 
 
+@subcommand(
+    "doctor",
+    "check this machine for the local stack and the tests (Python, Java, Node, firebase-tools, "
+    "the emulator, ports); each problem with its fix",
+    needs_app=False,
+)
+def doctor(args: argparse.Namespace) -> int:
+    from .testing.doctor import FAIL, diagnose, report  # dev tooling: not in the deploy bundle
+
+    findings = diagnose(Path(args.root) if args.root else find_root())
+    print(report(findings), end="")
+    return 1 if any(finding.status == FAIL for finding in findings) else 0
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="boiler", description=__doc__.splitlines()[0])
     commands = top.add_subparsers(dest="subcommand", required=True)
     for entry in SUBCOMMANDS.values():
         sub = commands.add_parser(entry.name, help=entry.help)
-        sub.add_argument("--app", required=True, help="module[:attribute] holding the boiler App")
+        if entry.needs_app:
+            sub.add_argument("--app", required=True, help="module[:attribute] holding the App")
         sub.add_argument("--root", help="project directory (default: nearest with firebase.json)")
         if entry.configure is not None:
             entry.configure(sub)
