@@ -164,6 +164,16 @@ class Query:
         # A value that is no document id ("", "a/b", "__x__") names no root: no aggregate.
         return sorted({v for v in values if document_id_problem(v) is None})
 
+    def describe_affected(self) -> str:
+        """How a member's change finds its keys (runtime/tallies.py, ``apply_member``)."""
+        assert self.relation is not None
+        field, op = self.relation.field, self.relation.op
+        held = "the key it holds" if op == "==" else "each key it lists"
+        return (
+            f"{held} in {field} now ({field} {op} KEY), and each key its membership entries "
+            "say it counted in before"
+        )
+
     def matches(self, member: BaseModel) -> bool:
         return all(condition.holds(member) for condition in self.filters)
 
@@ -191,7 +201,12 @@ class AggregateSpec:
     sorted: ClassVar[bool] = False
 
     def describe(self) -> str:
-        return f"{type(self).__name__}({self.query.describe()})"
+        """The declaration, e.g. ``Sum(Query(MeetingCard).where(...), 'num_attending')``."""
+        arguments = [self.query.describe(), *self._arguments()]
+        return f"{type(self).__name__.removesuffix('Spec')}({', '.join(arguments)})"
+
+    def _arguments(self) -> list[str]:
+        return []
 
     def validate(self, owner: type) -> None:
         if self.query.relation is None:
@@ -223,6 +238,9 @@ class SumSpec(AggregateSpec):
 
     field: str = ""
     kind: ClassVar[str] = "sum"
+
+    def _arguments(self) -> list[str]:
+        return [repr(self.field)]
 
     def validate(self, owner: type) -> None:
         super().validate(owner)
@@ -265,6 +283,10 @@ class TopSpec(AggregateSpec):
     fields: tuple[str, ...] = ()
     kind: ClassVar[str] = "top"
     sorted: ClassVar[bool] = True
+
+    def _arguments(self) -> list[str]:
+        named = {"by": self.by, "fields": self.fields}
+        return [str(self.limit), *(f"{name}={value!r}" for name, value in named.items() if value)]
 
     def validate(self, owner: type) -> None:
         super().validate(owner)
@@ -323,6 +345,9 @@ class MinSpec(TopSpec):
 
     field: str = ""
     kind: ClassVar[str] = "min"
+
+    def _arguments(self) -> list[str]:
+        return [repr(self.field)]
 
     def validate(self, owner: type) -> None:
         _field_type(self.query.model, self.field, f"{owner.__name__}.{self.name}")

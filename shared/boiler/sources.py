@@ -74,7 +74,18 @@ class SourceSpec(ABC):
         return self.model.path_template()
 
     def describe(self) -> str:
-        return f"{type(self).__name__.removesuffix('Spec')}({self.model.__name__})"
+        """The declaration, e.g. ``Join(Location, on='location_id')`` (arguments given only)."""
+        arguments = [self.model.__name__] + [
+            f"{field.name}={value!r}"
+            for field in dataclasses.fields(self)
+            if field.name not in ("model", "name", "parent")
+            and (value := getattr(self, field.name)) not in ("", None)
+        ]
+        return f"{type(self).__name__.removesuffix('Spec')}({', '.join(arguments)})"
+
+    def describe_affected(self) -> str:
+        """How ``affected`` finds the aggregates a change of one of its documents affects."""
+        return f"the keys {type(self).__name__}.affected yields"
 
     @abstractmethod
     def validate(self, owner: type, root: RootSpec) -> None:
@@ -135,6 +146,9 @@ class RootSpec(SourceSpec):
     ) -> Iterator[KeyPage]:
         yield [index.key_of(values)], False
 
+    def describe_affected(self) -> str:
+        return f"its own aggregate: the key is the document's id, {self.template.segments[-1]}"
+
 
 # How many documents a Many or Children source may bring into one aggregate unless it declares
 # max=: a record view rebuilds whole, so its cost per event grows with them. Past the bound
@@ -177,6 +191,10 @@ class ChildrenSpec(SourceSpec):
     ) -> Iterator[KeyPage]:
         yield [index.key_of(values)], False  # the root's id is in the child's path
 
+    def describe_affected(self) -> str:
+        key = self.template.segments[-3]
+        return f"its root's aggregate: the key is {key} in the document's path"
+
 
 @dataclass(frozen=True)
 class ReferencedSpec(SourceSpec):
@@ -191,10 +209,6 @@ class ReferencedSpec(SourceSpec):
     @abstractmethod
     def root_field(self) -> str:
         """The field naming the documents (on the root, or on the ``of`` source's documents)."""
-
-    def describe(self) -> str:
-        chained = f", of={self.of!r}" if self.of else ""
-        return f"{type(self).__name__.removesuffix('Spec')}({self.model.__name__}{chained})"
 
     def validate(self, owner: type, root: RootSpec) -> None:
         template = self.template
@@ -260,6 +274,14 @@ class ReferencedSpec(SourceSpec):
         self, document: str, values: Mapping[str, str], index: AggregateIndex
     ) -> Iterator[KeyPage]:
         return index.dependents(document)
+
+    def describe_affected(self) -> str:
+        holder = f"a {self.of} document's" if self.of else "the root's"
+        return (
+            f"the aggregates whose records list the document in deps ({holder} "
+            f"{self.root_field} named it at their last build): an array-contains query on the "
+            "records, a page at a time"
+        )
 
     def _models(
         self, root: DomainModel, root_path: str, documents: Mapping[str, Fields]
