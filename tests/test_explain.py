@@ -127,3 +127,16 @@ def test_an_unknown_view_is_an_error_listing_the_views() -> None:
         explain(BUILD, "MeetingSessions")
     assert raised.value.code == "unknown-view"
     assert "MeetingSession, MeetingCard, Agenda, LocationBoard" in str(raised.value)
+
+
+def test_the_boiler_command_prints_the_explanation_and_refuses_unknown_views(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from boiler.cli import main
+
+    assert main(["explain", "--app", "meeting_room", "MeetingSession"]) == 0
+    assert capsys.readouterr().out == explain(compile_app(app), "MeetingSession")
+    assert main(["explain", "--app", "meeting_room", "Nope"]) == 2
+    error = capsys.readouterr().err
+    assert "[unknown-view]" in error
+    assert "MeetingSession, MeetingCard, Agenda, LocationBoard" in error

@@ -140,7 +140,7 @@ def may_list(
     if access is None:
         return False
     return any(
-        _holds_for_every_document(alternative, id_wildcard)
+        holds_for_every_document(alternative, id_wildcard)
         and allowed(
             Access((alternative,)),
             model=model,
@@ -154,7 +154,10 @@ def may_list(
     )
 
 
-def _holds_for_every_document(alternative: tuple[Condition, ...], id_wildcard: str | None) -> bool:
+def holds_for_every_document(alternative: tuple[Condition, ...], id_wildcard: str | None) -> bool:
+    """Whether ``alternative`` can be decided without a document's fields or its id
+    (``{id_wildcard}``): the only kind that can allow a plain list."""
+
     def per_document(source: PathParam | FieldValue | AuthUid) -> bool:
         return isinstance(source, FieldValue) or (
             isinstance(source, PathParam) and source.name == id_wildcard

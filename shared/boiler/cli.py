@@ -5,6 +5,7 @@
     boiler reconcile --app meeting_room  # repair views that drifted from the domain
     boiler migrate --app meeting_room    # bring stored views to each declared version
     boiler pending --app meeting_room    # finish work failed/killed triggers left
+    boiler explain --app meeting_room MeetingSession  # sources, functions, rules of a view
     boiler doctor                        # is this machine ready? each problem with its fix
 
 ``boiler`` is the package's console script (``./dev setup`` installs it); ``python -m boiler``
@@ -277,6 +278,23 @@ def redrive_pending(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     return 1 if report.failed else 0
+
+
+def _explain_options(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument("view", help="the view model's class name, e.g. MeetingSession")
+
+
+@subcommand(
+    "explain",
+    "what feeds a view, the functions generated for it, how a change finds its views, "
+    "and the rules that guard it",
+    _explain_options,
+)
+def explain_view(args: argparse.Namespace) -> int:
+    from .explain import explain
+
+    print(explain(compile_app(load_app(args.app)), args.view), end="")
+    return 0
 
 
 @subcommand(

@@ -32,7 +32,7 @@ from .access import (
     UidInPath,
     firestore_field,
 )
-from .access_evaluator import _holds_for_every_document  # may_list's own test, not a copy
+from .access_evaluator import holds_for_every_document  # may_list's own test
 from .aggregates import Query
 from .compiler import Build, TriggerSpec
 from .errors import BoilerError
@@ -234,7 +234,7 @@ def _readers(view: type[ViewModel]) -> list[str]:
     listing = [
         alternative
         for alternative in access.alternatives
-        if _holds_for_every_document(alternative, spec.template.id_wildcard)
+        if holds_for_every_document(alternative, spec.template.id_wildcard)
     ]
     if listing:
         who = "; or ".join(_alternative_words(alternative, view) for alternative in listing)
