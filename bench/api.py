@@ -29,7 +29,7 @@ from google.cloud import firestore
 from meeting_room import MeetingSession
 
 from . import domain
-from .stack import ROOT_SOURCES, BenchSuite, serving
+from .stack import BenchSuite, generated_codebase, serving
 
 ROOT = Path(__file__).resolve().parent.parent
 KINDS = ("api", "api_304", "plain", "floor")
@@ -53,20 +53,8 @@ def codebase() -> str:
 
     No triggers: nothing writes while the GETs are timed, and the app's triggers would only
     add workers that start during seeding."""
-    source = Path(".boiler") / "run" / "api-bench"
-    directory = ROOT / source
-    directory.mkdir(parents=True, exist_ok=True)
-    (directory / "main.py").write_text(
-        CODEBASE_MAIN.format(shared=str(ROOT / "shared"), root=str(ROOT))
-    )
-    (directory / "requirements.txt").write_text(
-        (ROOT / "functions" / "requirements.txt").read_text()
-    )
-    venv = directory / "venv"
-    if not venv.exists():
-        venv.symlink_to(ROOT / "functions" / "venv")
-    ROOT_SOURCES["api-bench"] = str(source)
-    return "api-bench"
+    main = CODEBASE_MAIN.format(shared=str(ROOT / "shared"), root=str(ROOT))
+    return generated_codebase("api-bench", main)
 
 
 def seed(client: firestore.Client, participants: int) -> str:

@@ -25,7 +25,7 @@ from typing import Any
 from google.cloud import firestore
 
 from . import domain
-from .stack import ROOT_SOURCES, BenchSuite, serving
+from .stack import BenchSuite, generated_codebase, serving
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -80,18 +80,8 @@ globals().update(export_functions(sessions))
 
 def sessions_codebase() -> str:
     """A codebase of the meeting-room app with only the measured view (see the docstring)."""
-    source = Path(".boiler") / "run" / "freshness-boiler"
-    directory = ROOT / source
-    directory.mkdir(parents=True, exist_ok=True)
-    (directory / "main.py").write_text(SESSIONS_MAIN.format(shared=str(ROOT / "shared")))
-    (directory / "requirements.txt").write_text(
-        (ROOT / "functions" / "requirements.txt").read_text()
-    )
-    venv = directory / "venv"
-    if not venv.exists():
-        venv.symlink_to(ROOT / "functions" / "venv")
-    ROOT_SOURCES["boiler-sessions"] = str(source)
-    return "boiler-sessions"
+    main = SESSIONS_MAIN.format(shared=str(ROOT / "shared"))
+    return generated_codebase("boiler-sessions", main)
 
 
 def measure(

@@ -88,3 +88,21 @@ def serving(suite: EmulatorSuite) -> Iterator[EmulatorSuite]:
             else:
                 os.environ[name] = value
         suite.stop(timeout=3)
+
+
+def generated_codebase(variant: str, main_source: str) -> str:
+    """A functions codebase under .boiler/run/<variant> whose main.py is ``main_source``, with
+    the deployed requirements and functions/venv; registered as ``variant``, which it returns."""
+    root = Path(__file__).resolve().parent.parent
+    source = Path(".boiler") / "run" / variant
+    directory = root / source
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "main.py").write_text(main_source)
+    (directory / "requirements.txt").write_text(
+        (root / "functions" / "requirements.txt").read_text()
+    )
+    venv = directory / "venv"
+    if not venv.exists():
+        venv.symlink_to(root / "functions" / "venv")
+    ROOT_SOURCES[variant] = str(source)
+    return variant

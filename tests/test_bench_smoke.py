@@ -302,38 +302,14 @@ def test_the_cold_start_modules_with_and_without_the_api(tmp_path: Path) -> None
     assert "HTTP API" not in text and math.isnan(derived["coldstart"]["api_share"])
 
 
-def _id_token(uid: str, project: str) -> str:
-    """An unsigned ID token shaped like the Auth emulator's: firebase-admin accepts it while
-    FIREBASE_AUTH_EMULATOR_HOST is set (it checks the claims, no signature; it sends nothing)."""
-    import base64
-    import json
-    import time
-
-    def b64(value: dict[str, Any]) -> str:
-        return base64.urlsafe_b64encode(json.dumps(value).encode()).rstrip(b"=").decode()
-
-    now = int(time.time())
-    claims = {
-        "iss": f"https://securetoken.google.com/{project}",
-        "aud": project,
-        "sub": uid,
-        "user_id": uid,
-        "iat": now - 10,
-        "auth_time": now - 10,
-        "exp": now + 3600,
-        "firebase": {"sign_in_provider": "custom", "identities": {}},
-    }
-    return f"{b64({'alg': 'none', 'typ': 'JWT'})}.{b64(claims)}."
-
-
 def test_the_api_baseline_answers_as_the_api(firestore: Any, monkeypatch: Any) -> None:
     """The hand-written ``plain_get`` returns the API's JSON for the caller's own view and
     refuses what the API refuses (another user's view, no token, a bad token, no document)."""
     import flask
-    from boiler.api import caller
     from boiler.api.http import HttpApi, HttpRequest
     from boiler.api.service import Service
     from boiler.compiler import compile_app
+    from boiler.testing.rest import unsigned_token
     from meeting_room import app
 
     from bench import api as api_bench
@@ -355,13 +331,13 @@ def test_the_api_baseline_answers_as_the_api(firestore: Any, monkeypatch: Any) -
             return plain.plain_get(flask.request)
 
     def token(user: str) -> str:
-        return f"Bearer {_id_token(user, plain.admin_app().project_id)}"
+        return f"Bearer {unsigned_token(user, plain.admin_app().project_id)}"
 
     answer = HttpApi(compile_app(app), service=Service(firestore)).handle(
         HttpRequest(
             "GET",
             f"/v1/{document}",
-            headers={"authorization": f"Bearer {_id_token(uid, caller._admin_app().project_id)}"},
+            headers={"authorization": token(uid)},
         )
     )
     mine = plain_get(f"/{document}", token(uid))
