@@ -763,6 +763,27 @@ def plot(results: dict[str, Any], directory: Path) -> list[Path]:
         plt.close(fig)
         written.append(path)
 
+    def cdf(
+        series: dict[str, list[float]],
+        xlabel: str,
+        ylabel: str,
+        title: str,
+        name: str,
+        legend_size: float | None = None,
+    ) -> None:
+        """One cumulative distribution per series (empty series are left out)."""
+        fig, ax = plt.subplots(figsize=(7, 4))
+        for label, values in series.items():
+            ordered = sorted(values)
+            if ordered:
+                ax.plot(ordered, [(i + 1) / len(ordered) for i in range(len(ordered))], label=label)
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylabel)
+        ax.set_title(title)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=legend_size)
+        save(fig, name)
+
     if "freshness" in results:
         variants = results["freshness"]["variants"]
         series = {
@@ -771,31 +792,24 @@ def plot(results: dict[str, Any], directory: Path) -> list[Path]:
             "baseline": variants["baseline"]["view_ms"],
             "boiler": variants["boiler"]["view_ms"],
         }
-        fig, ax = plt.subplots(figsize=(7, 4))
-        for label, values in series.items():
-            ordered = sorted(values)
-            if ordered:
-                ax.plot(ordered, [(i + 1) / len(ordered) for i in range(len(ordered))], label=label)
-        ax.set_xlabel("write -> listener sees it (ms)")
-        ax.set_ylabel("fraction of writes")
-        ax.set_title("Freshness through the functions emulator (CDF)")
-        ax.grid(alpha=0.3)
-        ax.legend()
-        save(fig, "freshness.png")
+        cdf(
+            series,
+            "write -> listener sees it (ms)",
+            "fraction of writes",
+            "Freshness through the functions emulator (CDF)",
+            "freshness.png",
+        )
 
     if "api" in results:
         samples = results["api"]["samples_ms"]
-        fig, ax = plt.subplots(figsize=(7, 4))
-        for kind, label, _ in API_ROWS:
-            ordered = sorted(samples[kind])
-            if ordered:
-                ax.plot(ordered, [(i + 1) / len(ordered) for i in range(len(ordered))], label=label)
-        ax.set_xlabel("GET of one view document, client-side (ms)")
-        ax.set_ylabel("fraction of requests")
-        ax.set_title("HTTP API through the functions emulator (CDF)")
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
-        save(fig, "api.png")
+        cdf(
+            {label: samples[kind] for kind, label, _ in API_ROWS},
+            "GET of one view document, client-side (ms)",
+            "fraction of requests",
+            "HTTP API through the functions emulator (CDF)",
+            "api.png",
+            legend_size=8,
+        )
 
     if "cost" in results:
         cost = results["cost"]
