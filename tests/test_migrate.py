@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from boiler import App, BoilerError, DeclarationError, ViewModel, uid_in_path
 from boiler.cli import main
-from boiler.runtime import migrate as migrate_module
+from boiler.runtime import key_walk
 from boiler.runtime.migrate import (
     ALREADY,
     INCOMPLETE,
@@ -112,13 +112,13 @@ def _progress(db: firestore.Client, view: str) -> dict[str, Any]:
 def _spy(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
     """The key batches migrate hands to reconcile."""
     calls: list[list[str]] = []
-    real = migrate_module.reconcile
+    real = key_walk.reconcile
 
-    def recording(view: Any, client: Any, keys: Any = None) -> Any:
+    def recording(view: Any, client: Any, keys: Any = None, **options: Any) -> Any:
         calls.append(list(keys))
-        return real(view, client, keys=keys)
+        return real(view, client, keys, **options)
 
-    monkeypatch.setattr(migrate_module, "reconcile", recording)
+    monkeypatch.setattr(key_walk, "reconcile", recording)
     return calls
 
 

@@ -23,7 +23,7 @@ reads again, so reconcile never deletes or overwrites views it did not see.
 from __future__ import annotations
 
 import traceback
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -92,7 +92,7 @@ def _documents(query: Any) -> Iterator[Any]:
 
 
 def aggregate_keys(
-    view: type[ViewModel], client: firestore.Client, views: dict[str, set[str]]
+    view: type[ViewModel], client: firestore.Client, views: Mapping[str, set[str]]
 ) -> list[str]:
     """Keys of every root document, every record and every stored view, sorted."""
     spec = view.spec()
@@ -108,9 +108,14 @@ def reconcile(
     client: firestore.Client,
     keys: Iterable[str] | None = None,
     *,
+    stored: Mapping[str, set[str]] | None = None,
     before_commit: Callable[[str], None] | None = None,
 ) -> ReconcileReport:
     """Repair every aggregate of ``view`` (or only ``keys``); see the module docstring.
+
+    ``stored`` (``existing_views``' answer, listed once by a caller walking many batches of
+    keys) spares listing every stored view of ``view`` again for each batch. Each attempt
+    reads its candidates again, so a view created or deleted since the listing is seen.
 
     ``before_commit(key)`` (tests only) runs after each attempt's writes are staged, just
     before they are sent: a test rebuilds the aggregate there to race the commit.
@@ -120,10 +125,10 @@ def reconcile(
     if is_tally_view(view):  # an aggregate view: runtime/tally_rebuild.py (imports this module)
         from .tally_rebuild import rebuild_tallies
 
-        return rebuild_tallies(view, client, keys)
+        return rebuild_tallies(view, client, keys, stored=stored)
     builder = AggregateBuilder(view, client, origin={"function": "reconcile"})
     report = ReconcileReport(view.spec().name)
-    stored_views = existing_views(view, client)
+    stored_views = existing_views(view, client) if stored is None else stored
     for key in keys if keys is not None else aggregate_keys(view, client, stored_views):
         report.aggregates += 1
         try:

@@ -12,7 +12,7 @@ it is the repair and backfill path, never an event's::
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from google.cloud import firestore
 
@@ -55,12 +55,18 @@ def tally_keys(builder: TallyBuilder, stored_views: Iterable[str]) -> list[str]:
 
 
 def rebuild_tallies(
-    view: type[ViewModel], client: firestore.Client, keys: Iterable[str] | None = None
+    view: type[ViewModel],
+    client: firestore.Client,
+    keys: Iterable[str] | None = None,
+    *,
+    stored: Mapping[str, set[str]] | None = None,
 ) -> ReconcileReport:
-    """Bring every aggregate of ``view`` (or only ``keys``) in step with the domain."""
+    """Bring every aggregate of ``view`` (or only ``keys``) in step with the domain;
+    ``stored`` as ``reconcile``'s."""
     builder = TallyBuilder(view, client, origin={"function": "reconcile"})
     report = ReconcileReport(builder.spec.name)
-    stored = existing_views(view, client)
+    if stored is None:
+        stored = existing_views(view, client)
     for key in keys if keys is not None else tally_keys(builder, stored):
         report.aggregates += 1
         try:
