@@ -36,7 +36,7 @@ from typing import Any
 import pytest
 import yaml
 from boiler import compile_app
-from boiler.runtime import durable
+from boiler.runtime import durable, rebuild_distributed
 from boiler.testing import free_port, wait_until
 from meeting_room import app
 
@@ -542,11 +542,12 @@ def test_the_manifest_has_exactly_the_compiled_functions_with_their_triggers(
     firestore = {t.name: ("written", t.document) for t in build.triggers}
     firestore |= {c.name: ("created", c.document) for c in build.commands}
     assert len(firestore) == len(build.triggers) + len(build.commands)  # names are unique
-    assert set(endpoints) == set(firestore) | {durable.TASK_FUNCTION, "api"}
+    tasks = {durable.TASK_FUNCTION, rebuild_distributed.TASK_FUNCTION}
+    assert set(endpoints) == set(firestore) | tasks | {"api"}
 
     kinds = ("eventTrigger", "taskQueueTrigger", "httpsTrigger", "callableTrigger")
     expected_kind = {name: "eventTrigger" for name in firestore}
-    expected_kind |= {durable.TASK_FUNCTION: "taskQueueTrigger", "api": "httpsTrigger"}
+    expected_kind |= {name: "taskQueueTrigger" for name in tasks} | {"api": "httpsTrigger"}
     for name, endpoint in endpoints.items():
         assert endpoint["entryPoint"] == name and endpoint["platform"] == "gcfv2"
         assert "runtime" not in endpoint  # the CLI takes it from firebase.json
@@ -568,6 +569,11 @@ def test_the_manifest_has_exactly_the_compiled_functions_with_their_triggers(
         "minBackoffSeconds": durable.TASK_MIN_BACKOFF_SECONDS,
         "maxBackoffSeconds": durable.TASK_MAX_BACKOFF_SECONDS,
     }
+    shards = endpoints[rebuild_distributed.TASK_FUNCTION]
+    assert shards["taskQueueTrigger"]["rateLimits"]["maxConcurrentDispatches"] == (
+        rebuild_distributed.SHARD_CONCURRENCY
+    )
+    assert shards["timeoutSeconds"] == 540
     assert endpoints["api"]["httpsTrigger"] == {}
     assert {a["api"] for a in manifest["requiredAPIs"]} == {"cloudtasks.googleapis.com"}
 

@@ -5,6 +5,7 @@
     boiler reconcile --app meeting_room  # repair views that drifted from the domain
     boiler migrate --app meeting_room    # bring stored views to each declared version
     boiler pending --app meeting_room    # finish work failed/killed triggers left
+    boiler rebuild --app meeting_room [MeetingCard]  # backfill views from the domain, resumably
     boiler explain --app meeting_room MeetingSession  # sources, functions, rules of a view
     boiler doctor                        # is this machine ready? each problem with its fix
 
@@ -278,6 +279,105 @@ def redrive_pending(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     return 1 if report.failed else 0
+
+
+def _rebuild_options(sub: argparse.ArgumentParser) -> None:
+    from .runtime.key_walk import DEFAULT_BATCH, MAX_BATCH
+    from .runtime.rebuild_distributed import DEFAULT_SHARD_KEYS, MAX_SHARD_KEYS
+
+    def between(low: int, high: int) -> Callable[[str], int]:
+        def parse(text: str) -> int:
+            if not text.isdigit() or not low <= int(text) <= high:
+                raise argparse.ArgumentTypeError(f"expected {low}..{high}, got {text!r}")
+            return int(text)
+
+        return parse
+
+    sub.add_argument("views", nargs="*", metavar="VIEW", help="view models (default: every one)")
+    sub.add_argument("--project", help="Firebase project id (default: GCLOUD_PROJECT)")
+    sub.add_argument(
+        "--batch",
+        type=between(1, MAX_BATCH),
+        default=DEFAULT_BATCH,
+        help=f"keys per progress commit (1..{MAX_BATCH}, default {DEFAULT_BATCH})",
+    )
+    sub.add_argument(
+        "--restart", action="store_true", help="abandon an unfinished run and start over"
+    )
+    sub.add_argument(
+        "--distributed",
+        action="store_true",
+        help="shard the keys over the boilerRebuild task-queue function (deployed, or the "
+        "running emulators) and wait for the shards",
+    )
+    sub.add_argument(
+        "--shard-keys",
+        type=between(1, MAX_SHARD_KEYS),
+        default=DEFAULT_SHARD_KEYS,
+        help=f"keys per shard with --distributed (default {DEFAULT_SHARD_KEYS})",
+    )
+    sub.add_argument(
+        "--timeout",
+        type=float,
+        default=3600.0,
+        help="seconds to wait for the shards with --distributed; rerun to go on waiting",
+    )
+
+
+@subcommand(
+    "rebuild",
+    "rebuild views from the domain after a declaration change, or to repair them: resumable "
+    "(rerun after an interruption), with progress and counts; --distributed shards the work",
+    _rebuild_options,
+)
+def rebuild_views(args: argparse.Namespace) -> int:
+    from .progress import progress_bar
+    from .runtime import rebuild_distributed as sharded
+    from .runtime.migrate import in_dependency_order
+    from .runtime.rebuild import REBUILT, rebuild
+
+    build = compile_app(load_app(args.app))
+    chosen = {build.view(name) for name in args.views}  # unknown names: exit 2, naming them
+    client = _client(args)
+    unfinished = 0
+    for view in in_dependency_order(build):  # an aggregate view after the views it reads
+        if chosen and view not in chosen:
+            continue
+        name = view.spec().name
+        with progress_bar(name) as advance:
+            if args.distributed:
+                run = sharded.plan(view, client, shard_keys=args.shard_keys, restart=args.restart)
+                sharded.enqueue(run)
+                report: Any = sharded.wait(
+                    client,
+                    run,
+                    timeout=args.timeout,
+                    progress=lambda r: advance(r.aggregates, r.total),
+                )
+            else:
+                report = rebuild(
+                    view,
+                    client,
+                    batch=args.batch,
+                    restart=args.restart,
+                    progress=lambda r: advance(r.aggregates, r.total),
+                )
+                advance(report.aggregates, report.total)
+        print(report.summary())
+        for failure in report.failures:
+            print(
+                f"boiler rebuild: {name}/{failure['key']} not rebuilt: {failure['error']}",
+                file=sys.stderr,
+            )
+        if report.status != REBUILT:
+            unfinished += 1
+    if unfinished:
+        print(
+            f"boiler rebuild: {unfinished} view(s) not finished (failures listed above, or "
+            "shards still running); fix the cause and run the same command again: it resumes",
+            file=sys.stderr,
+        )
+    return 1 if unfinished else 0
 
 
 def _explain_options(sub: argparse.ArgumentParser) -> None:

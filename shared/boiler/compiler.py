@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from .aggregates import Query
 from .app import App
 from .commands import Command, check_access
-from .errors import DeclarationError
+from .errors import BoilerError, DeclarationError
 from .naming import to_snake
 from .paths import PathTemplate
 from .runtime import bookkeeping
@@ -58,6 +58,18 @@ class Build:
             if trigger.name == name:
                 return trigger
         raise KeyError(name)
+
+    def view(self, name: str) -> type[ViewModel]:
+        """The app's view model named ``name``; ``BoilerError`` (``unknown-view``) naming
+        the app's views otherwise."""
+        views = {view.spec().name: view for view in self.app.views}
+        if name not in views:
+            raise BoilerError(
+                f"no view named {name!r} in the app {self.app.name!r}; "
+                f"its views: {', '.join(views) or 'none'}",
+                code="unknown-view",
+            )
+        return views[name]
 
 
 def compile_app(app: App) -> Build:

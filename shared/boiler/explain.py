@@ -35,7 +35,6 @@ from .access import (
 from .access_evaluator import holds_for_every_document  # may_list's own test
 from .aggregates import Query
 from .compiler import Build, TriggerSpec
-from .errors import BoilerError
 from .rules import render_access
 from .runtime import bookkeeping
 from .runtime.tallies import MEMBERS, TALLIES, is_tally_view
@@ -52,14 +51,7 @@ def explain(build: Build, view_name: str) -> str:
     >>> "meeting_session_on_ticket" in explain(compile_app(app), "MeetingSession")
     True
     """
-    views = {view.spec().name: view for view in build.app.views}
-    view = views.get(view_name)
-    if view is None:
-        raise BoilerError(
-            f"no view named {view_name!r} in the app {build.app.name!r}; "
-            f"its views: {', '.join(views) or 'none'}",
-            code="unknown-view",
-        )
+    view = build.view(view_name)
     triggers = [trigger for trigger in build.triggers if trigger.view is view]
     sections = [
         _view(view),

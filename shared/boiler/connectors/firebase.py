@@ -22,8 +22,9 @@ from firebase_functions.options import RateLimits, RetryConfig
 
 from ..app import App
 from ..compiler import Build, CommandTriggerSpec, TriggerSpec, compile_app
-from ..runtime import durable
+from ..runtime import durable, rebuild_distributed
 from ..runtime.bookkeeping import PendingWork
+from ..runtime.client import firestore_client
 from ..runtime.command_runner import CommandRunner
 from ..runtime.options import Options
 from ..runtime.redrive import redrive
@@ -41,6 +42,8 @@ def export_functions(app: App, options: Options | None = None) -> dict[str, Call
     functions.update({spec.name: command_trigger(spec, options) for spec in build.commands})
     if build.triggers or build.commands:
         functions[durable.TASK_FUNCTION] = redrive_task(build, options)
+    if build.app.views:
+        functions[rebuild_distributed.TASK_FUNCTION] = rebuild_task(build)
     return functions
 
 
@@ -65,6 +68,22 @@ def redrive_task(build: Build, options: Options | None = None) -> Callable[..., 
             max_backoff_seconds=durable.TASK_MAX_BACKOFF_SECONDS,
         ),
         rate_limits=RateLimits(max_concurrent_dispatches=10),
+    )(handler)
+
+
+def rebuild_task(build: Build) -> Callable[..., Any]:
+    """``boiler rebuild --distributed``'s task-queue function: reconciles one shard of a
+    view's keys (runtime/rebuild_distributed.py). Raising makes Cloud Tasks retry the shard;
+    reconcile is state-based, so a retry or a duplicate delivery is harmless."""
+
+    def handler(request: tasks_fn.CallableRequest[Any]) -> None:
+        rebuild_distributed.run_shard(build, request.data, firestore_client())
+
+    handler.__name__ = handler.__qualname__ = rebuild_distributed.TASK_FUNCTION
+    return tasks_fn.on_task_dispatched(
+        retry_config=RetryConfig(max_attempts=5, min_backoff_seconds=5, max_backoff_seconds=300),
+        rate_limits=RateLimits(max_concurrent_dispatches=rebuild_distributed.SHARD_CONCURRENCY),
+        timeout_sec=540,
     )(handler)
 
 

@@ -44,7 +44,8 @@ ERRORS = "_boilerErrors"  # invalid documents and other failures a developer mus
 PENDING = "_boilerPending"  # work handed to the durable path
 ORDER = "_boilerCommandOrder"  # per (command type, target): the last applied command
 MIGRATIONS = "_boilerMigrations"  # per view model: its migration's version, cursor and counts
-INTERNAL_COLLECTIONS = (AGGREGATES, LEDGER, ERRORS, PENDING, ORDER, MIGRATIONS)
+REBUILDS = "_boilerRebuilds"  # per view model: its last rebuild's run, cursor or shards, counts
+INTERNAL_COLLECTIONS = (AGGREGATES, LEDGER, ERRORS, PENDING, ORDER, MIGRATIONS, REBUILDS)
 
 LEDGER_TTL = dt.timedelta(days=7)
 TTL_FIELD = "expireAt"

@@ -1,0 +1,354 @@
+"""A rebuild sharded over the ``boilerRebuild`` task-queue function, for more keys than one
+machine should walk: Cloud Tasks spreads the shards over function instances.
+
+The caller (``boiler rebuild --distributed``) lists the view's keys and stored documents once,
+splits them into shards, records each shard, enqueues one task per shard and waits::
+
+    run = plan(MeetingCard, client)              # shards recorded (or an unfinished run found)
+    enqueue(run)                                 # one task per shard not done yet
+    report = wait(client, run, timeout=3600)     # counts summed from the shard documents
+
+Progress lives beside the local rebuild's (runtime/rebuild.py): ``_boilerRebuilds/{View}``
+holds ``run``, ``mode: "distributed"``, ``shards``, ``total``; each shard is
+``_boilerRebuilds/{View}/_boilerShards/{index}`` with ``run``, ``keys``, ``paths`` (the stored
+view documents of those keys, so no task lists the whole view again; ``None`` when they would
+not fit in the document) and, once its task ran, ``state`` (``done``, or ``failed`` with
+``failures``) and ``counts``. A task reconciles its keys (state-based, so a duplicate delivery
+or a live trigger beside it is harmless) and records the outcome; a task that raises is
+retried by Cloud Tasks. Running the command again resumes: it enqueues the shards of the
+unfinished run that are not done (failed ones included), and waits.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from google.api_core import exceptions as gexc
+from google.cloud import firestore
+
+from ..errors import BoilerError
+from ..views import ViewModel
+from . import log
+from .key_walk import stored_views_and_keys
+from .rebuild import (
+    DISTRIBUTED,
+    INCOMPLETE,
+    REBUILT,
+    concurrent_error,
+    new_run_id,
+    rebuild_ref,
+    unfinished,
+)
+from .reconcile import reconcile
+
+if TYPE_CHECKING:
+    from ..compiler import Build
+
+TASK_FUNCTION = "boilerRebuild"
+SHARDS = "_boilerShards"
+DEFAULT_SHARD_KEYS = 200  # keys per task: well inside a task's time limit at ~10 ms a key
+MAX_SHARD_KEYS = 5000
+SHARD_BYTES = 400_000  # keys and paths per shard document (the limit is 1 MiB)
+SHARD_CONCURRENCY = 20  # shards at once: Firestore's write ramp, not instances, is the limit
+DONE, FAILED = "done", "failed"
+POLL_SECONDS = 0.5  # how often `wait` reads the shard documents
+
+
+@dataclass
+class ShardedRun:
+    """One distributed rebuild run: which shards it has and which still need a task."""
+
+    view: str
+    run: str
+    shards: int
+    total: int
+    to_enqueue: list[str]
+    resumed: bool
+
+
+@dataclass
+class DistributedReport:
+    """Counts summed over a distributed run's shard documents."""
+
+    view: str
+    run: str
+    resumed: bool = False
+    status: str = INCOMPLETE
+    shards: int = 0
+    shards_done: int = 0
+    total: int = 0
+    aggregates: int = 0
+    rewritten: int = 0
+    deleted: int = 0
+    held_back: int = 0
+    failures: list[dict[str, str]] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def failed(self) -> int:
+        return len(self.failures)
+
+    def summary(self) -> str:
+        how = "resumed" if self.resumed else "new run"
+        return (
+            f"{self.view}: {self.status} ({how} {self.run}, distributed), "
+            f"{self.shards_done}/{self.shards} shards, {self.aggregates}/{self.total} "
+            f"aggregates, {self.rewritten} views rewritten, {self.deleted} deleted, "
+            f"{self.held_back} held back, {self.failed} failed"
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "view": self.view,
+            "run": self.run,
+            "mode": DISTRIBUTED,
+            "status": self.status,
+            "resumed": self.resumed,
+            "shards": self.shards,
+            "shardsDone": self.shards_done,
+            "total": self.total,
+            "aggregates": self.aggregates,
+            "rewritten": self.rewritten,
+            "deleted": self.deleted,
+            "heldBack": self.held_back,
+            "failed": self.failed,
+            "failures": self.failures,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+def shards_of(client: firestore.Client, view: str) -> firestore.CollectionReference:
+    return rebuild_ref(client, view).collection(SHARDS)
+
+
+def split(
+    keys: list[str], stored: Mapping[str, set[str]], shard_keys: int
+) -> Iterator[tuple[list[str], dict[str, list[str]] | None]]:
+    """Consecutive keys with their stored view paths, at most ``shard_keys`` keys and about
+    ``SHARD_BYTES`` per shard; a key whose paths alone are too many goes alone, paths None."""
+    chunk: list[str] = []
+    paths: dict[str, list[str]] = {}
+    size = 0
+    for key in keys:
+        mine = sorted(stored.get(key, ()))
+        weight = len(key) + sum(len(path) + 4 for path in mine) + 8
+        if weight > SHARD_BYTES:
+            if chunk:
+                yield chunk, paths
+                chunk, paths, size = [], {}, 0
+            yield [key], None  # its task lists the view's documents itself
+            continue
+        if chunk and (len(chunk) == shard_keys or size + weight > SHARD_BYTES):
+            yield chunk, paths
+            chunk, paths, size = [], {}, 0
+        chunk.append(key)
+        if mine:
+            paths[key] = mine
+        size += weight
+    if chunk:
+        yield chunk, paths
+
+
+def plan(
+    view: type[ViewModel],
+    client: firestore.Client,
+    *,
+    shard_keys: int = DEFAULT_SHARD_KEYS,
+    restart: bool = False,
+) -> ShardedRun:
+    """The run to drive: the unfinished distributed run of ``view`` (its shards not done),
+    or a new one with every key recorded in shards."""
+    if not 1 <= shard_keys <= MAX_SHARD_KEYS:
+        raise ValueError(f"shard_keys must be between 1 and {MAX_SHARD_KEYS}, got {shard_keys}")
+    name = view.spec().name
+    ref = rebuild_ref(client, name)
+    snapshot = ref.get()
+    stored_run = None if restart else unfinished(snapshot, DISTRIBUTED)
+    if stored_run is not None:
+        run = str(stored_run["run"])
+        pending = [
+            shard.id
+            for shard in shards_of(client, name).where("run", "==", run).stream()
+            if (shard.to_dict() or {}).get("state") != DONE
+        ]
+        total, shards = int(stored_run.get("total", 0)), int(stored_run.get("shards", 0))
+        return ShardedRun(name, run, shards, total, sorted(pending, key=int), resumed=True)
+    run = new_run_id()
+    for old in shards_of(client, name).list_documents():
+        old.delete()
+    stored, keys = stored_views_and_keys(view, client)
+    pieces = list(split(keys, stored, shard_keys))
+    batch, staged = client.batch(), 0
+    for index, (piece, paths) in enumerate(pieces):
+        entry = {"run": run, "keys": piece, "paths": paths, "state": "queued"}
+        batch.set(shards_of(client, name).document(str(index)), entry)
+        staged += 1
+        if staged == 400:
+            batch.commit()
+            batch, staged = client.batch(), 0
+    document = {
+        "view": name,
+        "run": run,
+        "mode": DISTRIBUTED,
+        "shards": len(pieces),
+        "total": len(keys),
+        "cursor": None,
+        "counts": {},
+        "startedAt": firestore.SERVER_TIMESTAMP,
+        "finishedAt": None,
+        "updatedAt": firestore.SERVER_TIMESTAMP,
+    }
+    # Guarded like the local walk's progress: a second planner at once stops here.
+    if snapshot.exists:
+        option = client.write_option(last_update_time=snapshot.update_time)
+        batch.update(ref, document, option=option)
+    else:
+        batch.create(ref, document)
+    try:
+        batch.commit()
+    except (gexc.FailedPrecondition, gexc.AlreadyExists) as error:
+        raise concurrent_error(name, ref)() from error
+    ids = [str(index) for index in range(len(pieces))]
+    return ShardedRun(name, run, len(pieces), len(keys), ids, resumed=False)
+
+
+def enqueue(run: ShardedRun) -> int:
+    """One ``boilerRebuild`` task per shard not done; the number enqueued."""
+    if os.environ.get("FIRESTORE_EMULATOR_HOST") and not os.environ.get(
+        "CLOUD_TASKS_EMULATOR_HOST"
+    ):
+        raise BoilerError(
+            "rebuild --distributed hands shards to the boilerRebuild task queue, and no tasks "
+            "emulator is set (CLOUD_TASKS_EMULATOR_HOST) beside FIRESTORE_EMULATOR_HOST: run it "
+            "against the running stack (`./dev up` prints both variables) or without "
+            "--distributed",
+            code="task-queue-unavailable",
+        )
+    from firebase_admin import functions as admin_functions
+
+    from .durable import _admin_app
+
+    queue = admin_functions.task_queue(TASK_FUNCTION, app=_admin_app())
+    for shard in run.to_enqueue:
+        payload = {"view": run.view, "run": run.run, "shard": shard}
+        try:
+            queue.enqueue({"data": payload})
+        except Exception as error:
+            raise BoilerError(
+                f"rebuild {run.view}: could not enqueue shard {shard} on {TASK_FUNCTION}: "
+                f"{error}. Is {TASK_FUNCTION} deployed (firebase deploy --only functions)? "
+                "Run the command again to resume: shards already done are not redone",
+                code="task-queue-unavailable",
+            ) from error
+    return len(run.to_enqueue)
+
+
+def run_shard(build: Build, data: Mapping[str, Any], client: firestore.Client) -> str:
+    """The task's work: reconcile one shard's keys and record the outcome on its document.
+    Returns what happened (``done``, ``failed``, ``already``, ``obsolete``)."""
+    try:
+        views = {view.spec().name: view for view in build.app.views}
+        view, run, shard = views[str(data["view"])], str(data["run"]), str(data["shard"])
+    except (KeyError, TypeError) as error:  # nothing to retry: the payload is not ours
+        log.error("boiler.rebuild_shard_invalid", payload=json.dumps(data, default=str))
+        raise ValueError(f"not a {TASK_FUNCTION} payload: {data!r}") from error
+    ref = shards_of(client, view.spec().name).document(shard)
+    snapshot = ref.get()
+    entry = snapshot.to_dict() if snapshot.exists else None
+    if entry is None or entry.get("run") != run:
+        log.info("boiler.rebuild_shard_obsolete", view=view.spec().name, run=run, shard=shard)
+        return "obsolete"  # a later run replaced this one's shards
+    if entry.get("state") == DONE:
+        return "already"
+    paths = entry.get("paths")
+    stored = None if paths is None else {key: set(found) for key, found in paths.items()}
+    report = reconcile(view, client, list(entry["keys"]), stored=stored)
+    state = FAILED if report.failures else DONE
+    counts = {
+        "aggregates": report.aggregates,
+        "rewritten": report.stale,
+        "deleted": report.orphans,
+        "heldBack": len(report.invalid),
+        "failed": report.failed,
+    }
+    ref.update(
+        {
+            "state": state,
+            "counts": counts,
+            "failures": report.failures,
+            "finishedAt": firestore.SERVER_TIMESTAMP,
+        }
+    )
+    log.info("boiler.rebuild_shard", view=view.spec().name, run=run, shard=shard, state=state)
+    return state
+
+
+def tally(client: firestore.Client, run: ShardedRun) -> DistributedReport:
+    """The run's counts as its shard documents say now."""
+    report = DistributedReport(run.view, run.run, run.resumed, shards=run.shards, total=run.total)
+    for shard in shards_of(client, run.view).where("run", "==", run.run).stream():
+        entry = shard.to_dict() or {}
+        if entry.get("state") not in (DONE, FAILED):
+            continue
+        report.shards_done += 1
+        counts = entry.get("counts") or {}
+        report.aggregates += int(counts.get("aggregates", 0))
+        report.rewritten += int(counts.get("rewritten", 0))
+        report.deleted += int(counts.get("deleted", 0))
+        report.held_back += int(counts.get("heldBack", 0))
+        report.failures += list(entry.get("failures") or [])
+    report.failures.sort(key=lambda failure: failure["key"])
+    return report
+
+
+def wait(
+    client: firestore.Client,
+    run: ShardedRun,
+    *,
+    timeout: float,
+    progress: Callable[[DistributedReport], None] | None = None,
+) -> DistributedReport:
+    """Poll the shard documents until every shard ran (or ``timeout`` seconds passed); a run
+    whose shards all finished without failures is marked finished."""
+    started = time.monotonic()
+    deadline = started + timeout
+    while True:
+        report = tally(client, run)
+        report.seconds = time.monotonic() - started
+        if progress is not None:
+            progress(report)
+        if report.shards_done == run.shards or time.monotonic() >= deadline:
+            break
+        time.sleep(POLL_SECONDS)
+    if report.shards_done == run.shards and not report.failures:
+        report.status = REBUILT
+        _finish(client, run, report)
+    log.info("boiler.rebuilt", **report.as_dict())
+    return report
+
+
+def _finish(client: firestore.Client, run: ShardedRun, report: DistributedReport) -> None:
+    """Mark the run finished, unless a newer run replaced it meanwhile."""
+    ref = rebuild_ref(client, run.view)
+    snapshot = ref.get()
+    if (snapshot.to_dict() or {}).get("run") != run.run:
+        return
+    ref.update(
+        {
+            "counts": {
+                "aggregates": report.aggregates,
+                "rewritten": report.rewritten,
+                "deleted": report.deleted,
+                "heldBack": report.held_back,
+                "failed": 0,
+            },
+            "finishedAt": firestore.SERVER_TIMESTAMP,
+            "updatedAt": firestore.SERVER_TIMESTAMP,
+        },
+        option=client.write_option(last_update_time=snapshot.update_time),
+    )
