@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from google.api_core import exceptions as gexc
 from google.cloud import firestore
+from google.cloud.firestore_v1.base_query import FieldFilter
 
 from ..errors import BoilerError
 from ..views import ViewModel
@@ -126,6 +127,10 @@ def shards_of(client: firestore.Client, view: str) -> firestore.CollectionRefere
     return rebuild_ref(client, view).collection(SHARDS)
 
 
+def shards_in_run(client: firestore.Client, view: str, run: str) -> Any:
+    return shards_of(client, view).where(filter=FieldFilter("run", "==", run)).stream()
+
+
 def split(
     keys: list[str], stored: Mapping[str, set[str]], shard_keys: int
 ) -> Iterator[tuple[list[str], dict[str, list[str]] | None]]:
@@ -173,7 +178,7 @@ def plan(
         run = str(stored_run["run"])
         pending = [
             shard.id
-            for shard in shards_of(client, name).where("run", "==", run).stream()
+            for shard in shards_in_run(client, name, run)
             if (shard.to_dict() or {}).get("state") != DONE
         ]
         total, shards = int(stored_run.get("total", 0)), int(stored_run.get("shards", 0))
@@ -291,7 +296,7 @@ def run_shard(build: Build, data: Mapping[str, Any], client: firestore.Client) -
 def tally(client: firestore.Client, run: ShardedRun) -> DistributedReport:
     """The run's counts as its shard documents say now."""
     report = DistributedReport(run.view, run.run, run.resumed, shards=run.shards, total=run.total)
-    for shard in shards_of(client, run.view).where("run", "==", run.run).stream():
+    for shard in shards_in_run(client, run.view, run.run):
         entry = shard.to_dict() or {}
         if entry.get("state") not in (DONE, FAILED):
             continue
