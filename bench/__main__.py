@@ -19,7 +19,7 @@ from typing import Any
 os.environ.setdefault("BOILER_LOG_LEVEL", "warning")
 
 ROOT = Path(__file__).resolve().parent.parent
-SECTIONS = ("coldstart", "cost", "contention", "fanout", "lists", "freshness", "api")
+SECTIONS = ("coldstart", "cost", "contention", "fanout", "lists", "freshness", "api", "rebuild")
 
 QUICK: dict[str, Any] = {
     "freshness": {"writes": 30, "warmup": 5, "participants": 3, "rounds": 1},
@@ -29,6 +29,7 @@ QUICK: dict[str, Any] = {
     "fanout": {"sizes": (100, 400), "baseline_sizes": (100,)},
     "lists": {"sizes": (10, 100, 1000), "repeats": 3, "baseline_repeats": 3},
     "api": {"requests": 60, "warmup": 10, "participants": 10},
+    "rebuild": {"meetings": 400, "participants": 5, "shard_keys": 100},
 }
 FULL: dict[str, Any] = {
     "freshness": {"writes": 210, "warmup": 10, "participants": 3, "rounds": 3},
@@ -38,6 +39,7 @@ FULL: dict[str, Any] = {
     "fanout": {"sizes": (100, 1000, 3000), "baseline_sizes": (100, 1000)},
     "lists": {"sizes": (10, 100, 1000, 5000), "repeats": 10, "baseline_repeats": 5},
     "api": {"requests": 300, "warmup": 20, "participants": 10},
+    "rebuild": {"meetings": 4000, "participants": 5, "shard_keys": 200},  # 20,000 views
 }
 
 
@@ -167,6 +169,15 @@ def main(argv: list[str] | None = None) -> int:
 
         c = config["api"]
         timed("api", lambda: api.run(c["requests"], c["warmup"], c["participants"], log))
+
+    if "rebuild" in only:
+        from . import rebuild
+
+        c = config["rebuild"]
+        timed(
+            "rebuild",
+            lambda: rebuild.run(c["meetings"], c["participants"], c["shard_keys"], log),
+        )
 
     results["machine"]["load_average_at_end"] = os.getloadavg()
     results["seconds"]["total"] = round(time.perf_counter() - began, 1)
