@@ -228,6 +228,15 @@ def deploy_venv(requirements: Path, python: str) -> Path:
     return venv
 
 
+def prebuild_venv() -> None:
+    """Build (or find) the venv of functions/requirements.txt ahead of the fixture: conftest
+    runs this in a background thread when the deploy proof is collected, so pip works while
+    other tests run. The fixture then finds it complete (or waits on the lock)."""
+    (config,) = json.loads((ROOT / "firebase.json").read_text())["functions"]
+    python = node(PYTHON_BINARY_JS, RUNTIME=config["runtime"])
+    deploy_venv(ROOT / config["source"] / "requirements.txt", python)
+
+
 # --- 4. discovery ----------------------------------------------------------------------
 
 
