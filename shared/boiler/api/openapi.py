@@ -10,14 +10,11 @@ import copy
 import json
 from typing import Any
 
-from pydantic import BaseModel
-from pydantic.json_schema import models_json_schema
-
 from ..commands import Command
 from ..compiler import Build
+from ..json_schemas import document_schemas
 from ..paths import PathTemplate
 from ..views import ViewModel
-from .resources import Resources
 from .service import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, MAX_WAIT_SECONDS
 
 REF = "#/components/schemas/{model}"
@@ -38,20 +35,13 @@ STATUSES = {
 
 def openapi_document(build: Build) -> dict[str, Any]:
     """The OpenAPI 3.1 document for ``build``'s served views and commands."""
-    resources = Resources.of(build)
-    models: list[tuple[type[BaseModel], Any]] = [
-        *((view, "serialization") for view in resources.views),
-        *((command, "validation") for command in resources.commands),
-    ]
-    refs, definitions = models_json_schema(models, ref_template=REF)
-    schemas: dict[str, Any] = dict(sorted(definitions.get("$defs", {}).items()))
+    documents = document_schemas(build, ref_template=REF)
+    schemas: dict[str, Any] = dict(documents.defs)
     schemas.update(_shared_schemas())
     paths: dict[str, Any] = {}
-    for view in resources.views:
-        name = refs[(view, "serialization")]["$ref"].rsplit("/", 1)[-1]
+    for view, name in documents.views.items():
         _view_paths(view, name, schemas, paths)
-    for command in resources.commands:
-        name = refs[(command, "validation")]["$ref"].rsplit("/", 1)[-1]
+    for command, name in documents.commands.items():
         _command_paths(command, name, schemas, paths)
     paths["/rpc"] = _rpc_path()
     return {
