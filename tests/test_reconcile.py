@@ -103,7 +103,9 @@ def test_cli_reconcile_and_pending(firestore: firestore.Client, monkeypatch, cap
     _build(firestore, "m1")
     firestore.document("users/u2/meetingSessions/m1").delete()
     assert main(["reconcile", "--app", "meeting_room"]) == 0
-    assert '"stale": 1' in capsys.readouterr().out
+    out, err = capsys.readouterr()
+    assert '"stale": 1' in out
+    assert "MeetingSession" in err and "1/1 keys" in err  # the progress bar's last state
     assert view(firestore, "u2") is not None
 
     # A trigger killed before its commit left only its write-ahead pending entry.
@@ -116,6 +118,7 @@ def test_cli_reconcile_and_pending(firestore: firestore.Client, monkeypatch, cap
     }
     bookkeeping.pending_ref(firestore, "meeting_session_on_meeting", "e9").set(entry)
     assert main(["pending", "--app", "meeting_room", "--min-age", "0"]) == 0
-    assert '"redriven": 1' in capsys.readouterr().out
+    out, err = capsys.readouterr()
+    assert '"redriven": 1' in out and "1/1 entries" in err
     assert view(firestore, "u2")["title"] == "Renamed"  # type: ignore[index]
     assert not list(firestore.collection(bookkeeping.PENDING).stream())

@@ -166,14 +166,22 @@ def _with_project(sub: argparse.ArgumentParser) -> None:
     "reconcile", "rebuild every view from scratch; repair stale views and orphans", _with_project
 )
 def reconcile_views(args: argparse.Namespace) -> int:
-    from .runtime.reconcile import reconcile
+    from .progress import progress_bar
+    from .runtime.key_walk import DEFAULT_BATCH, batches, stored_views_and_keys
+    from .runtime.reconcile import ReconcileReport, reconcile
 
     build = compile_app(load_app(args.app))
     client = _client(args)
     failed = 0
     for view in build.app.views:
         if not args.view or view.__name__ in args.view:
-            report = reconcile(view, client)
+            report = ReconcileReport(view.spec().name)
+            with progress_bar(report.view) as advance:
+                stored, keys = stored_views_and_keys(view, client)
+                advance(0, len(keys))
+                for chunk in batches(keys, DEFAULT_BATCH):
+                    report.add(reconcile(view, client, chunk, stored=stored))
+                    advance(report.aggregates, len(keys))
             print(json.dumps(report.as_dict()))
             for failure in report.failures:
                 print(
@@ -215,6 +223,7 @@ def _migrate_options(sub: argparse.ArgumentParser) -> None:
     _migrate_options,
 )
 def migrate_views(args: argparse.Namespace) -> int:
+    from .progress import progress_bar
     from .runtime.migrate import in_dependency_order, migrate
 
     build = compile_app(load_app(args.app))
@@ -222,7 +231,14 @@ def migrate_views(args: argparse.Namespace) -> int:
     failed = 0
     for view in in_dependency_order(build):  # a view after the views it aggregates
         if not args.view or view.__name__ in args.view:
-            report = migrate(view, client, batch=args.batch)
+            with progress_bar(view.spec().name) as advance:
+                report = migrate(
+                    view,
+                    client,
+                    batch=args.batch,
+                    progress=lambda r: advance(r.aggregates, r.total),
+                )
+                advance(report.aggregates, report.total)
             print(report.summary())
             for failure in report.failures:
                 print(
@@ -266,10 +282,14 @@ def _pending_options(sub: argparse.ArgumentParser) -> None:
 def redrive_pending(args: argparse.Namespace) -> int:
     import datetime as dt
 
+    from .progress import progress_bar
     from .runtime.redrive import redrive_all
 
     build = compile_app(load_app(args.app))
-    report = redrive_all(build, _client(args), dt.timedelta(seconds=args.min_age))
+    with progress_bar("pending", unit="entries") as advance:
+        report = redrive_all(
+            build, _client(args), dt.timedelta(seconds=args.min_age), progress=advance
+        )
     print(json.dumps(report.as_dict()))
     if report.obsolete:
         print(

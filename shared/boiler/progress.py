@@ -14,8 +14,8 @@ from contextlib import contextmanager
 
 
 @contextmanager
-def progress_bar(label: str) -> Iterator[Callable[[int, int], None]]:
-    """A bar named ``label``; yields ``advance(done, total)``."""
+def progress_bar(label: str, unit: str = "keys") -> Iterator[Callable[[int, int], None]]:
+    """A bar named ``label`` counting ``unit``; yields ``advance(done, total)``."""
     # Imported here: rich is the CLI's dependency; the deployed functions (which carry this
     # package) never draw a bar and do not install it.
     from rich.console import Console
@@ -32,7 +32,7 @@ def progress_bar(label: str) -> Iterator[Callable[[int, int], None]]:
         TextColumn("[bold]{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
-        TextColumn("keys"),
+        TextColumn(unit),
         TimeElapsedColumn(),
         TimeRemainingColumn(),
     )

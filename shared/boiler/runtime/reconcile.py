@@ -60,6 +60,16 @@ class ReconcileReport:
         """Aggregates whose rebuild raised; their views are as they were (or partly repaired)."""
         return len(self.failures)
 
+    def add(self, other: ReconcileReport) -> None:
+        """Count ``other`` (a run over more keys of the same view) in this report."""
+        self.aggregates += other.aggregates
+        self.views_checked += other.views_checked
+        self.stale += other.stale
+        self.orphans += other.orphans
+        self.records_refreshed += other.records_refreshed
+        self.invalid += other.invalid
+        self.failures += other.failures
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "view": self.view,

@@ -105,13 +105,20 @@ def redrive_all(
     client: firestore.Client,
     min_age: dt.timedelta = dt.timedelta(0),
     options: Options | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> RedriveReport:
     """Complete every pending entry older than ``min_age``, then every command left without a
     status (its invocation may have died before its write-ahead entry landed); idempotent
-    beside live triggers."""
+    beside live triggers. ``progress(done, total)`` follows the pending entries.
+
+    Resumable by construction: an entry is deleted once its work is done, so a run that stops
+    midway leaves exactly the entries still to do."""
     report = RedriveReport()
     now = dt.datetime.now(dt.UTC)
-    for snapshot in pending_entries(client):
+    entries = list(pending_entries(client))
+    for done, snapshot in enumerate(entries):
+        if progress is not None:
+            progress(done, len(entries))
         entry = snapshot.to_dict() or {}
         started = pending_since(entry)
         if started is not None and now - started < min_age:
@@ -132,6 +139,8 @@ def redrive_all(
             report.obsolete_entries.append(snapshot.id)
         else:
             report.redriven += 1
+    if progress is not None:
+        progress(len(entries), len(entries))
     _process_unprocessed_commands(build, client, now - min_age, report, options)
     return report
 
