@@ -225,3 +225,27 @@ def test_distributed_without_a_task_queue_says_how_to_get_one(
     assert main(args) == 2
     err = capsys.readouterr().err
     assert "CLOUD_TASKS_EMULATOR_HOST" in err and "[task-queue-unavailable]" in err
+
+
+def test_an_invalid_source_holds_its_aggregates_back_and_the_cli_says_where_to_look(
+    db: firestore.Client, capsys: pytest.CaptureFixture[str]
+) -> None:
+    alice = db.document("users/alice")
+    alice.update({"hearingAidRequested": "not a bool"})
+    before = {
+        s.reference.path: s.to_dict() for s in db.collection("users/alice/meetingSessions").stream()
+    }
+    assert before
+    for path in before:
+        db.document(path).update({"title": "stale"})
+    capsys.readouterr()
+    assert main(["rebuild", "--app", "meeting_room", "MeetingSession"]) == 0
+    (line,), err = _printed(capsys)
+    held = int(line.split(" held back")[0].rsplit(" ", 1)[1])
+    assert held > 0 and "0 failed" in line
+    assert f"MeetingSession: {held} aggregate(s) held back" in err and "_boilerErrors" in err
+    # Held back: alice's sessions are left as they were, not half-built.
+    assert all(
+        s.to_dict()["title"] == "stale"  # type: ignore[index]
+        for s in db.collection("users/alice/meetingSessions").stream()
+    )

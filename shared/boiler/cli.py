@@ -389,6 +389,13 @@ def rebuild_views(args: argparse.Namespace) -> int:
                 f"boiler rebuild: {name}/{failure['key']} not rebuilt: {failure['error']}",
                 file=sys.stderr,
             )
+        if report.held_back:
+            print(
+                f"boiler rebuild: {name}: {report.held_back} aggregate(s) held back (a source "
+                "document fails validation: see _boilerErrors); their views stay as they were "
+                "until the document is fixed",
+                file=sys.stderr,
+            )
         if report.status != REBUILT:
             unfinished += 1
     if unfinished:
