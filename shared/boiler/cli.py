@@ -1,4 +1,5 @@
-"""The ``boiler`` command line: generated files from an app's declarations.
+"""The ``boiler`` command line: generated files from an app's declarations, and the jobs
+that bring stored views in step with them.
 
     boiler generate --app meeting_room   # write firestore.rules, indexes, openapi.json
     boiler check --app meeting_room      # exit 1 if a committed file is out of date (a diff)
@@ -14,8 +15,10 @@ is the same command.
 
 Subcommands live in ``SUBCOMMANDS``; add one with ``@subcommand("name", "help")``.
 Exit codes: 0 success; 1 the job is not done (``check``: a generated file differs;
-``reconcile``, ``migrate``: an aggregate could not be rebuilt, listed under ``failures``); 2 bad
-usage or declarations.
+``reconcile``, ``migrate``, ``rebuild``: an aggregate could not be rebuilt, listed with its
+error, or shards still running; ``pending``: an entry failed again; ``doctor``: a check
+failed); 2 bad usage, bad declarations or an unreachable service (the message names the fix).
+Long jobs draw a progress bar on stderr; stdout carries only their results.
 """
 
 from __future__ import annotations
