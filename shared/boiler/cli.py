@@ -1,7 +1,7 @@
 """The ``boiler`` command line: generated files from an app's declarations, and the jobs
 that bring stored views in step with them.
 
-    boiler generate --app meeting_room   # write firestore.rules, indexes, openapi.json
+    boiler generate --app meeting_room   # write firestore.rules, indexes, openapi.json, types
     boiler check --app meeting_room      # exit 1 if a committed file is out of date (a diff)
     boiler reconcile --app meeting_room  # repair views that drifted from the domain
     boiler migrate --app meeting_room    # bring stored views to each declared version
@@ -38,6 +38,7 @@ from .api.openapi import openapi_document, render
 from .app import App
 from .compiler import Build, compile_app
 from .errors import BoilerError
+from .frontend_types import frontend_files
 from .indexes import generate_indexes
 from .rules import generate_rules
 
@@ -106,6 +107,7 @@ def generated_files(build: Build) -> dict[str, str]:
         RULES_FILE: generate_rules(build),
         INDEXES_FILE: json.dumps(generate_indexes(build), indent=2) + "\n",
         OPENAPI_FILE: render(openapi_document(build)),
+        **frontend_files(build),  # schemas/boiler.schema.json, web/src/generated/boiler.ts
     }
 
 
@@ -113,10 +115,11 @@ def _build(args: argparse.Namespace) -> tuple[Build, Path]:
     return compile_app(load_app(args.app)), (Path(args.root) if args.root else find_root())
 
 
-@subcommand("generate", "write firestore.rules, firestore.indexes.json and openapi.json")
+@subcommand("generate", "write firestore.rules, indexes, openapi.json and the front-end types")
 def generate(args: argparse.Namespace) -> int:
     build, root = _build(args)
     for name, content in generated_files(build).items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
         (root / name).write_text(content)
         print(f"wrote {root / name}")
     return 0
