@@ -1,14 +1,14 @@
-"""The README's HTTP API examples run as written (bash and curl) against the emulator suite.
+"""The docs' HTTP API example runs as written (bash and curl) against the emulator suite.
 
-The block is run once, whole; a DEBUG trap marks where each command's output starts, so each
-answer is checked against what the README says it shows.
+The block (docs/concepts.md, "The HTTP API by example", marked ``tested-by`` this file) is run
+once, whole; a DEBUG trap marks where each command's output starts, so each
+answer is checked against what the docs say it shows.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import re
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -18,17 +18,17 @@ from boiler.testing import EmulatorSuite, wait_until
 from google.cloud import firestore
 from meeting_room.seed import seed
 
+from .markdown_examples import blocks_run_by
 from .meeting_lists import expected_lists, stored_lists
 
 ROOT = Path(__file__).resolve().parent.parent
-README = ROOT / "README.md"
 MARK, END = "\x1e", "\x1f"  # printed around each command (which may span lines) as it runs
 
 
 def readme_block() -> str:
-    blocks = re.findall(r"```bash\n(.*?)```", README.read_text(), flags=re.DOTALL)
-    (block,) = [block for block in blocks if "/us-central1/api" in block]
-    return block
+    (block,) = blocks_run_by(__file__)
+    assert block.language == "bash" and "/us-central1/api" in block.text, block.where
+    return block.text
 
 
 def run_block(suite: EmulatorSuite) -> list[tuple[str, str]]:
@@ -39,9 +39,7 @@ def run_block(suite: EmulatorSuite) -> list[tuple[str, str]]:
     done = subprocess.run(
         ["bash", "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
     )
-    assert done.returncode == 0, (
-        f"the README's API block failed (is curl installed?): {done.stderr}"
-    )
+    assert done.returncode == 0, f"the docs' API block failed (is curl installed?): {done.stderr}"
     records = []
     for record in done.stdout.split(MARK)[1:]:
         command, _, output = record.partition(f"{END}\n")
