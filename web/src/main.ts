@@ -1,9 +1,19 @@
 // The meeting-room demo: pick a user, watch your agenda, a meeting and a location board live,
 // send commands, watch their outcome.
 import { signOut } from "firebase/auth";
-import { addDoc, collection, doc, getDoc, onSnapshot } from "firebase/firestore";
+import {
+  addDoc,
+  type CollectionReference,
+  type DocumentReference,
+  type FirestoreError,
+  getDoc,
+  onSnapshot,
+  type Unsubscribe,
+} from "firebase/firestore";
 
-import { connect, signInAs } from "./emulators.js";
+import { commandCollection, commandDoc, viewCollection, viewDoc } from "./contract";
+import { type Connection, connect, signInAs } from "./emulators";
+import type { Agenda, Commands, LocationBoard, MeetingSession } from "./generated/boiler";
 import {
   $,
   commandItem,
@@ -17,20 +27,33 @@ import {
   renderView,
   renderViewError,
   show,
-} from "./render.js";
+} from "./render";
 
 const USERS = ["alice", "bob", "carol"]; // seeded by shared/meeting_room/seed.py
 const FIRST_MEETING = new URLSearchParams(location.search).get("meeting") || "kickoff";
 
-let firebase; // {auth, db, projectId}
-// {uid, stops: [unsubscribe...], meetingId, stopMeeting, attending, boards: Map, boardId, chosen}
-let session = null;
+/** Who is signed in, what they watch, and how to stop watching it. */
+interface Session {
+  uid: string;
+  stops: Unsubscribe[];
+  meetingId: string | null;
+  stopMeeting: Unsubscribe | null;
+  attending: boolean;
+  address: string | null;
+  agenda: Agenda | null;
+  boards: Map<string, LocationBoard>;
+  boardId: string | null;
+  chosen: boolean; // a location picked by hand wins until another meeting is opened
+}
 
-function start() {
+let firebase: Connection;
+let session: Session | null = null;
+
+function start(): void {
   try {
     firebase = connect();
   } catch (error) {
-    $("fatal").textContent = error.message;
+    $("fatal").textContent = (error as Error).message;
     show("fatal", true);
     return;
   }
@@ -43,14 +66,14 @@ function start() {
     $("users").append(button);
   }
   $("toggle-attendance").addEventListener("click", toggleAttendance);
-  for (const button of document.querySelectorAll("[data-status]")) {
-    button.addEventListener("click", () => requestStatus(button.dataset.status));
+  for (const button of document.querySelectorAll<HTMLElement>("[data-status]")) {
+    button.addEventListener("click", () => requestStatus(button.dataset.status as NewStatus));
   }
   const fromHash = location.hash.slice(1);
   if (USERS.includes(fromHash)) switchTo(fromHash);
 }
 
-async function switchTo(uid) {
+async function switchTo(uid: string): Promise<void> {
   if (session) {
     session.stops.forEach((stop) => stop());
     session.stopMeeting?.();
@@ -62,11 +85,13 @@ async function switchTo(uid) {
     meetingId: null,
     stopMeeting: null,
     attending: false,
+    address: null,
+    agenda: null,
     boards: new Map(),
     boardId: null,
-    chosen: false, // a location picked by hand wins until another meeting is opened
+    chosen: false,
   };
-  for (const button of $("users").children) {
+  for (const button of $("users").children as HTMLCollectionOf<HTMLElement>) {
     button.setAttribute("aria-pressed", String(button.dataset.uid === uid));
   }
   $("commands").replaceChildren();
@@ -75,7 +100,8 @@ async function switchTo(uid) {
   try {
     await signInAs(firebase.auth, firebase.projectId, uid);
   } catch (error) {
-    $("signed-in").textContent = `Sign-in failed: ${error.code || error.message}`;
+    const { code, message } = error as { code?: string; message: string };
+    $("signed-in").textContent = `Sign-in failed: ${code || message}`;
     return;
   }
   history.replaceState(null, "", `${location.search}#${uid}`);
@@ -90,14 +116,14 @@ async function switchTo(uid) {
   openMeeting(current, FIRST_MEETING);
 }
 
-function watchAgenda(current) {
-  const ref = doc(firebase.db, "agendas", current.uid);
+function watchAgenda(current: Session): void {
+  const ref = viewDoc(firebase.db, "Agenda", { uid: current.uid });
   $("agenda-state").textContent = `Listening to ${ref.path}…`;
   const stop = onSnapshot(
     ref,
     (snapshot) => {
       if (session !== current) return;
-      current.agenda = snapshot.exists() ? snapshot.data() : null;
+      current.agenda = snapshot.data() ?? null;
       renderAgenda(current.agenda, ref.path, current.meetingId, (id) => openMeeting(current, id));
     },
     (error) => session === current && renderAgendaError(error, ref.path),
@@ -106,7 +132,7 @@ function watchAgenda(current) {
 }
 
 /** Show the meeting's live view (users/{uid}/meetingSessions/{meetingId}) and its board. */
-function openMeeting(current, meetingId) {
+function openMeeting(current: Session, meetingId: string): void {
   if (session !== current || current.meetingId === meetingId) return;
   current.stopMeeting?.();
   current.meetingId = meetingId;
@@ -116,13 +142,13 @@ function openMeeting(current, meetingId) {
   markOpen(meetingId);
   $("title").textContent = meetingId;
   $("address").textContent = "";
-  const ref = doc(firebase.db, "users", current.uid, "meetingSessions", meetingId);
+  const ref = viewDoc(firebase.db, "MeetingSession", { uid: current.uid, meetingId });
   $("view-state").textContent = `Listening to ${ref.path}…`;
   current.stopMeeting = onSnapshot(
     ref,
     (snapshot) => {
       if (session !== current || current.meetingId !== meetingId) return;
-      const view = snapshot.exists() ? snapshot.data() : null;
+      const view: MeetingSession | null = snapshot.data() ?? null;
       current.attending = Boolean(view?.attending.some((person) => person.uid === current.uid));
       current.address = view?.address ?? null;
       renderView(view, current, ref.path);
@@ -136,9 +162,9 @@ function openMeeting(current, meetingId) {
  * Every location board (readable by any signed-in user), live: the chooser lists them, and
  * the board shown is the open meeting's location or the one picked by hand.
  */
-function watchBoards(current) {
+function watchBoards(current: Session): void {
   const stop = onSnapshot(
-    collection(firebase.db, "locationBoards"),
+    viewCollection(firebase.db, "LocationBoard", {}),
     (snapshot) => {
       if (session !== current) return;
       current.boards = new Map(snapshot.docs.map((board) => [board.id, board.data()]));
@@ -151,7 +177,7 @@ function watchBoards(current) {
 }
 
 /** The meeting view carries the address, not the location id: find the board showing it. */
-function followMeetingLocation(current) {
+function followMeetingLocation(current: Session): void {
   if (current.chosen || !current.address) return;
   const match = [...current.boards].find(([, board]) => board.address === current.address);
   if (match && match[0] !== current.boardId) {
@@ -160,59 +186,77 @@ function followMeetingLocation(current) {
   }
 }
 
-function chooseBoard(current, locationId) {
+function chooseBoard(current: Session, locationId: string): void {
   current.chosen = true;
   current.boardId = locationId;
   showBoard(current);
 }
 
-function showBoard(current) {
+function showBoard(current: Session): void {
   renderBoardChooser(current.boards, current.boardId, (id) => chooseBoard(current, id));
-  renderBoard(current.boards.get(current.boardId) ?? null, current.boardId);
+  const board = current.boardId === null ? undefined : current.boards.get(current.boardId);
+  renderBoard(board ?? null, current.boardId);
 }
 
-function toggleAttendance() {
-  const attendance = !session.attending;
+type NewStatus = Commands["StatusRequest"]["newStatus"];
+
+/** The open meeting, for the commands about it (the buttons show once one is open). */
+function openSession(): Session & { meetingId: string } {
+  if (!session?.meetingId) throw new Error("no meeting is open");
+  return session as Session & { meetingId: string };
+}
+
+function toggleAttendance(): void {
+  const current = openSession();
+  const attendance = !current.attending;
   sendCommand(
     attendance ? "I'm attending" : "I'm not attending",
-    collection(firebase.db, "users", session.uid, "attendanceRequests"),
-    { meetingId: session.meetingId, attendance }, // exactly the fields firestore.rules allow
+    commandCollection(firebase.db, "AttendanceRequest", { uid: current.uid }),
+    // exactly the fields firestore.rules allow: the generated type has no other
+    { meetingId: current.meetingId, attendance },
   );
 }
 
-function requestStatus(newStatus) {
+function requestStatus(newStatus: NewStatus): void {
+  const current = openSession();
   sendCommand(
     `status → ${newStatus}`,
-    collection(firebase.db, "meetings", session.meetingId, "statusRequests"),
-    { newStatus, requestedBy: session.uid },
+    commandCollection(firebase.db, "StatusRequest", { meetingId: current.meetingId }),
+    { newStatus, requestedBy: current.uid },
   );
 }
 
 /** Create a command document, then follow it until boiler writes its outcome. */
-async function sendCommand(label, commands, data) {
+async function sendCommand<Name extends keyof Commands>(
+  label: string,
+  commands: CollectionReference<Commands[Name]>,
+  data: Commands[Name],
+): Promise<void> {
   const current = session;
   const item = commandItem(label);
   $("commands").prepend(item);
-  let ref;
+  let created: DocumentReference<Commands[Name]>;
   try {
-    ref = await addDoc(commands, data);
+    created = await addDoc(commands, data);
   } catch (error) {
-    renderCommand(item, { status: "denied", reason: describe(error) });
+    renderCommand(item, { status: "denied", reason: describe(error as FirestoreError) });
     return;
   }
+  const ref = commandDoc<Name>(created);
   const stop = onSnapshot(
     ref,
     (snapshot) => {
-      const command = snapshot.data() || {};
-      renderCommand(item, command.status ? command : { status: "pending", reason: ref.path });
-      if (command.status) stop();
+      const { status, reason, supersededBy } = snapshot.data() ?? {};
+      const progress = status ? { status, reason, supersededBy } : null;
+      renderCommand(item, progress ?? { status: "pending", reason: ref.path });
+      if (status) stop();
     },
     (error) => renderCommand(item, { status: "denied", reason: describe(error) }),
   );
-  current.stops.push(stop);
+  current?.stops.push(stop);
 }
 
-function renderPeekButtons(uid) {
+function renderPeekButtons(uid: string): void {
   const others = USERS.filter((other) => other !== uid);
   $("peek").replaceChildren(
     ...others.map((other) => {
@@ -225,8 +269,9 @@ function renderPeekButtons(uid) {
   );
 }
 
-async function peek(other) {
-  const ref = doc(firebase.db, "users", other, "meetingSessions", session.meetingId);
+async function peek(other: string): Promise<void> {
+  const meetingId = openSession().meetingId;
+  const ref = viewDoc(firebase.db, "MeetingSession", { uid: other, meetingId });
   const result = $("peek-result");
   try {
     await getDoc(ref);
@@ -234,11 +279,11 @@ async function peek(other) {
     result.textContent = `Read ${ref.path}: allowed (the rules should have denied it!)`;
   } catch (error) {
     result.className = "denied";
-    result.textContent = `Read ${ref.path}: ${describe(error)}`;
+    result.textContent = `Read ${ref.path}: ${describe(error as FirestoreError)}`;
   }
 }
 
-function describe(error) {
+function describe(error: FirestoreError): string {
   return error.code === "permission-denied"
     ? "the security rules refused it: permission-denied"
     : `${error.code || "error"}: ${error.message}`;

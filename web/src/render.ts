@@ -1,14 +1,35 @@
 // DOM updates only: text goes through textContent, never innerHTML.
+import type { FirestoreError, Timestamp } from "firebase/firestore";
 
-export const $ = (id) => document.getElementById(id);
+import type {
+  Agenda,
+  AgendaEntry,
+  Attendee,
+  CommandStatus,
+  LocationBoard,
+  MeetingSession,
+} from "./generated/boiler";
 
-export function show(id, visible) {
+/** The element with this id (the page has every id this demo uses). */
+export function $<Found extends HTMLElement = HTMLElement>(id: string): Found {
+  const element = document.getElementById(id);
+  if (!element) throw new Error(`index.html has no #${id}`);
+  return element as Found;
+}
+
+export function show(id: string, visible: boolean): void {
   $(id).hidden = !visible;
 }
 
+/** What the meeting card needs of the signed-in session. */
+export interface Viewer {
+  uid: string;
+  attending: boolean;
+}
+
 /** Render the MeetingSession view (README, "The meeting-room example") or its absence. */
-export function renderView(view, session, path) {
-  const toggle = $("toggle-attendance");
+export function renderView(view: MeetingSession | null, session: Viewer, path: string): void {
+  const toggle = $<HTMLButtonElement>("toggle-attendance");
   if (!view) {
     $("view-state").textContent = `No view at ${path} (yet): the triggers build it after the seed.`;
     toggle.disabled = true;
@@ -28,7 +49,7 @@ export function renderView(view, session, path) {
   toggle.classList.toggle("leave", session.attending);
 }
 
-function attendee(person, uid) {
+function attendee(person: Attendee, uid: string): HTMLLIElement {
   const item = document.createElement("li");
   item.dataset.uid = person.uid;
   item.classList.toggle("me", person.uid === uid);
@@ -48,15 +69,15 @@ function attendee(person, uid) {
   return item;
 }
 
-export function renderViewError(error, path) {
+export function renderViewError(error: FirestoreError, path: string): void {
   $("view-state").textContent =
     error.code === "permission-denied"
       ? `Reading ${path} was denied by the security rules.`
       : `Listening to ${path} failed: ${error.code || error.message}`;
-  $("toggle-attendance").disabled = true;
+  $<HTMLButtonElement>("toggle-attendance").disabled = true;
 }
 
-export function commandItem(label) {
+export function commandItem(label: string): HTMLLIElement {
   const item = document.createElement("li");
   const name = document.createElement("span");
   name.textContent = `${label}: `;
@@ -74,15 +95,29 @@ export function commandItem(label) {
  * made later for the same target was applied first, so this one changed nothing) | denied
  * (the rules refused the write).
  */
-export function renderCommand(item, { status, reason, supersededBy }) {
-  const [, label, detail] = item.children;
+export interface CommandProgress {
+  status: CommandStatus | "pending" | "denied";
+  reason?: string | null;
+  supersededBy?: string;
+}
+
+export function renderCommand(
+  item: HTMLLIElement,
+  { status, reason, supersededBy }: CommandProgress,
+): void {
+  const [, label, detail] = item.children as HTMLCollectionOf<HTMLElement>;
+  if (!label || !detail) throw new Error("a command item has a label and a detail");
   label.className = `status ${status}`;
   label.textContent = status;
   label.title = supersededBy ? `superseded by ${supersededBy}` : "";
   detail.textContent = reason ? ` (${reason})` : "";
 }
 
-const STATUS_LABELS = { "not-started": "not started", "in-session": "in session", closed: "closed" };
+const STATUS_LABELS: Record<AgendaEntry["status"], string> = {
+  "not-started": "not started",
+  "in-session": "in session",
+  closed: "closed",
+};
 const WHEN = new Intl.DateTimeFormat(undefined, {
   weekday: "short",
   day: "numeric",
@@ -92,12 +127,17 @@ const WHEN = new Intl.DateTimeFormat(undefined, {
 });
 
 /** A view's `startsAt` (a Firestore Timestamp, or null when the meeting is not scheduled). */
-export function when(startsAt) {
+export function when(startsAt: Timestamp | null): string {
   return startsAt ? WHEN.format(startsAt.toDate()) : "unscheduled";
 }
 
 /** Render the Agenda view (`agendas/{uid}`): one entry per meeting, each opening its view. */
-export function renderAgenda(agenda, path, openId, onOpen) {
+export function renderAgenda(
+  agenda: Agenda | null,
+  path: string,
+  openId: string | null,
+  onOpen: (meetingId: string) => void,
+): void {
   if (!agenda) {
     $("agenda-state").textContent = `No agenda at ${path} (yet): the triggers build it after the seed.`;
     $("num-upcoming").textContent = "–";
@@ -111,7 +151,11 @@ export function renderAgenda(agenda, path, openId, onOpen) {
   $("agenda").replaceChildren(...agenda.meetings.map((entry) => agendaEntry(entry, openId, onOpen)));
 }
 
-function agendaEntry(entry, openId, onOpen) {
+function agendaEntry(
+  entry: AgendaEntry,
+  openId: string | null,
+  onOpen: (meetingId: string) => void,
+): HTMLLIElement {
   const item = document.createElement("li");
   item.dataset.meetingId = entry.meetingId;
   const button = document.createElement("button");
@@ -128,13 +172,13 @@ function agendaEntry(entry, openId, onOpen) {
 }
 
 /** Mark the open meeting's agenda entry (without waiting for the next snapshot). */
-export function markOpen(openId) {
-  for (const item of $("agenda").children) {
-    item.firstChild.setAttribute("aria-current", String(item.dataset.meetingId === openId));
+export function markOpen(openId: string): void {
+  for (const item of $("agenda").children as HTMLCollectionOf<HTMLElement>) {
+    item.firstElementChild?.setAttribute("aria-current", String(item.dataset.meetingId === openId));
   }
 }
 
-export function renderAgendaError(error, path) {
+export function renderAgendaError(error: FirestoreError, path: string): void {
   $("agenda-state").textContent =
     error.code === "permission-denied"
       ? `Reading ${path} was denied by the security rules.`
@@ -142,12 +186,16 @@ export function renderAgendaError(error, path) {
 }
 
 /** The chooser: one button per location board the signed-in user can read. */
-export function renderBoardChooser(boards, chosenId, onChoose) {
+export function renderBoardChooser(
+  boards: Map<string, LocationBoard>,
+  chosenId: string | null,
+  onChoose: (locationId: string) => void,
+): void {
   $("boards").replaceChildren(
     ...[...boards.keys()].sort().map((locationId) => {
       const button = document.createElement("button");
       button.textContent = locationId;
-      button.title = boards.get(locationId).address;
+      button.title = boards.get(locationId)?.address ?? "";
       button.dataset.locationId = locationId;
       button.setAttribute("aria-pressed", String(locationId === chosenId));
       button.addEventListener("click", () => onChoose(locationId));
@@ -157,7 +205,7 @@ export function renderBoardChooser(boards, chosenId, onChoose) {
 }
 
 /** Render the LocationBoard view (`locationBoards/{locationId}`) or its absence. */
-export function renderBoard(board, locationId) {
+export function renderBoard(board: LocationBoard | null, locationId: string | null): void {
   $("board-state").textContent = board
     ? ""
     : locationId
@@ -178,14 +226,14 @@ export function renderBoard(board, locationId) {
   if (board && !board.next.length) $("board-state").textContent = "No meeting waiting to start here.";
 }
 
-export function renderBoardError(error) {
+export function renderBoardError(error: FirestoreError): void {
   $("board-state").textContent =
     error.code === "permission-denied"
       ? "Reading locationBoards was denied by the security rules."
       : `Listening to locationBoards failed: ${error.code || error.message}`;
 }
 
-function span(className, text) {
+function span(className: string, text: string): HTMLSpanElement {
   const element = document.createElement("span");
   element.className = className;
   element.textContent = text;

@@ -1,15 +1,37 @@
 // Connects the Firebase JS SDK to the local emulators, and only to them.
-import { initializeApp } from "firebase/app";
+import { initializeApp, type FirebaseOptions } from "firebase/app";
 import {
+  type Auth,
   connectAuthEmulator,
   inMemoryPersistence,
   initializeAuth,
   signInWithCustomToken,
+  type UserCredential,
 } from "firebase/auth";
-import { connectFirestoreEmulator, getFirestore } from "firebase/firestore";
+import { connectFirestoreEmulator, type Firestore, getFirestore } from "firebase/firestore";
 
 const CUSTOM_TOKEN_AUDIENCE =
   "https://identitytoolkit.googleapis.com/google.identity.identitytoolkit.v1.IdentityToolkit";
+
+/** One emulator's address, as the hosting emulator's init.js describes it. */
+interface EmulatorAddress {
+  host: string;
+  port: number;
+  hostAndPort: string;
+}
+
+declare global {
+  interface Window {
+    firebaseConfig?: FirebaseOptions & { projectId: string };
+    firebaseEmulators?: { auth?: EmulatorAddress; firestore?: EmulatorAddress };
+  }
+}
+
+export interface Connection {
+  auth: Auth;
+  db: Firestore;
+  projectId: string;
+}
 
 /**
  * The app, auth and db, connected to the emulators that served this page.
@@ -18,7 +40,7 @@ const CUSTOM_TOKEN_AUDIENCE =
  * `firebaseConfig` and `firebaseEmulators` ({auth: {host, port, hostAndPort}, firestore: ...})
  * from the ports the running emulators really use, so free ports chosen by tests just work.
  */
-export function connect() {
+export function connect(): Connection {
   const { firebaseConfig: config, firebaseEmulators: emulators } = window;
   if (!config || !emulators?.auth || !emulators?.firestore) {
     throw new Error(
@@ -36,7 +58,7 @@ export function connect() {
 }
 
 /** Demo sign-in: the Auth emulator accepts an unsigned (alg "none") custom token for any uid. */
-export function signInAs(auth, projectId, uid) {
+export function signInAs(auth: Auth, projectId: string, uid: string): Promise<UserCredential> {
   const now = Math.floor(Date.now() / 1000);
   const token = [
     encode({ alg: "none", typ: "JWT" }),
@@ -53,6 +75,6 @@ export function signInAs(auth, projectId, uid) {
   return signInWithCustomToken(auth, token);
 }
 
-function encode(value) {
+function encode(value: object): string {
   return btoa(JSON.stringify(value)).replace(/=+$/, "").replace(/\+/g, "-").replace(/\//g, "_");
 }
