@@ -298,7 +298,8 @@ class _Writer:
         items = schema.get("items", True)
         if "prefixItems" in schema:
             members = [self.type(s, f"{where}[{i}]") for i, s in enumerate(schema["prefixItems"])]
-            if items is not False:
+            closed = items is False or schema.get("maxItems", len(members) + 1) <= len(members)
+            if not closed:  # tuple[int, ...] -> items; a fixed tuple -> maxItems
                 members.append(f"...{_element(self.type(items, f'{where}[]'))}[]")
             return f"[{', '.join(members)}]"
         return f"{_element(self.type(items, f'{where}[]'))}[]"
@@ -306,7 +307,7 @@ class _Writer:
     def object(self, schema: dict[str, Any], where: str) -> str:
         if "properties" in schema:
             members = self.members(schema, where, "")
-            return "{ " + " ".join(line.strip() for line in members) + " }"
+            return "{ " + " ".join(line.strip() for line in members).rstrip(";") + " }"
         extra = schema.get("additionalProperties", True)
         value = "never" if extra is False else self.type(extra, f"{where}.*")
         keys = schema.get("propertyNames", {})
