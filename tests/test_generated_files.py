@@ -1,4 +1,5 @@
-"""The committed generated files (rules, indexes, openapi.json) are what the declarations give."""
+"""The committed generated files (rules, indexes, openapi.json, the front-end schema and types)
+are what the declarations give."""
 
 from __future__ import annotations
 
@@ -9,12 +10,15 @@ from pathlib import Path
 import pytest
 from boiler import compile_app
 from boiler.cli import INDEXES_FILE, OPENAPI_FILE, RULES_FILE, generated_files, main
+from boiler.frontend_types import SCHEMA_FILE, TYPESCRIPT_FILE
 from meeting_room import app
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-@pytest.mark.parametrize("name", [RULES_FILE, INDEXES_FILE, OPENAPI_FILE])
+@pytest.mark.parametrize(
+    "name", [RULES_FILE, INDEXES_FILE, OPENAPI_FILE, SCHEMA_FILE, TYPESCRIPT_FILE]
+)
 def test_committed_file_matches_declarations(name: str) -> None:
     expected = generated_files(compile_app(app))[name]
     actual = (ROOT / name).read_text()
@@ -42,6 +46,31 @@ def test_generate_then_check_then_drift(tmp_path: Path, capsys: pytest.CaptureFi
     changed = [line for line in error.splitlines() if line.startswith(("-  ", "+  "))]
     assert len(changed) >= 2 and all("allow create" in line for line in changed), error
     assert any(line.startswith("-") and "allow create, update" in line for line in changed)
+
+
+@pytest.mark.parametrize(
+    ("name", "old", "new"),
+    [
+        (TYPESCRIPT_FILE, "  attendance: boolean;", "  attendance: string;"),
+        (SCHEMA_FILE, '"maxLength": 128', '"maxLength": 64'),
+    ],
+)
+def test_check_shows_an_edited_frontend_file_as_a_diff(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str, old: str, new: str
+) -> None:
+    """generate makes the front-end files' folders; check prints what an edit changed."""
+    (tmp_path / "firebase.json").write_text("{}")
+    assert main(["generate", "--app", "meeting_room", "--root", str(tmp_path)]) == 0
+    edited = tmp_path / name
+    assert old in edited.read_text()
+    edited.write_text(edited.read_text().replace(old, new, 1))
+    capsys.readouterr()
+    assert main(["check", "--app", "meeting_room", "--root", str(tmp_path)]) == 1
+    error = capsys.readouterr().err
+    assert f"{edited} differs" in error and f"{name} (committed)" in error
+    changed = [line for line in error.splitlines() if line.startswith(("-  ", "+  "))]
+    assert [line[0] for line in changed] == ["-", "+"], error  # the committed line, then ours
+    assert new in changed[0] and old in changed[1]
 
 
 def test_the_boiler_console_script_is_installed_and_runs_check() -> None:
