@@ -19,6 +19,7 @@ from google.cloud import firestore
 from meeting_room import AttendanceRequest, StatusRequest, app
 from meeting_room.seed import seed
 
+from .markdown_examples import blocks_run_by
 from .meeting_lists import deliver
 from .test_typescript import typecheck
 
@@ -186,6 +187,15 @@ def test_the_generated_typescript_refuses_a_wrong_use(tmp_path: Path, case: str)
     errors = [line for line in done.stdout.splitlines() if ": error TS" in line]
     assert done.returncode != 0 and errors, f"tsc accepted {case}"
     assert all(line.startswith("wrong.ts(2,") for line in errors), done.stdout
+
+
+def test_the_docs_typescript_example_type_checks(tmp_path: Path) -> None:
+    """docs/frontend-types.md's example, against the generated file where it imports it."""
+    (block,) = blocks_run_by(__file__)
+    assert block.language == "ts" and "./generated/boiler" in block.text, block.where
+    generated = frontend_files(BUILD)[TYPESCRIPT_FILE]
+    done = typecheck(tmp_path, {"generated/boiler.ts": generated, "example.ts": block.text})
+    assert done.returncode == 0, f"{block.where}:\n{done.stdout}{done.stderr}"
 
 
 class Reschedule(

@@ -259,15 +259,15 @@ def test_dicts_without_properties_and_open_objects() -> None:
 
 # -- tsc ------------------------------------------------------------------------------------
 def typecheck(directory: Path, files: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    """Run tsc over ``files`` (name -> source) in ``directory`` with the project's tsconfig."""
+    """Run tsc over ``files`` (relative name -> source), written to a fresh ``directory``,
+    with the project's tsconfig."""
     assert TSC.is_file(), f"{TSC} is missing: run ./dev setup (npm ci installs typescript)"
     if not (directory / "node_modules").exists():
         (directory / "node_modules").symlink_to(ROOT / "node_modules")  # firebase's types
-    config = {"extends": str(ROOT / "tsconfig.json"), "include": ["*.ts"]}
+    config = {"extends": str(ROOT / "tsconfig.json"), "include": ["**/*.ts"]}
     (directory / "tsconfig.json").write_text(json.dumps(config))
-    for name in directory.glob("*.ts"):
-        name.unlink()
     for name, source in files.items():
+        (directory / name).parent.mkdir(parents=True, exist_ok=True)
         (directory / name).write_text(source)
     return subprocess.run(
         [str(TSC), "--noEmit", "-p", str(directory)],
