@@ -10,9 +10,10 @@ view per participant and meeting (20,000 views at 4,000 x 5).
 Single process: ``rebuild(MeetingSession, client)`` here, as the CLI runs it. Distributed:
 ``plan`` (list keys, record shards), ``enqueue`` (one task per shard), ``wait`` (until every
 shard reports), timed end to end; the tasks emulator delivers shards to the functions
-emulator, which runs them in its Python workers. Between the modes the database is emptied
-and seeded again. Both results are checked against the oracle (every view right, none
-missing or extra).
+emulator, which runs each in a Python worker of its own, ``concurrency`` at once (deployed,
+the default is ``SHARD_CONCURRENCY`` instances; the emulators share this machine's cores).
+Between the modes the database is emptied and seeded again. Both results are checked against
+the oracle (every view right, none missing or extra).
 """
 
 from __future__ import annotations
@@ -41,12 +42,12 @@ from boiler.connectors.firebase import rebuild_task
 from meeting_room import MeetingSession, app
 
 sessions = App(app.name, domain=app.domain, views=[MeetingSession])
-boilerRebuild = rebuild_task(compile_app(sessions))
+boilerRebuild = rebuild_task(compile_app(sessions), max_concurrent_shards={concurrency})
 """
 
 
-def codebase() -> str:
-    main = CODEBASE_MAIN.format(shared=str(ROOT / "shared"))
+def codebase(concurrency: int) -> str:
+    main = CODEBASE_MAIN.format(shared=str(ROOT / "shared"), concurrency=concurrency)
     return generated_codebase("rebuild-bench", main)
 
 
@@ -104,9 +105,13 @@ def _most_in_flight(log_text: str, since: int) -> int:
 
 
 def run(
-    meetings: int, participants: int, shard_keys: int, log: Callable[[str], None]
+    meetings: int,
+    participants: int,
+    shard_keys: int,
+    concurrency: int,
+    log: Callable[[str], None],
 ) -> dict[str, Any]:
-    suite = BenchSuite(codebase(), only=("firestore", "functions"))
+    suite = BenchSuite(codebase(concurrency), only=("firestore", "functions"))
     log(f"rebuild: starting emulators (log {suite.log_path})")
     suite.start()
     with serving(suite):
@@ -142,6 +147,6 @@ def run(
         "meetings": meetings,
         "participants": participants,
         "shard_keys": shard_keys,
-        "concurrency": sharded.SHARD_CONCURRENCY,
+        "concurrency": concurrency,
         "modes": modes,
     }

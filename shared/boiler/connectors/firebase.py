@@ -71,10 +71,16 @@ def redrive_task(build: Build, options: Options | None = None) -> Callable[..., 
     )(handler)
 
 
-def rebuild_task(build: Build) -> Callable[..., Any]:
+def rebuild_task(
+    build: Build, max_concurrent_shards: int = rebuild_distributed.SHARD_CONCURRENCY
+) -> Callable[..., Any]:
     """``boiler rebuild --distributed``'s task-queue function: reconciles one shard of a
     view's keys (runtime/rebuild_distributed.py). Raising makes Cloud Tasks retry the shard;
-    reconcile is state-based, so a retry or a duplicate delivery is harmless."""
+    reconcile is state-based, so a retry or a duplicate delivery is harmless.
+
+    ``max_concurrent_shards`` caps the instances at work at once (Cloud Tasks' rate limit):
+    Firestore's write ramp, or a small machine running the emulators, may want fewer.
+    """
 
     def handler(request: tasks_fn.CallableRequest[Any]) -> None:
         rebuild_distributed.run_shard(build, request.data, firestore_client())
@@ -82,7 +88,7 @@ def rebuild_task(build: Build) -> Callable[..., Any]:
     handler.__name__ = handler.__qualname__ = rebuild_distributed.TASK_FUNCTION
     return tasks_fn.on_task_dispatched(
         retry_config=RetryConfig(max_attempts=5, min_backoff_seconds=5, max_backoff_seconds=300),
-        rate_limits=RateLimits(max_concurrent_dispatches=rebuild_distributed.SHARD_CONCURRENCY),
+        rate_limits=RateLimits(max_concurrent_dispatches=max_concurrent_shards),
         timeout_sec=540,
     )(handler)
 
