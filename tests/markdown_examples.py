@@ -299,7 +299,9 @@ def check_command(words: list[str]) -> list[str]:
         problems += _check_python(rest)
     elif program == "npx" and rest[:1] == ["firebase"] or program == "firebase":
         sub = rest[1:] if program == "npx" else rest
-        if sub and not sub[0].startswith("-") and sub[0].split(":")[0] not in firebase_commands():
+        if not (ROOT / "node_modules" / ".bin" / "firebase").exists():
+            problems.append("firebase-tools is not installed: run ./dev setup")
+        elif sub and not sub[0].startswith("-") and sub[0].split(":")[0] not in firebase_commands():
             problems.append(f"firebase has no command {sub[0]!r}")
     elif program not in SYSTEM and not (ROOT / program).exists():
         problems.append(f"unknown program {program!r} (not in the project, not a known tool)")
