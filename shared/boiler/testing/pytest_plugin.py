@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -25,6 +25,8 @@ from .emulators import EmulatorError, EmulatorSuite, FirestoreEmulator
 
 if TYPE_CHECKING:
     from google.cloud.firestore import Client
+
+    from .rest import RestClient
 
 
 def _set_env(monkeypatch: pytest.MonkeyPatch, env: dict[str, str]) -> None:
@@ -71,6 +73,25 @@ def boiler_firestore(
     """An empty database: a `google.cloud.firestore.Client` on the standalone emulator."""
     emulator = boiler_firestore_emulator
     return _empty_client(monkeypatch, emulator.env(), emulator.reset, emulator.project_id)
+
+
+@pytest.fixture
+def boiler_rest(boiler_firestore_emulator: FirestoreEmulator) -> Callable[..., RestClient]:
+    """Firestore over REST as one user, under the project's firestore.rules (loaded into the
+    standalone emulator): ``boiler_rest("alice")``; ``boiler_rest(None)`` is signed out,
+    ``boiler_rest(OWNER)`` admin; ``claims=`` adds custom claims::
+
+        assert boiler_rest("bob").get("users/alice/boards/b1").status_code == 403
+    """
+    from .rest import RestClient
+
+    emulator = boiler_firestore_emulator
+    emulator.load_rules((emulator.root / "firestore.rules").read_text())
+
+    def client(uid: str | None, claims: dict[str, Any] | None = None) -> RestClient:
+        return RestClient(emulator.host, emulator.project_id, uid=uid, claims=claims)
+
+    return client
 
 
 @pytest.fixture(scope="session")
