@@ -9,6 +9,7 @@ that bring stored views in step with them.
     boiler rebuild --app meeting_room [MeetingCard]  # backfill views from the domain, resumably
     boiler explain --app meeting_room MeetingSession  # sources, functions, rules of a view
     boiler doctor                        # is this machine ready? each problem with its fix
+    boiler init my-project               # a new project: layout, example app, tests, pinned boiler
 
 ``boiler`` is the package's console script (``./dev setup`` installs it); ``python -m boiler``
 is the same command.
@@ -442,6 +443,27 @@ def doctor(args: argparse.Namespace) -> int:
     findings = diagnose(Path(args.root) if args.root else find_root())
     print(report(findings), end="")
     return 1 if any(finding.status == FAIL for finding in findings) else 0
+
+
+def _init_options(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument("directory", help="where to write the project (a new or empty directory)")
+    sub.add_argument(
+        "--app-name", help="the app's Python package (default: from the directory's name)"
+    )
+
+
+@subcommand(
+    "init",
+    "write a new project: this layout, a small example app with its tests, ./dev and .ci/run, "
+    "boiler pinned as a wheel in vendor/",
+    _init_options,
+    needs_app=False,
+)
+def init(args: argparse.Namespace) -> int:
+    from .scaffold import create
+
+    print(create(Path(args.directory), app_name=args.app_name).summary())
+    return 0
 
 
 def parser() -> argparse.ArgumentParser:
