@@ -11,8 +11,9 @@ for package in boiler meeting_room; do
     exit 1
   fi
   rm -rf "$dest"
-  # The testing helpers are dev-only; the deployed code never imports them.
-  (cd "$root/shared" && tar --exclude='__pycache__' --exclude="$package/testing" -cf - "$package") \
+  # The testing helpers and the project scaffold are dev-only; deployed code never imports them.
+  (cd "$root/shared" && tar --exclude='__pycache__' --exclude="$package/testing" \
+    --exclude="$package/scaffold" -cf - "$package") \
     | tar -xf - -C "$root/functions"
   echo "vendor_shared: copied shared/$package -> functions/$package"
 done

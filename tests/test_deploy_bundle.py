@@ -494,7 +494,7 @@ def test_the_upload_is_main_py_its_requirements_and_the_vendored_packages(deploy
         expected = {
             f"{vendored}/{r.as_posix()}"
             for r in relative
-            if "__pycache__" not in r.parts and r.parts[0] != "testing"
+            if "__pycache__" not in r.parts and r.parts[0] not in ("testing", "scaffold")
         }
         assert expected <= deploy.files, f"not vendored: {sorted(expected - deploy.files)}"
     assert not any(part in {"venv", "__pycache__"} for f in deploy.files for part in f.split("/"))
@@ -505,6 +505,7 @@ def test_the_upload_holds_no_testing_helpers_and_the_deployed_code_never_imports
     deploy: Deploy,
 ) -> None:
     assert not (deploy.bundle / "boiler" / "testing").exists()
+    assert not (deploy.bundle / "boiler" / "scaffold").exists()
     assert not [f for f in deploy.files if f.startswith("boiler/testing/")]
     collectors = deploy.imports["collectors"]
     reaching: dict[str, list[str]] = {}
