@@ -470,7 +470,7 @@ def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="boiler", description=__doc__.splitlines()[0])
     commands = top.add_subparsers(dest="subcommand", required=True)
     for entry in SUBCOMMANDS.values():
-        sub = commands.add_parser(entry.name, help=entry.help)
+        sub = commands.add_parser(entry.name, help=entry.help, description=entry.help)
         if entry.needs_app:
             sub.add_argument("--app", required=True, help="module[:attribute] holding the App")
         sub.add_argument("--root", help="project directory (default: nearest with firebase.json)")
