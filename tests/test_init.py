@@ -234,19 +234,24 @@ def test_init_refuses_a_non_empty_directory(tmp_path: Path) -> None:
     done = boiler_cli("init", "taken", cwd=tmp_path)
     assert done.returncode == 2
     assert "taken is not an empty directory" in done.stderr
+    assert "[init-directory-not-empty]" in done.stderr
     assert [p.name for p in (tmp_path / "taken").iterdir()] == ["notes.txt"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["taken"]  # no scratch left behind
 
 
 @pytest.mark.parametrize(
-    ("app_name", "message"),
-    [("My-App", "not a lowercase Python package name"), ("json", "would shadow")],
+    ("app_name", "message", "code"),
+    [
+        ("My-App", "not a lowercase Python package name", "init-app-name-invalid"),
+        ("json", "would shadow an existing module", "init-app-name-taken"),
+    ],
 )
 def test_init_refuses_a_bad_app_name(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], app_name: str, message: str
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], app_name: str, message: str, code: str
 ) -> None:
     assert cli.main(["init", str(tmp_path / "fresh"), "--app-name", app_name]) == 2
-    assert message in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert message in err and f"[{code}]" in err
     assert not (tmp_path / "fresh").exists()
 
 

@@ -70,12 +70,14 @@ def check_app_name(name: str) -> None:
     if not name.isidentifier() or keyword.iskeyword(name) or name != name.lower():
         raise BoilerError(
             f"--app-name {name!r} is not a lowercase Python package name; "
-            "use letters, digits and underscores, e.g. --app-name my_app"
+            "use letters, digits and underscores, e.g. --app-name my_app",
+            code="init-app-name-invalid",
         )
     if name in RESERVED or name in sys.stdlib_module_names or importlib.util.find_spec(name):
         raise BoilerError(
             f"--app-name {name!r} would shadow an existing module of that name; "
-            f"choose another, e.g. --app-name {name}_app"
+            f"choose another, e.g. --app-name {name}_app",
+            code="init-app-name-taken",
         )
 
 
@@ -85,7 +87,8 @@ def create(directory: Path, app_name: str | None = None) -> Project:
     if root.exists() and (not root.is_dir() or any(root.iterdir())):
         raise BoilerError(
             f"{directory} is not an empty directory; boiler init writes a new project into a "
-            "new or empty directory (it never overwrites files)"
+            "new or empty directory (it never overwrites files)",
+            code="init-directory-not-empty",
         )
     app_name = app_name or app_name_for(root)
     check_app_name(app_name)
@@ -130,7 +133,10 @@ def render(text: str, values: dict[str, str], source: Path) -> str:
 
     def value(match: re.Match[str]) -> str:
         if match.group(1) not in values:
-            raise BoilerError(f"template {source}: unknown placeholder {match.group(0)}")
+            raise BoilerError(
+                f"template {source}: unknown placeholder {match.group(0)}",
+                code="init-template-broken",
+            )
         return values[match.group(1)]
 
     return PLACEHOLDER.sub(value, text)

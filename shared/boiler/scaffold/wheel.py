@@ -61,7 +61,8 @@ def write_wheel(destination: Path) -> Path:
     except metadata.PackageNotFoundError:
         raise BoilerError(
             f"boiler runs from {PACKAGE_DIR}, neither its source tree nor an installed "
-            f"distribution, so there is no wheel to give the new project; {HOW_TO_GET_ONE}"
+            f"distribution, so there is no wheel to give the new project; {HOW_TO_GET_ONE}",
+            code="init-no-wheel",
         ) from None
     recorded = _recorded_wheel(dist)
     if recorded is not None:
@@ -89,7 +90,8 @@ def _pip_wheel(project: Path, destination: Path) -> Path:
         raise BoilerError(
             f"`pip wheel` of boiler's source tree {project} failed (exit {done.returncode}):\n"
             f"{done.stderr.strip()}\nFix: make `{sys.executable} -m pip` work (it needs the "
-            "package index or pip's cache for setuptools), or " + HOW_TO_GET_ONE
+            "package index or pip's cache for setuptools), or " + HOW_TO_GET_ONE,
+            code="init-no-wheel",
         )
     return wheel
 
@@ -122,7 +124,8 @@ def repack(dist: metadata.Distribution, destination: Path) -> Path:
     if "boiler/__init__.py" not in names:
         raise BoilerError(
             f"the installed boiler ({dist.locate_file('')}) does not list its own files "
-            f"(an editable or foreign install?); {HOW_TO_GET_ONE}"
+            f"(an editable or foreign install?); {HOW_TO_GET_ONE}",
+            code="init-no-wheel",
         )
     (info,) = {file.parts[0] for file in files if file.parts[0].endswith(".dist-info")}
     wheel_info = (dist.read_text("WHEEL") or "").splitlines()
