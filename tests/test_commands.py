@@ -316,26 +316,17 @@ def test_the_meeting_room_exports_one_function_per_command() -> None:
 
 
 # -- the README's command example is a working program ---------------------------------------------
-def readme_commands_example() -> Any:
-    import re
-    import types
-    from pathlib import Path
+def docs_commands_example() -> Any:
+    """docs/concepts.md's command example (the program defining RenameTeam), as a module."""
+    from .markdown_examples import program_defining
 
-    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
-    (source,) = [
-        b
-        for b in re.findall(r"```python\n(.*?)```", readme, flags=re.DOTALL)
-        if "class RenameTeam" in b
-    ]
-    module = types.ModuleType("readme_commands_example")
-    exec(compile(source, "README.md", "exec"), module.__dict__)  # noqa: S102 - our own README
-    return module
+    return program_defining("RenameTeam").load()
 
 
-def test_readme_command_example(firestore: firestore.Client) -> None:
+def test_the_docs_command_example_applies_for_members_only(firestore: firestore.Client) -> None:
     from boiler.rules import generate_rules
 
-    example = readme_commands_example()
+    example = docs_commands_example()
     rules = generate_rules(compile_app(example.app))
     assert "match /users/{uid}/renameRequests/{requestId}" in rules
     assert "data.name.size() >= 1 && data.name.size() <= 80" in rules
