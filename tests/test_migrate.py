@@ -11,7 +11,6 @@ from typing import Any
 import pytest
 from boiler import App, BoilerError, DeclarationError, ViewModel, uid_in_path
 from boiler.cli import main
-from boiler.runtime import key_walk
 from boiler.runtime.migrate import (
     ALREADY,
     INCOMPLETE,
@@ -28,6 +27,7 @@ from meeting_room.seed import seed
 from meeting_room.views import AgendaData, AgendaEntry, MeetingCardData
 
 from .meeting_lists import deliver, expected_lists
+from .view_walks import spy_on_batches
 
 MEETINGS = 9  # meeting_room.seed: nine meetings, three people, two locations
 PEOPLE = ("alice", "bob", "carol")
@@ -109,19 +109,6 @@ def _progress(db: firestore.Client, view: str) -> dict[str, Any]:
     return migration_ref(db, view).get().to_dict() or {}
 
 
-def _spy(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
-    """The key batches migrate hands to reconcile."""
-    calls: list[list[str]] = []
-    real = key_walk.reconcile
-
-    def recording(view: Any, client: Any, keys: Any = None, **options: Any) -> Any:
-        calls.append(list(keys))
-        return real(view, client, keys, **options)
-
-    monkeypatch.setattr(key_walk, "reconcile", recording)
-    return calls
-
-
 def test_a_record_view_migrates_to_its_new_shape_once(db: firestore.Client) -> None:
     before = _docs(db, "meetingCards")
     assert len(before) == MEETINGS and all("headline" not in card for card in before.values())
@@ -197,7 +184,7 @@ def test_an_interrupted_migration_resumes_after_its_cursor(
     collection: str,
     keys: int,
 ) -> None:
-    calls = _spy(monkeypatch)
+    calls = spy_on_batches(monkeypatch)
     name = view.spec().name
 
     def stop(report: Any) -> None:
@@ -240,7 +227,7 @@ def test_failed_keys_keep_the_migration_unfinished_until_a_rerun_rebuilds_them(
     assert [s.id for s in failures_of(db, "MeetingCard").stream()] == ["kickoff"]
 
     # Still broken: the rerun retries the failed key only, and says so (exit code 1).
-    calls = _spy(monkeypatch)
+    calls = spy_on_batches(monkeypatch)
     capsys.readouterr()
     assert main(["migrate", "--app", "tests.test_migrate:BROKEN_CARDS_V2"]) == 1
     out, err = capsys.readouterr()

@@ -13,7 +13,6 @@ from typing import Any
 import pytest
 from boiler import App, BoilerError, ViewModel
 from boiler.cli import main
-from boiler.runtime import key_walk
 from boiler.runtime.rebuild import INCOMPLETE, REBUILT, rebuild, rebuild_ref
 from boiler.testing import oracle
 from google.cloud import firestore
@@ -22,6 +21,7 @@ from meeting_room.seed import seed
 from meeting_room.views import MeetingCardData
 
 from .meeting_lists import deliver
+from .view_walks import damage_sessions, spy_on_batches
 
 MEETINGS = 9  # meeting_room.seed: nine meetings
 
@@ -59,17 +59,6 @@ def db(firestore: firestore.Client) -> firestore.Client:
     return firestore
 
 
-def damage(db: firestore.Client) -> None:
-    """Two session copies deleted, one changed, one left over for a user not in the meeting."""
-    copies = sorted(s.reference.path for s in db.collection_group("meetingSessions").stream())
-    db.document(copies[0]).delete()
-    db.document(copies[1]).delete()
-    db.document(copies[2]).update({"title": "tampered"})
-    orphan = copies[3].split("/")
-    orphan[1] = "nobody"
-    db.document("/".join(orphan)).set({"title": "left over"})
-
-
 def wrong(view: type[ViewModel], db: firestore.Client) -> tuple[int, int, int]:
     """Stored views against the oracle's from-scratch build: (wrong, missing, extra)."""
     counts = oracle.wrong_views(view, db)
@@ -82,23 +71,11 @@ def _printed(capsys: pytest.CaptureFixture[str]) -> tuple[list[str], str]:
     return [line for line in out.splitlines() if not line.startswith("{")], err
 
 
-def _spy(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
-    calls: list[list[str]] = []
-    real = key_walk.reconcile
-
-    def recording(view: Any, client: Any, keys: Any = None, **options: Any) -> Any:
-        calls.append(list(keys))
-        return real(view, client, keys, **options)
-
-    monkeypatch.setattr(key_walk, "reconcile", recording)
-    return calls
-
-
 def test_the_cli_repairs_deleted_stale_and_orphan_views_with_counts(
     db: firestore.Client, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert wrong(MeetingSession, db) == (0, 0, 0)
-    damage(db)
+    damage_sessions(db)
     assert wrong(MeetingSession, db) == (1, 2, 1)
     capsys.readouterr()
     assert main(["rebuild", "--app", "meeting_room", "MeetingSession"]) == 0
@@ -134,8 +111,8 @@ def test_the_cli_repairs_deleted_stale_and_orphan_views_with_counts(
 def test_an_interrupted_rebuild_resumes_after_its_cursor_and_restart_starts_over(
     db: firestore.Client, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    damage(db)
-    calls = _spy(monkeypatch)
+    damage_sessions(db)
+    calls = spy_on_batches(monkeypatch)
 
     def stop(report: Any) -> None:
         raise Interrupted(report.cursor)
@@ -177,7 +154,7 @@ def test_a_failed_key_keeps_the_run_unfinished_until_a_rerun_rebuilds_it(
     assert not db.document("meetingCards/kickoff").get().exists
     assert db.document("meetingCards/offsite").get().exists
 
-    calls = _spy(monkeypatch)
+    calls = spy_on_batches(monkeypatch)
     report = rebuild(BrokenCard, db)  # still broken: only the failed key is retried
     assert calls == [["kickoff"]] and report.status == INCOMPLETE and report.resumed
 

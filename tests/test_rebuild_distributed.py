@@ -16,6 +16,8 @@ from google.cloud import firestore
 from meeting_room import MeetingSession, app
 from meeting_room.seed import seed
 
+from .view_walks import damage_sessions
+
 pytestmark = pytest.mark.suite
 TIMEOUT = 60
 MEETINGS = 9
@@ -36,13 +38,7 @@ def world(
     monkeypatch.setenv("CLOUD_TASKS_EMULATOR_HOST", emulator_suite.host("tasks"))
     seed(db)
     wait_until(lambda: wrong(db) == (0, 0, 0), timeout=TIMEOUT, message="views built by triggers")
-    copies = sorted(s.reference.path for s in db.collection_group("meetingSessions").stream())
-    db.document(copies[0]).delete()
-    db.document(copies[1]).delete()
-    db.document(copies[2]).update({"title": "tampered"})
-    orphan = copies[3].split("/")
-    orphan[1] = "nobody"
-    db.document("/".join(orphan)).set({"title": "left over"})
+    damage_sessions(db)
     assert wrong(db) == (1, 2, 1)
     return db
 

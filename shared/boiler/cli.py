@@ -206,18 +206,24 @@ def reconcile_views(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def between(low: int, high: int) -> Callable[[str], int]:
+    """An argparse ``type``: an int from ``low`` to ``high``, else a usage error naming both."""
+
+    def parse(text: str) -> int:
+        if not text.isdigit() or not low <= int(text) <= high:
+            raise argparse.ArgumentTypeError(f"expected {low}..{high}, got {text!r}")
+        return int(text)
+
+    return parse
+
+
 def _migrate_options(sub: argparse.ArgumentParser) -> None:
     from .runtime.migrate import DEFAULT_BATCH, MAX_BATCH
-
-    def batch_size(text: str) -> int:
-        if not text.isdigit() or not 1 <= int(text) <= MAX_BATCH:
-            raise argparse.ArgumentTypeError(f"expected 1..{MAX_BATCH}, got {text!r}")
-        return int(text)
 
     _with_project(sub)
     sub.add_argument(
         "--batch",
-        type=batch_size,
+        type=between(1, MAX_BATCH),
         default=DEFAULT_BATCH,
         help=f"keys per reconcile call and progress commit (1..{MAX_BATCH}, "
         f"default {DEFAULT_BATCH})",
@@ -311,14 +317,6 @@ def redrive_pending(args: argparse.Namespace) -> int:
 def _rebuild_options(sub: argparse.ArgumentParser) -> None:
     from .runtime.key_walk import DEFAULT_BATCH, MAX_BATCH
     from .runtime.rebuild_distributed import DEFAULT_SHARD_KEYS, MAX_SHARD_KEYS
-
-    def between(low: int, high: int) -> Callable[[str], int]:
-        def parse(text: str) -> int:
-            if not text.isdigit() or not low <= int(text) <= high:
-                raise argparse.ArgumentTypeError(f"expected {low}..{high}, got {text!r}")
-            return int(text)
-
-        return parse
 
     sub.add_argument("views", nargs="*", metavar="VIEW", help="view models (default: every one)")
     sub.add_argument("--project", help="Firebase project id (default: GCLOUD_PROJECT)")
