@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -15,20 +14,14 @@ pytest_plugins = ["boiler.testing.pytest_plugin"]
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
-    """Start building the deploy proof's fresh venv (pip, ~25 s on a new machine) while the
-    tests before it run. A failure here is left to the test itself, which builds it again
-    and reports why."""
-    if not any(item.nodeid.startswith("tests/test_deploy_bundle.py") for item in session.items):
-        return
-    from .test_deploy_bundle import prebuild_venv
-
-    def build() -> None:
-        try:
-            prebuild_venv()
-        except BaseException:  # pytest.fail raises BaseException; the test reports it
-            pass
-
-    threading.Thread(target=build, name="deploy-venv", daemon=True).start()
+    """Slow set-up steps start in the background as soon as their tests are collected: a
+    test module may define ``prepare_in_background()``, which starts its work in a thread
+    and returns at once (its fixture then waits for the result, and reports its failure)."""
+    modules = {item.module for item in session.items if isinstance(item, pytest.Function)}
+    for module in sorted(modules, key=lambda m: m.__name__):
+        prepare = getattr(module, "prepare_in_background", None)
+        if prepare is not None:
+            prepare()
 
 
 @pytest.fixture(scope="session")

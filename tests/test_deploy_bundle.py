@@ -28,6 +28,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from pathlib import Path
@@ -229,12 +230,20 @@ def deploy_venv(requirements: Path, python: str) -> Path:
 
 
 def prebuild_venv() -> None:
-    """Build (or find) the venv of functions/requirements.txt ahead of the fixture: conftest
-    runs this in a background thread when the deploy proof is collected, so pip works while
-    other tests run. The fixture then finds it complete (or waits on the lock)."""
+    """The venv of functions/requirements.txt, built (or found) ahead of the fixture."""
     (config,) = json.loads((ROOT / "firebase.json").read_text())["functions"]
     python = node(PYTHON_BINARY_JS, RUNTIME=config["runtime"])
     deploy_venv(ROOT / config["source"] / "requirements.txt", python)
+
+
+_PREBUILT: Future[None] | None = None
+
+
+def prepare_in_background() -> None:
+    """conftest calls this once the module is collected: pip (~25 s on a new machine) works
+    while the tests before this module run; the fixture waits for it."""
+    global _PREBUILT
+    _PREBUILT = ThreadPoolExecutor(1, thread_name_prefix="deploy-venv").submit(prebuild_venv)
 
 
 # --- 4. discovery ----------------------------------------------------------------------
@@ -458,6 +467,8 @@ def deploy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deploy]:
     assert sorted(upload.iterdir()) == [bundle]
     assert sorted(p.name for p in (ROOT / config["source"]).iterdir()) == before
 
+    if _PREBUILT is not None:
+        _PREBUILT.result()  # its failure, if any, is this fixture's
     venv = deploy_venv(bundle / "requirements.txt", python)
     (bundle / "venv").symlink_to(venv, target_is_directory=True)
     built = time.monotonic()

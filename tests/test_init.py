@@ -11,10 +11,13 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
+import tempfile
 import zipfile
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -80,15 +83,36 @@ class Project:
     init_output: str
 
 
-@pytest.fixture(scope="module")
-def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
+def init_and_set_up(parent: Path) -> Project:
     """`boiler init my-board`, then the README's first command, `./dev setup`."""
-    parent = tmp_path_factory.mktemp("init")
     done = boiler_cli("init", "my-board", cwd=parent)
     assert done.returncode == 0, done.stderr
     root = parent / "my-board"
     run(["./dev", "setup"], root, timeout=SETUP_TIMEOUT)
-    yield Project(root, done.stdout)
+    return Project(root, done.stdout)
+
+
+_PREPARED: Future[Project] | None = None
+
+
+def prepare_in_background() -> None:
+    """conftest calls this once the module is collected: the project's fresh venv (pip,
+    ~30 s) is built while the tests before this module run."""
+    global _PREPARED
+    parent = Path(tempfile.mkdtemp(prefix="boiler-init-"))
+    _PREPARED = ThreadPoolExecutor(1, thread_name_prefix="init").submit(init_and_set_up, parent)
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
+    if _PREPARED is None:  # not collected by a session (e.g. imported alone)
+        yield init_and_set_up(tmp_path_factory.mktemp("init"))
+        return
+    prepared = _PREPARED.result()  # its failure, if any, is this fixture's
+    try:
+        yield prepared
+    finally:
+        shutil.rmtree(prepared.root.parent, ignore_errors=True)
 
 
 def test_init_writes_the_layout(project: Project) -> None:
