@@ -65,6 +65,16 @@ class Service:
             raise not_found(f"no {spec.name} at {resource.path} (yet): views appear once built")
         return _view_body(resource.view, resource.path, data)
 
+    def view_from(
+        self, caller: Caller | None, resource: ViewDocument, data: Mapping[str, Any] | None
+    ) -> dict[str, Any] | None:
+        """``get_view`` for stored fields already read (a listener's snapshot): the same
+        access decision and body; None when the document does not exist."""
+        spec = resource.view.spec()
+        what = f"read {resource.path}"
+        self._require(caller, spec.readable_by, resource.view, resource.params, data or {}, what)
+        return None if data is None else _view_body(resource.view, resource.path, data)
+
     def list_views(
         self,
         caller: Caller | None,
