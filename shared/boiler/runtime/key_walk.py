@@ -162,14 +162,11 @@ class KeyWalk:
         failure is left (the document is then marked finished)."""
         report = self.report
         report.failures, report.total = listed(outstanding), report.aggregates
-        stored: dict[str, set[str]] | None = None
-        if outstanding:
-            stored = existing_views(view, self.client)
+        stored, every = stored_views_and_keys(view, self.client)  # one listing per walk
         for keys in batches(sorted(outstanding), batch):  # failures of an earlier run first
             self.record(keys, reconcile(view, self.client, keys, stored=stored), outstanding, True)
             if progress is not None:
                 progress(report)
-        stored, every = stored_views_and_keys(view, self.client)
         remaining = [key for key in every if report.cursor is None or key > report.cursor]
         report.total = report.aggregates + len(remaining)
         for keys in batches(remaining, batch):
