@@ -6,25 +6,28 @@ splits them into shards, records each shard, enqueues one task per shard and wai
 
     run = plan(MeetingCard, client)              # shards recorded (or an unfinished run found)
     enqueue(run)                                 # one task per shard not done yet
-    report = wait(client, run, timeout=3600)     # counts summed from the shard documents
+    report = wait(client, run, timeout=3600)     # counts summed from the shards' outcomes
 
 Progress lives beside the local rebuild's (runtime/rebuild.py): ``_boilerRebuilds/{View}``
-holds ``run``, ``mode: "distributed"``, ``shards``, ``total``; each shard is
+holds ``run``, ``mode: "distributed"``, ``shards``, ``total``; each shard's plan is
 ``_boilerRebuilds/{View}/_boilerShards/{index}`` with ``run``, ``keys``, ``paths`` (the stored
 view documents of those keys, so no task lists the whole view again; ``None`` when they would
-not fit in the document) and, once its task ran, ``state`` (``done``, or ``failed`` with
-``failures``) and ``counts``. A task reconciles its keys (state-based, so a duplicate delivery
-or a live trigger beside it is harmless) and records the outcome; a task that raises is
-retried by Cloud Tasks. Running the command again resumes: it enqueues the shards of the
-unfinished run that are not done (failed ones included), and waits.
+not fit in the document). A task reconciles its keys (state-based, so a duplicate delivery or
+a live trigger beside it is harmless) and records its outcome apart, in a small document
+``_boilerRebuilds/{View}/_boilerShardOutcomes/{index}`` (``run``, ``state``: ``done``, or
+``failed`` with ``failures``; ``counts``), so the waiting command listens to small documents
+only: each outcome is read once, when it is written. A task that raises is retried by Cloud
+Tasks. Running the command again resumes: it enqueues the shards of the unfinished run that
+are not done (failed ones included), and waits.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -51,13 +54,14 @@ if TYPE_CHECKING:
     from ..compiler import Build
 
 TASK_FUNCTION = "boilerRebuild"
-SHARDS = "_boilerShards"
+SHARDS = "_boilerShards"  # each shard's plan: keys and their stored views
+OUTCOMES = "_boilerShardOutcomes"  # each shard's outcome, once its task ran
 DEFAULT_SHARD_KEYS = 200  # keys per task: well inside a task's time limit at ~10 ms a key
 MAX_SHARD_KEYS = 5000
 SHARD_BYTES = 400_000  # keys and paths per shard document (the limit is 1 MiB)
 SHARD_CONCURRENCY = 20  # shards at once: Firestore's write ramp, not instances, is the limit
 DONE, FAILED = "done", "failed"
-POLL_SECONDS = 0.5  # how often `wait` reads the shard documents
+PROGRESS_SECONDS = 1.0  # `wait` reports progress at least this often (elapsed time)
 
 
 @dataclass
@@ -127,8 +131,12 @@ def shards_of(client: firestore.Client, view: str) -> firestore.CollectionRefere
     return rebuild_ref(client, view).collection(SHARDS)
 
 
-def shards_in_run(client: firestore.Client, view: str, run: str) -> Any:
-    return shards_of(client, view).where(filter=FieldFilter("run", "==", run)).stream()
+def outcomes_of(client: firestore.Client, view: str) -> firestore.CollectionReference:
+    return rebuild_ref(client, view).collection(OUTCOMES)
+
+
+def outcomes_in_run(client: firestore.Client, view: str, run: str) -> Any:
+    return outcomes_of(client, view).where(filter=FieldFilter("run", "==", run))
 
 
 def split(
@@ -176,21 +184,26 @@ def plan(
     stored_run = None if restart else unfinished(snapshot, DISTRIBUTED)
     if stored_run is not None:
         run = str(stored_run["run"])
-        pending = [
-            shard.id
-            for shard in shards_in_run(client, name, run)
-            if (shard.to_dict() or {}).get("state") != DONE
-        ]
+        done = {
+            outcome.id
+            for outcome in outcomes_in_run(client, name, run).stream()
+            if (outcome.to_dict() or {}).get("state") == DONE
+        }
+        planned = shards_of(client, name).where(filter=FieldFilter("run", "==", run))
+        pending = [shard.id for shard in planned.select([]).stream() if shard.id not in done]
         total, shards = int(stored_run.get("total", 0)), int(stored_run.get("shards", 0))
         return ShardedRun(name, run, shards, total, sorted(pending, key=int), resumed=True)
     run = new_run_id()
-    for old in shards_of(client, name).list_documents():
+    for old in [
+        *shards_of(client, name).list_documents(),
+        *outcomes_of(client, name).list_documents(),
+    ]:
         old.delete()
     stored, keys = stored_views_and_keys(view, client)
     pieces = list(split(keys, stored, shard_keys))
     batch, staged = client.batch(), 0
     for index, (piece, paths) in enumerate(pieces):
-        entry = {"run": run, "keys": piece, "paths": paths, "state": "queued"}
+        entry = {"run": run, "keys": piece, "paths": paths}
         batch.set(shards_of(client, name).document(str(index)), entry)
         staged += 1
         if staged == 400:
@@ -254,7 +267,7 @@ def enqueue(run: ShardedRun) -> int:
 
 
 def run_shard(build: Build, data: Mapping[str, Any], client: firestore.Client) -> str:
-    """The task's work: reconcile one shard's keys and record the outcome on its document.
+    """The task's work: reconcile one shard's keys and record its outcome.
     Returns what happened (``done``, ``failed``, ``already``, ``obsolete``)."""
     try:
         views = {view.spec().name: view for view in build.app.views}
@@ -262,13 +275,14 @@ def run_shard(build: Build, data: Mapping[str, Any], client: firestore.Client) -
     except (KeyError, TypeError) as error:  # nothing to retry: the payload is not ours
         log.error("boiler.rebuild_shard_invalid", payload=json.dumps(data, default=str))
         raise ValueError(f"not a {TASK_FUNCTION} payload: {data!r}") from error
-    ref = shards_of(client, view.spec().name).document(shard)
-    snapshot = ref.get()
-    entry = snapshot.to_dict() if snapshot.exists else None
+    name = view.spec().name
+    plan_ref, outcome_ref = shards_of(client, name).document(shard), outcomes_of(client, name)
+    planned, outcome = client.get_all([plan_ref, outcome_ref.document(shard)])
+    entry = planned.to_dict() if planned.exists else None
     if entry is None or entry.get("run") != run:
-        log.info("boiler.rebuild_shard_obsolete", view=view.spec().name, run=run, shard=shard)
+        log.info("boiler.rebuild_shard_obsolete", view=name, run=run, shard=shard)
         return "obsolete"  # a later run replaced this one's shards
-    if entry.get("state") == DONE:
+    if (outcome.to_dict() or {}).get("run") == run and outcome.get("state") == DONE:
         return "already"
     paths = entry.get("paths")
     stored = None if paths is None else {key: set(found) for key, found in paths.items()}
@@ -281,32 +295,32 @@ def run_shard(build: Build, data: Mapping[str, Any], client: firestore.Client) -
         "heldBack": len(report.invalid),
         "failed": report.failed,
     }
-    ref.update(
-        {
-            "state": state,
-            "counts": counts,
-            "failures": report.failures,
-            "finishedAt": firestore.SERVER_TIMESTAMP,
-        }
-    )
-    log.info("boiler.rebuild_shard", view=view.spec().name, run=run, shard=shard, state=state)
+    batch = client.batch()
+    # Guarded by the plan: a run that replaced this one meanwhile keeps its own outcomes.
+    option = client.write_option(last_update_time=planned.update_time)
+    batch.update(plan_ref, {"ranAt": firestore.SERVER_TIMESTAMP}, option=option)
+    result = {"run": run, "state": state, "counts": counts, "failures": report.failures}
+    batch.set(outcome_ref.document(shard), result | {"finishedAt": firestore.SERVER_TIMESTAMP})
+    try:
+        batch.commit()
+    except (gexc.FailedPrecondition, gexc.NotFound):
+        log.info("boiler.rebuild_shard_obsolete", view=name, run=run, shard=shard)
+        return "obsolete"
+    log.info("boiler.rebuild_shard", view=name, run=run, shard=shard, state=state)
     return state
 
 
-def tally(client: firestore.Client, run: ShardedRun) -> DistributedReport:
-    """The run's counts as its shard documents say now."""
+def summed(run: ShardedRun, outcomes: Iterable[Mapping[str, Any]]) -> DistributedReport:
+    """The run's counts from the outcomes of its shards that ran."""
     report = DistributedReport(run.view, run.run, run.resumed, shards=run.shards, total=run.total)
-    for shard in shards_in_run(client, run.view, run.run):
-        entry = shard.to_dict() or {}
-        if entry.get("state") not in (DONE, FAILED):
-            continue
+    for outcome in outcomes:
         report.shards_done += 1
-        counts = entry.get("counts") or {}
+        counts = outcome.get("counts") or {}
         report.aggregates += int(counts.get("aggregates", 0))
         report.rewritten += int(counts.get("rewritten", 0))
         report.deleted += int(counts.get("deleted", 0))
         report.held_back += int(counts.get("heldBack", 0))
-        report.failures += list(entry.get("failures") or [])
+        report.failures += list(outcome.get("failures") or [])
     report.failures.sort(key=lambda failure: failure["key"])
     return report
 
@@ -318,19 +332,37 @@ def wait(
     timeout: float,
     progress: Callable[[DistributedReport], None] | None = None,
 ) -> DistributedReport:
-    """Poll the shard documents until every shard ran (or ``timeout`` seconds passed); a run
-    whose shards all finished without failures is marked finished."""
+    """Listen to the run's shard outcomes until every shard ran (or ``timeout`` seconds
+    passed); a run whose shards all finished without failures is marked finished.
+
+    One listener on the outcomes query: each outcome is read once, when its task writes it,
+    however long the wait."""
     started = time.monotonic()
     deadline = started + timeout
-    while True:
-        report = tally(client, run)
-        report.seconds = time.monotonic() - started
-        if progress is not None:
-            progress(report)
-        if report.shards_done == run.shards or time.monotonic() >= deadline:
-            break
-        time.sleep(POLL_SECONDS)
-    if report.shards_done == run.shards and not report.failures:
+    outcomes: dict[str, dict[str, Any]] = {}
+    changed = threading.Condition()
+
+    def on_snapshot(snapshots: list[Any], _changes: Any, _read_time: Any) -> None:
+        with changed:
+            for snapshot in snapshots:
+                outcomes[snapshot.id] = snapshot.to_dict() or {}
+            changed.notify_all()
+
+    watch = outcomes_in_run(client, run.view, run.run).on_snapshot(on_snapshot)
+    try:
+        with changed:
+            while True:
+                report = summed(run, list(outcomes.values()))
+                report.seconds = time.monotonic() - started
+                if progress is not None:
+                    progress(report)
+                left = deadline - time.monotonic()
+                if report.shards_done >= run.shards or left <= 0:
+                    break
+                changed.wait(timeout=min(left, PROGRESS_SECONDS))
+    finally:
+        watch.unsubscribe()
+    if report.shards_done >= run.shards and not report.failures:
         report.status = REBUILT
         _finish(client, run, report)
     log.info("boiler.rebuilt", **report.as_dict())
