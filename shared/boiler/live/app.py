@@ -123,4 +123,4 @@ def live_app(
 
 def _probe(client: firestore.Client) -> Any:
     """One cheap read: Firestore answers (a missing document is an answer)."""
-    return client.document("_boilerLive/ready").get(timeout=READY_TIMEOUT)
+    return client.document("_boilerLive/ready").get(retry=None, timeout=READY_TIMEOUT)

@@ -250,7 +250,8 @@ class Session:
                 return
             try:
                 await self.websocket.send_json(message)
-            except (WebSocketDisconnect, RuntimeError, OSError):
+            except (WebSocketDisconnect, RuntimeError, OSError) as failure:
+                log.info("live-send-failed", error=repr(failure))
                 self._closed = True  # the client left; run() ends on its disconnect
 
     def _end(self, subscription_id: str) -> None:
