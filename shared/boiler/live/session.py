@@ -132,9 +132,7 @@ class Session:
             await self._auth(message)
         elif self.caller is None:
             await self._send(
-                protocol.error(
-                    message.id, 401, "send {type: auth, token} first", code="unauthenticated"
-                )
+                protocol.error(message.id, 401, "send {type: auth, token} first", "unauthenticated")
             )
         elif isinstance(message, Subscribe):
             await self._subscribe(message)
@@ -176,14 +174,16 @@ class Session:
 
         async def tell() -> None:
             for subscription in ended:
-                await self._send(protocol.error(subscription, 401, message, "live-token-expired"))
+                await self._send(
+                    protocol.error(subscription, 401, message, code="live-token-expired")
+                )
 
         if ended:
             self._background(tell())
 
     async def _subscribe(self, message: Subscribe) -> None:
         if message.id in self.subscriptions:
-            await self._refuse(message.id, 400, "this id is in use", "live-duplicate-id")
+            await self._refuse(message.id, 400, "this id is in use", code="live-duplicate-id")
             return
         if len(self.subscriptions) >= self.limits.max_subscriptions:
             limit = self.limits.max_subscriptions
@@ -191,7 +191,7 @@ class Session:
                 message.id,
                 400,
                 f"at most {limit} subscriptions per connection: unsubscribe one first",
-                "live-too-many-subscriptions",
+                code="live-too-many-subscriptions",
             )
             return
         try:
@@ -215,7 +215,9 @@ class Session:
 
     async def _unsubscribe(self, message: Unsubscribe) -> None:
         if message.id not in self.subscriptions:
-            await self._refuse(message.id, 400, "no subscription has this id", "live-unknown-id")
+            await self._refuse(
+                message.id, 400, "no subscription has this id", code="live-unknown-id"
+            )
             return
         self._end(message.id)
 
