@@ -62,6 +62,29 @@ def seed(suite: EmulatorSuite) -> None:
     subprocess.run([sys.executable, "-m", "meeting_room.seed"], env=env, check=True)
 
 
+def start_live(suite: EmulatorSuite) -> subprocess.Popen[str]:
+    """The live server (docs/live.md) beside the emulators, on $BOILER_LIVE_PORT or a free
+    port; prints its address once it listens."""
+    port = os.environ.get("BOILER_LIVE_PORT", "0")
+    command = [sys.executable, "-m", "boiler.live", "--app", "meeting_room", "--port", port]
+    env = {**os.environ, **stack_env(suite)}
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True)
+    assert process.stdout is not None  # piped above
+    line = process.stdout.readline().strip()  # "live server: ws://HOST:PORT/ws", or EOF
+    print(line or f"live server: did not start (exit {process.wait()})", flush=True)
+    return process
+
+
+def _stop_live(process: subprocess.Popen[str] | None) -> None:
+    if process is not None and process.poll() is None:
+        process.terminate()  # closes its sockets with 1001
+        try:
+            process.wait(15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
 def _start(free_ports: bool) -> EmulatorSuite:
     suite = EmulatorSuite(only=STACK, project_id=PROJECT_ID, fixed_ports=not free_ports)
     print(f"starting emulators ({','.join(STACK)}); log: {suite.log_path}", flush=True)
@@ -82,9 +105,11 @@ def _terminate_on_sigterm() -> None:
 def up(args: argparse.Namespace) -> int:
     _terminate_on_sigterm()
     suite = _start(args.free_ports)
+    live = None
     try:
         if args.seed:
             seed(suite)
+        live = start_live(suite)
         print(describe(suite), flush=True)
         print("Ctrl-C stops everything. Emulator output follows.", flush=True)
         with open(suite.log_path, "rb") as log:
@@ -101,6 +126,7 @@ def up(args: argparse.Namespace) -> int:
         print("\nstopping emulators", flush=True)
         return 0
     finally:
+        _stop_live(live)
         suite.stop()
 
 
