@@ -5,6 +5,7 @@ import {
   addDoc,
   type CollectionReference,
   type DocumentReference,
+  type DocumentSnapshot,
   type FirestoreError,
   getDoc,
   onSnapshot,
@@ -13,7 +14,13 @@ import {
 
 import { commandCollection, commandDoc, viewCollection, viewDoc } from "./contract";
 import { type Connection, connect, signInAs } from "./emulators";
-import type { Agenda, Commands, LocationBoard, MeetingSession } from "./generated/boiler";
+import type {
+  Agenda,
+  CommandDocuments,
+  Commands,
+  LocationBoard,
+  MeetingSession,
+} from "./generated/boiler";
 import {
   $,
   commandItem,
@@ -243,16 +250,26 @@ async function sendCommand<Name extends keyof Commands>(
     return;
   }
   const ref = commandDoc<Name>(created);
-  const stop = onSnapshot(
-    ref,
-    (snapshot) => {
-      const { status, reason, supersededBy } = snapshot.data() ?? {};
-      const progress = status ? { status, reason, supersededBy } : null;
-      renderCommand(item, progress ?? { status: "pending", reason: ref.path });
-      if (status) stop();
-    },
-    (error) => renderCommand(item, { status: "denied", reason: describe(error) }),
+  let settled = false;
+  const follow = (snapshot: DocumentSnapshot<CommandDocuments[Name]>): void => {
+    if (settled) return;
+    const { status, reason, supersededBy } = snapshot.data() ?? {};
+    const progress = status ? { status, reason, supersededBy } : null;
+    renderCommand(item, progress ?? { status: "pending", reason: ref.path });
+    if (status) stop();
+  };
+  const unsubscribe = onSnapshot(ref, follow, (error) =>
+    renderCommand(item, { status: "denied", reason: describe(error) }),
   );
+  // The Firestore emulator's listener has been seen to miss a command's outcome (the HTTP API
+  // waits the same way): read the command again each second until it has one. A failed read
+  // changes nothing; the listener reports a refusal.
+  const poll = setInterval(() => void getDoc(ref).then(follow, () => undefined), 1000);
+  function stop(): void {
+    settled = true;
+    unsubscribe();
+    clearInterval(poll);
+  }
   current?.stops.push(stop);
 }
 
