@@ -27,6 +27,8 @@ def stack_env(suite: EmulatorSuite) -> dict[str, str]:
     env = suite.env()
     env["FIREBASE_EMULATOR_HUB"] = suite.host("hub")
     env["BOILER_FUNCTIONS_URL"] = suite.url("functions")
+    if "tasks" in suite.ports:  # boilerRedrive and `boiler rebuild --distributed` enqueue here
+        env["CLOUD_TASKS_EMULATOR_HOST"] = suite.host("tasks")
     if "hosting" in suite.ports:
         env["BOILER_HOSTING_URL"] = suite.url("hosting")
     paths = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
