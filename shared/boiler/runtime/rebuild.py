@@ -45,12 +45,17 @@ class RebuildReport(WalkReport):
     resumed: bool = False
 
     def summary(self) -> str:
-        how = "resumed" if self.resumed else "new run"
         return (
-            f"{self.view}: {self.status} ({how} {self.run}), {self.aggregates}/{self.total} "
-            f"aggregates, {self.rewritten} views rewritten, {self.deleted} deleted, "
+            f"{self.view}: {self.status} ({self.which_run()}), {self.done()}, "
+            f"{self.rewritten} views rewritten, {self.deleted} deleted, "
             f"{self.held_back} held back, {self.failed} failed"
         )
+
+    def which_run(self) -> str:
+        return f"{'resumed' if self.resumed else 'new run'} {self.run}"
+
+    def done(self) -> str:
+        return f"{self.aggregates}/{self.total} aggregates"
 
     def as_dict(self) -> dict[str, Any]:
         return {

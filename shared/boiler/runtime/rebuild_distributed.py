@@ -28,7 +28,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from google.api_core import exceptions as gexc
@@ -41,8 +41,8 @@ from . import log
 from .key_walk import stored_views_and_keys
 from .rebuild import (
     DISTRIBUTED,
-    INCOMPLETE,
     REBUILT,
+    RebuildReport,
     concurrent_error,
     new_run_id,
     rebuild_ref,
@@ -77,52 +77,24 @@ class ShardedRun:
 
 
 @dataclass
-class DistributedReport:
-    """Counts summed over a distributed run's shard documents."""
+class DistributedReport(RebuildReport):
+    """A rebuild run's counts, summed over its shards' outcomes."""
 
-    view: str
-    run: str
-    resumed: bool = False
-    status: str = INCOMPLETE
     shards: int = 0
     shards_done: int = 0
-    total: int = 0
-    aggregates: int = 0
-    rewritten: int = 0
-    deleted: int = 0
-    held_back: int = 0
-    failures: list[dict[str, str]] = field(default_factory=list)
     seconds: float = 0.0
 
-    @property
-    def failed(self) -> int:
-        return len(self.failures)
+    def which_run(self) -> str:
+        return f"{super().which_run()}, distributed"
 
-    def summary(self) -> str:
-        how = "resumed" if self.resumed else "new run"
-        return (
-            f"{self.view}: {self.status} ({how} {self.run}, distributed), "
-            f"{self.shards_done}/{self.shards} shards, {self.aggregates}/{self.total} "
-            f"aggregates, {self.rewritten} views rewritten, {self.deleted} deleted, "
-            f"{self.held_back} held back, {self.failed} failed"
-        )
+    def done(self) -> str:
+        return f"{self.shards_done}/{self.shards} shards, {super().done()}"
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "view": self.view,
-            "run": self.run,
+        return super().as_dict() | {
             "mode": DISTRIBUTED,
-            "status": self.status,
-            "resumed": self.resumed,
             "shards": self.shards,
             "shardsDone": self.shards_done,
-            "total": self.total,
-            "aggregates": self.aggregates,
-            "rewritten": self.rewritten,
-            "deleted": self.deleted,
-            "heldBack": self.held_back,
-            "failed": self.failed,
-            "failures": self.failures,
             "seconds": round(self.seconds, 3),
         }
 
@@ -312,7 +284,9 @@ def run_shard(build: Build, data: Mapping[str, Any], client: firestore.Client) -
 
 def summed(run: ShardedRun, outcomes: Iterable[Mapping[str, Any]]) -> DistributedReport:
     """The run's counts from the outcomes of its shards that ran."""
-    report = DistributedReport(run.view, run.run, run.resumed, shards=run.shards, total=run.total)
+    report = DistributedReport(
+        view=run.view, run=run.run, resumed=run.resumed, shards=run.shards, total=run.total
+    )
     for outcome in outcomes:
         report.shards_done += 1
         counts = outcome.get("counts") or {}
