@@ -11,7 +11,6 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -20,53 +19,20 @@ from typing import Any
 
 import pytest
 import requests
-from boiler import compile_app
-from boiler.live import Limits, LiveServer, live_app, live_server
+from boiler.live import Limits
 from boiler.testing import EmulatorSuite, wait_until
 from boiler.testing.auth import AuthEmulator, token_claims
 from google.cloud import firestore
-from meeting_room import app as meeting_room
 from websockets.asyncio.client import connect as connect_async
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
+from .live_server import BUILD, Running, start
 from .meeting_fixtures import create_meeting
 
 pytestmark = pytest.mark.suite
-BUILD = compile_app(meeting_room)
 TIMEOUT = 60  # cold Python workers start on their first event, about 0.5 s each
 Message = dict[str, Any]
-
-
-@dataclass
-class Running:
-    server: LiveServer
-    thread: threading.Thread
-
-    @property
-    def url(self) -> str:
-        assert self.server.address is not None
-        return self.server.address
-
-    @property
-    def http(self) -> str:
-        return self.url.replace("ws://", "http://").removesuffix("/ws")
-
-    @property
-    def watchers(self) -> Any:
-        return self.server.live.watchers
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(TIMEOUT)
-
-
-def start(client: firestore.Client, limits: Limits | None = None) -> Running:
-    server = live_server(live_app(BUILD, client, limits=limits), port=0)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    wait_until(lambda: server.address, timeout=TIMEOUT, message="the live server started")
-    return Running(server, thread)
 
 
 @dataclass
