@@ -306,6 +306,8 @@ def test_200_clients_on_one_document_share_one_listener(world: World) -> None:
             await asyncio.wait_for(ready.get(), TIMEOUT)
         assert world.live.watchers.listener_count == 1
         assert world.live.watchers.subscriber_count(path) == 200
+        health = await asyncio.to_thread(requests.get, f"{world.live.http}/healthz", timeout=10)
+        assert health.json()["listeners"] == 1 and health.json()["connections"] >= 200
         await asyncio.to_thread(
             world.db.document(f"meetings/{meeting_id}").update, {"title": "Everyone"}
         )
@@ -318,7 +320,9 @@ def test_200_clients_on_one_document_share_one_listener(world: World) -> None:
 
 # ============================================================================ operations
 def test_health_and_readiness(world: World) -> None:
-    assert requests.get(f"{world.live.http}/healthz", timeout=10).json()["status"] == "alive"
+    health = requests.get(f"{world.live.http}/healthz", timeout=10).json()
+    assert health["status"] == "alive"
+    assert health["listeners"] == world.live.watchers.listener_count
     ready = requests.get(f"{world.live.http}/readyz", timeout=10)
     assert ready.status_code == 200 and ready.json() == {"status": "ready"}
     with pytest.MonkeyPatch.context() as patch:

@@ -100,7 +100,10 @@ def live_app(
             live.sessions.discard(session)
 
     async def healthz(request: Request) -> JSONResponse:
-        return JSONResponse({"status": "alive", "connections": len(live.sessions)})
+        listeners = live.watchers.listener_count if live.watchers else 0
+        return JSONResponse(
+            {"status": "alive", "connections": len(live.sessions), "listeners": listeners}
+        )
 
     async def readyz(request: Request) -> JSONResponse:
         try:
