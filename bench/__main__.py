@@ -19,7 +19,17 @@ from typing import Any
 os.environ.setdefault("BOILER_LOG_LEVEL", "warning")
 
 ROOT = Path(__file__).resolve().parent.parent
-SECTIONS = ("coldstart", "cost", "contention", "fanout", "lists", "freshness", "api", "rebuild")
+SECTIONS = (
+    "coldstart",
+    "cost",
+    "contention",
+    "fanout",
+    "lists",
+    "freshness",
+    "api",
+    "rebuild",
+    "live",
+)
 
 QUICK: dict[str, Any] = {
     "freshness": {"writes": 30, "warmup": 5, "participants": 3, "rounds": 1},
@@ -30,6 +40,14 @@ QUICK: dict[str, Any] = {
     "lists": {"sizes": (10, 100, 1000), "repeats": 3, "baseline_repeats": 3},
     "api": {"requests": 60, "warmup": 10, "participants": 10},
     "rebuild": {"meetings": 400, "participants": 5, "shard_keys": 100, "concurrency": 4},
+    "live": {
+        "writes": 40,
+        "warmup": 5,
+        "participants": 3,
+        "subscribers": (1, 1000),
+        "paced": 10,
+        "burst": 20,
+    },
 }
 FULL: dict[str, Any] = {
     "freshness": {"writes": 210, "warmup": 10, "participants": 3, "rounds": 3},
@@ -41,6 +59,14 @@ FULL: dict[str, Any] = {
     "api": {"requests": 300, "warmup": 20, "participants": 10},
     # 20,000 views; 4 shards at once: more Python workers than that only thrash 2 cores
     "rebuild": {"meetings": 4000, "participants": 5, "shard_keys": 200, "concurrency": 4},
+    "live": {
+        "writes": 200,
+        "warmup": 10,
+        "participants": 3,
+        "subscribers": (1, 100, 1000),
+        "paced": 30,
+        "burst": 50,
+    },
 }
 
 
@@ -179,6 +205,23 @@ def main(argv: list[str] | None = None) -> int:
             "rebuild",
             lambda: rebuild.run(
                 c["meetings"], c["participants"], c["shard_keys"], c["concurrency"], log
+            ),
+        )
+
+    if "live" in only:
+        from . import live
+
+        c = config["live"]
+        timed(
+            "live",
+            lambda: live.run(
+                c["writes"],
+                c["warmup"],
+                c["participants"],
+                c["subscribers"],
+                c["paced"],
+                c["burst"],
+                log,
             ),
         )
 

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from . import prices
+from . import prices, report_live
 from .stats import median, percentile, ratio, summary
 
 # The targets (boiler / baseline, or / bare, unless said otherwise).
@@ -754,8 +754,10 @@ def targets(results: dict[str, Any], derived: dict[str, dict[str, Any]]) -> list
                 INFO,
             ]
         )
+    if "live" in derived:
+        rows += report_live.live_targets(derived["live"], fmt, _ok, INFO)
     wrong = 0
-    for section in ("cost", "contention", "fanout", "lists", "rebuild"):
+    for section in ("cost", "contention", "fanout", "lists", "rebuild", "live"):
         wrong += derived.get(section, {}).get("wrong_views", 0)
     if "freshness" in results:
         wrong += results["freshness"]["variants"]["boiler"]["wrong_views"]
@@ -804,6 +806,9 @@ def render(results: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         if name in results:
             text, derived[name] = section(results[name])
             parts.append(text)
+    if "live" in results:
+        text, derived["live"] = report_live.live_section(results["live"], fmt, table)
+        parts.append(text)
     target_rows = targets(results, derived)
     parts.append("Targets\n" + table(["target", "value", "status"], target_rows))
     return "\n\n".join(parts), {**derived, "targets": target_rows}

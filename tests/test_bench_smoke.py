@@ -347,3 +347,48 @@ def test_the_api_baseline_answers_as_the_api(firestore: Any, monkeypatch: Any) -
     assert plain_get(f"/{document}", None).status_code == 401
     assert plain_get(f"/{document}", "Bearer not-a-token").status_code == 401
     assert plain_get(f"/users/{uid}/meetingSessions/m9", token(uid)).status_code == 404
+
+
+def _live_results(ws: list[float], snapshot: list[float], listeners: int) -> dict[str, Any]:
+    push = {
+        "subscribers": 1000,
+        "listeners": listeners,
+        "first_ms": [20.0, 30.0],
+        "last_ms": [40.0, 60.0],
+        "snapshot_ms": [8.0, 9.0],
+        "burst_writes": 20,
+        "burst_seconds": 2.0,
+        "pushes": 9000,
+        "pushes_per_s": 4500.0,
+        "all_on_last_version": True,
+        "versions_skipped": 11000,
+    }
+    return {
+        "participants": 3,
+        "writes": len(ws),
+        "warmup": 5,
+        "latency": {"ws_ms": ws, "snapshot_ms": snapshot, "timeouts": 0, "errors": []},
+        "check": {"views": 3, "wrong": 0, "missing": 0, "extra": 0},
+        "push": [push],
+    }
+
+
+def test_report_renders_live_targets() -> None:
+    """/ws against on_snapshot of the same writes (paired), and the 1,000-subscriber row."""
+    text, derived = report.render({"live": _live_results([12.0] * 10, [10.0] * 10, 1)})
+    assert derived["live"]["median_over_snapshot"] == pytest.approx(1.2)
+    assert derived["live"]["added_median_ms"] == pytest.approx(2.0)
+    rows = {row[0]: row[1:] for row in derived["targets"]}
+    assert rows["/ws update median <= 1.25x on_snapshot of the view (same writes)"] == [
+        "1.20x (2.0 ms added)",
+        "met",
+    ]
+    shared = (
+        "1,000 subscribers of one document: one server listener, every client on the last version"
+    )
+    assert rows[shared][1] == "met"
+    assert "| 1,000" in text and "4,500" in text
+    text, derived = report.render({"live": _live_results([13.0] * 10, [10.0] * 10, 2)})
+    rows = {row[0]: row[1:] for row in derived["targets"]}
+    assert rows["/ws update p95 <= 1.25x on_snapshot of the view (same writes)"][1] == "MISSED"
+    assert rows[shared][1] == "MISSED"
