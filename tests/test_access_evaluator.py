@@ -21,7 +21,7 @@ from boiler import (
     uid_in_field,
     uid_in_path,
 )
-from boiler.access_evaluator import allowed
+from boiler.access_evaluator import allowed, reads_documents
 
 
 class Room(DomainModel, path="rooms/{roomId}"):
@@ -130,3 +130,13 @@ def test_or_needs_one_alternative_and_needs_every_condition() -> None:
     either = both | has_claim("admin")
     assert decide(either, uid="u3", fields={"authorId": "u3"}, admin=True)
     assert not decide(either, uid="u3", fields={"authorId": "u3"})
+
+
+def test_reads_documents_only_for_declarations_that_check_another_document() -> None:
+    """The live server decides the others on its event loop, without a thread."""
+    room = document(Room, roomId=path_param("roomId"))
+    assert not reads_documents(None)
+    assert not reads_documents(uid_in_path("uid") | has_claim("admin", True) | public())
+    assert not reads_documents(uid_in_field("author_id") & has_claim("staff", True))
+    assert reads_documents(uid_in_path("uid") | room.lists_uid("member_ids"))
+    assert reads_documents(has_claim("staff", True) & room.exists())

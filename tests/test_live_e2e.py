@@ -19,6 +19,8 @@ from typing import Any
 
 import pytest
 import requests
+from boiler.api.resources import ViewDocument
+from boiler.api.service import Service
 from boiler.live import Limits
 from boiler.testing import EmulatorSuite, wait_until
 from boiler.testing.auth import AuthEmulator, token_claims
@@ -284,9 +286,20 @@ def test_subscriptions_end_with_401_when_the_token_expires_unless_refreshed(
 
 
 # ============================================================================ fan-in
-def test_200_clients_on_one_document_share_one_listener(world: World) -> None:
+def test_200_clients_on_one_document_share_one_listener(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One listener for them all, and each version shaped once for them all (not 200 times)."""
     meeting_id = world.meeting()
     path, token = session("u1", meeting_id), world.token("u1")
+    shaped: list[str] = []
+    view_json = Service.view_json
+
+    def counted(resource: ViewDocument, data: Any) -> str:
+        shaped.append(resource.path)
+        return view_json(resource, data)
+
+    monkeypatch.setattr(Service, "view_json", staticmethod(counted))
 
     async def client(ready: asyncio.Queue[int], n: int) -> Message:
         async with connect_async(world.live.url, open_timeout=TIMEOUT) as socket:
@@ -306,6 +319,7 @@ def test_200_clients_on_one_document_share_one_listener(world: World) -> None:
             await asyncio.wait_for(ready.get(), TIMEOUT)
         assert world.live.watchers.listener_count == 1
         assert world.live.watchers.subscriber_count(path) == 200
+        assert shaped.count(path) == world.live.watchers._watches[path].latest.number
         health = await asyncio.to_thread(requests.get, f"{world.live.http}/healthz", timeout=10)
         assert health.json()["listeners"] == 1 and health.json()["connections"] >= 200
         await asyncio.to_thread(

@@ -4,13 +4,29 @@ listener registry's fan-in and back-pressure on the real (standalone) Firestore 
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from typing import Any
 
 import pytest
+from boiler import compile_app
+from boiler.api.caller import Caller
+from boiler.api.problems import ApiError
+from boiler.api.resources import Resources, ViewDocument
+from boiler.api.service import Service
 from boiler.live.latest import Latest
-from boiler.live.protocol import Auth, ProtocolError, Subscribe, Unsubscribe, error, parse, snapshot
+from boiler.live.protocol import (
+    Auth,
+    ProtocolError,
+    Subscribe,
+    Unsubscribe,
+    error,
+    parse,
+    snapshot,
+    snapshot_text,
+)
 from boiler.live.watchers import Version, Watchers
+from meeting_room import app as meeting_room
 
 DEADLINE = 10.0
 
@@ -62,6 +78,40 @@ def test_server_messages_have_the_documented_shape() -> None:
         "message": "sign in",
         "code": "unauthenticated",
     }
+
+
+def test_a_snapshot_around_a_body_encoded_once_is_the_same_message() -> None:
+    body = {"title": "Kick-off", "attending": [{"uid": "u1"}], "note": 'a "quoted" \u00e9'}
+    text = snapshot_text('s"1', json.dumps(body))
+    assert json.loads(text) == snapshot('s"1', body)
+    assert json.loads(snapshot_text("s2", "null")) == snapshot("s2", None)
+
+
+def test_the_shared_body_is_the_http_apis_and_a_bad_one_is_named() -> None:
+    """``Service.view_json`` (once per version, for every subscriber) is ``view_from``'s body."""
+    build = compile_app(meeting_room)
+    resource = Resources.of(build).resolve("users/u1/meetingSessions/m1")
+    assert isinstance(resource, ViewDocument)
+    stored = {
+        "meetingId": "m1",
+        "title": "Kick-off",
+        "address": "1 Main St",
+        "latitude": 48.85,
+        "longitude": None,
+        "inSession": True,
+        "attending": [
+            {"uid": "u1", "name": "Ada L", "organization": "X", "hearingAidRequested": True}
+        ],
+        "numAttending": 1,
+        "numHearingAidRequested": 1,
+    }
+    stored = resource.view.model_validate(stored).model_dump(by_alias=True)
+    expected = Service(client=None).view_from(Caller("u1", {}), resource, stored)
+    assert json.loads(Service.view_json(resource, stored)) == expected
+    assert Service.view_json(resource, None) == "null"
+    with pytest.raises(ApiError) as refused:
+        Service.view_json(resource, {"title": 3})
+    assert refused.value.status == 500 and refused.value.code == "view-shape-mismatch"
 
 
 # ============================================================================ back-pressure

@@ -68,6 +68,16 @@ def allowed(
     )
 
 
+def reads_documents(access: Access | None) -> bool:
+    """True when deciding ``access`` may read other documents (a ``document(...)`` check);
+    False: the caller, the path and the guarded document's own fields decide it at once."""
+    return access is not None and any(
+        isinstance(condition, DocumentCheck)
+        for alternative in access.alternatives
+        for condition in alternative
+    )
+
+
 def _same(left: Any, right: Any) -> bool:
     """Equality as the rules language sees it: ``true`` is not ``1``."""
     return isinstance(left, bool) == isinstance(right, bool) and bool(left == right)

@@ -23,7 +23,7 @@ from google.cloud import firestore
 from pydantic import BaseModel, ValidationError
 
 from ..access import Access
-from ..access_evaluator import allowed, may_list
+from ..access_evaluator import allowed, may_list, reads_documents
 from ..commands import PROCESSED_AT, REASON, STATUS, SUPERSEDED_BY, Command
 from ..paths import document_id_problem
 from ..runtime.client import firestore_client
@@ -70,10 +70,33 @@ class Service:
     ) -> dict[str, Any] | None:
         """``get_view`` for stored fields already read (a listener's snapshot): the same
         access decision and body; None when the document does not exist."""
+        self.require_read(caller, resource, data)
+        return None if data is None else _view_body(resource.view, resource.path, data)
+
+    def require_read(
+        self, caller: Caller | None, resource: ViewDocument, data: Mapping[str, Any] | None
+    ) -> None:
+        """``view_from``'s access decision alone (401/403 ``ApiError``): a live server decides
+        it per subscriber, and shapes each version's body once for them all (``view_json``).
+        It reads other documents only when ``reads_to_decide(resource)``."""
         spec = resource.view.spec()
         what = f"read {resource.path}"
         self._require(caller, spec.readable_by, resource.view, resource.params, data or {}, what)
-        return None if data is None else _view_body(resource.view, resource.path, data)
+
+    @staticmethod
+    def reads_to_decide(resource: ViewDocument) -> bool:
+        """Whether ``require_read`` may read Firestore (else it is pure and quick)."""
+        return reads_documents(resource.view.spec().readable_by)
+
+    @staticmethod
+    def view_json(resource: ViewDocument, data: Mapping[str, Any] | None) -> str:
+        """``view_from``'s body as JSON text, without the access decision ("null": absent)."""
+        if data is None:
+            return "null"
+        try:
+            return resource.view.model_validate(data).model_dump_json(by_alias=True)
+        except ValidationError as error:
+            raise _shape_mismatch(resource.view, resource.path, error) from None
 
     def list_views(
         self,
@@ -292,12 +315,16 @@ def _view_body(view: type[BaseModel], path: str, data: Mapping[str, Any]) -> dic
     try:
         return view.model_validate(data).model_dump(mode="json", by_alias=True)
     except ValidationError as error:
-        raise ApiError(
-            500,
-            f"the stored {view.__name__} at {path} does not match its model ({error.error_count()} "
-            "problems): if its shape changed, raise its version and run `python -m boiler migrate`",
-            "view-shape-mismatch",
-        ) from None
+        raise _shape_mismatch(view, path, error) from None
+
+
+def _shape_mismatch(view: type[BaseModel], path: str, error: ValidationError) -> ApiError:
+    return ApiError(
+        500,
+        f"the stored {view.__name__} at {path} does not match its model ({error.error_count()} "
+        "problems): if its shape changed, raise its version and run `python -m boiler migrate`",
+        "view-shape-mismatch",
+    )
 
 
 def _outcome(command_id: str, data: Mapping[str, Any]) -> dict[str, Any]:

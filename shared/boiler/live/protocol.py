@@ -93,6 +93,11 @@ def snapshot(subscription: str, data: dict[str, Any] | None) -> dict[str, Any]:
     return {"type": "snapshot", "id": subscription, "data": data}
 
 
+def snapshot_text(subscription: str, data_json: str) -> str:
+    """``snapshot`` as sent, around a body already encoded (once for every subscriber)."""
+    return f'{{"type":"snapshot","id":{json.dumps(subscription)},"data":{data_json}}}'
+
+
 def error(subscription: str | None, status: int, message: str, code: str) -> dict[str, Any]:
     """A refusal (``id`` None: about the connection, e.g. a bad token) or an ended subscription.
 
