@@ -3,7 +3,8 @@
 The page (web/, built to web/dist by `./dev setup`) is served by the hosting emulator, signs
 in through the Auth emulator and reads its views live (agenda, meeting, location board);
 tests/browser/web_demo.mjs drives the users' pages through playwright-core and the system's
-Chromium, checking what they show against tests/meeting_lists.py's recomputation.
+Chromium, checking what they show against tests/meeting_lists.py's recomputation. With the
+switch on (?via=live), the meeting view comes through a live server's /ws instead.
 """
 
 from __future__ import annotations
@@ -11,17 +12,25 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import queue
 import shutil
 import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
+from boiler.live import Limits, live_app, live_server
 from boiler.runtime.command_order import CommandOrder
 from boiler.testing import EmulatorSuite, wait_until
 from google.cloud import firestore
 from meeting_room import AttendanceRequest
 from meeting_room.seed import MEETING_ID, USERS, seed
 
+from .live_server import BUILD, Running, start
 from .meeting_lists import expected_lists, stored_lists
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -147,3 +156,120 @@ def test_two_users_see_an_attendance_toggle_live(
         assert MEETING_ID not in [entry["meetingId"] for entry in agenda]
     board = seeded.document("locationBoards/hq").get().to_dict() or {}
     assert (board["meetingsInSession"], board["attendingInSession"]) == (0, 0)
+
+
+# ============================================================================ via the live server
+class FirstTokenExpiresSoon:
+    """A live server's clock: the first token it checks expires ``seconds`` after the check
+    (``expires``: that token's exp, set by the test), every later one as issued."""
+
+    def __init__(self, expires: float, seconds: float = 3.0) -> None:
+        self.skew: float | None = expires - seconds - time.time()
+
+    def __call__(self) -> float:
+        skew, self.skew = self.skew or 0.0, None
+        return time.time() + skew
+
+
+def serve_on(db: firestore.Client, port: int, limits: Limits) -> Running:
+    """A live server on ``port`` (tests/live_server.start picks a free one)."""
+    server = live_server(live_app(BUILD, db, limits=limits), port=port)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    wait_until(lambda: server.address, timeout=TIMEOUT, message=f"a live server on {port}")
+    return Running(server, thread)
+
+
+def run_with_steps(
+    command: list[str], env: dict[str, str], steps: dict[str, Callable[[Any], None]]
+) -> tuple[int, str, str]:
+    """Run the browser script, doing each `step NAME JSON` it prints and answering `ok` (or the
+    failure); its other stdout lines and its stderr are returned. Killed after 240 s."""
+    with tempfile.TemporaryFile("w+") as stderr:
+        process = subprocess.Popen(
+            command, cwd=ROOT, env=env, text=True, bufsize=1,
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr,
+        )  # fmt: skip
+        assert process.stdin is not None and process.stdout is not None
+        lines: queue.Queue[str | None] = queue.Queue()
+        threading.Thread(
+            target=lambda: [*map(lines.put, process.stdout), lines.put(None)], daemon=True
+        ).start()
+        deadline = time.monotonic() + 240
+        output = []
+        try:
+            while (line := lines.get(timeout=max(0.1, deadline - time.monotonic()))) is not None:
+                if not line.startswith("step "):
+                    output.append(line)
+                    continue
+                _, name, detail = line.rstrip("\n").split(" ", 2)
+                try:
+                    steps[name](json.loads(detail))
+                    answer = "ok"
+                except Exception as failure:  # told to the script, which fails naming it
+                    answer = f"failed: {failure!r}"
+                process.stdin.write(answer + "\n")
+            code = process.wait(timeout=30)
+        except queue.Empty:
+            code = -1
+            output.append("the browser script ran out of time")
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+        stderr.seek(0)
+        return code, "".join(output), stderr.read()
+
+
+def test_the_meeting_view_through_the_live_server(
+    chromium: str, web_suite: EmulatorSuite, seeded: firestore.Client
+) -> None:
+    node = shutil.which("node")
+    assert node, "node not found on PATH (Node.js 20+ is required)"
+    live = start(seeded)
+    servers = [live]
+    port = int(live.url.rsplit(":", 1)[1].split("/")[0])
+
+    def subscribers(path: str, count: int) -> None:
+        wait_until(
+            lambda: servers[-1].watchers.subscriber_count(path) == count,
+            timeout=TIMEOUT,
+            message=f"{count} subscriber(s) of {path} on the live server",
+        )
+
+    def restart(detail: dict[str, Any]) -> None:
+        clock = FirstTokenExpiresSoon(detail["tokenExpires"])
+        servers.append(serve_on(seeded, port, Limits(clock=clock)))
+
+    steps: dict[str, Callable[[Any], None]] = {
+        "live-subscribed": lambda detail: subscribers(detail["path"], 1),
+        "live-unsubscribed": lambda detail: subscribers(detail["path"], 0),
+        "stop-live": lambda detail: servers[-1].stop(),
+        "restart-live": restart,
+    }
+    env = {
+        **os.environ,
+        "BOILER_HOSTING_URL": web_suite.url("hosting"),
+        "BOILER_CHROMIUM": chromium,
+        "BOILER_SCREENSHOTS": str(SCREENSHOTS),
+        "BOILER_LIVE_URL": live.url,
+    }
+    try:
+        code, stdout, stderr = run_with_steps([node, str(SCRIPT)], env, steps)
+    finally:
+        for server in servers:
+            server.stop()
+    assert code == 0, f"{stderr}\n{stdout}\nemulator log: {web_suite.log_path}"
+    timings = json.loads(stdout.strip().splitlines()[-1])
+    print(f"browser timings (ms): {timings}")
+    # What the page did went to the domain: alice left, came back, left, came back.
+    requests = seeded.collection("users/alice/attendanceRequests").stream()
+    outcomes = sorted(
+        (r.get("processedAt"), r.get("attendance"), r.get("status")) for r in requests
+    )
+    assert [outcome[1:] for outcome in outcomes] == [
+        (False, "applied"),
+        (True, "applied"),
+        (False, "applied"),
+        (True, "applied"),
+    ]

@@ -1,10 +1,12 @@
 // Drives the web demo in headless Chromium (playwright-core + the system's chromium).
 // Run by tests/test_web_demo.py; env: BOILER_HOSTING_URL, BOILER_CHROMIUM, BOILER_SCREENSHOTS,
 // BOILER_EXPECTED (JSON: the seeded agendas and boards as tests/meeting_lists.py computes them,
-// and each meeting's locationId).
+// and each meeting's locationId); BOILER_LIVE_URL (the live server's /ws) runs the live-server
+// scenario instead, which prints `step NAME JSON` lines and waits for `ok` on stdin from the test.
 // Prints one JSON line of timings; exits 1 with a message on the first failed expectation.
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
+import { createInterface } from "node:readline";
 import { chromium } from "playwright-core";
 
 const url = process.env.BOILER_HOSTING_URL;
@@ -21,19 +23,24 @@ const timings = {};
 const began = Date.now();
 const mark = (name) => (timings[name] = Date.now() - began);
 
-/** Wait until the element's text equals `expected`; fail naming what was seen instead. */
-async function waitForText(page, who, selector, expected) {
+/** Wait until the element's text equals `expected` (`contains`: includes it); fail naming
+ * what was seen instead. */
+async function waitForText(page, who, selector, expected, { contains = false, timeout = TIMEOUT } = {}) {
   try {
     await page.waitForFunction(
-      ([sel, text]) => document.querySelector(sel)?.textContent.trim() === text,
-      [selector, expected],
-      { timeout: TIMEOUT },
+      ([sel, text, part]) => {
+        const seen = document.querySelector(sel)?.textContent.trim();
+        return part ? seen?.includes(text) : seen === text;
+      },
+      [selector, expected, contains],
+      { timeout },
     );
   } catch {
     const seen = await page.locator(selector).first().textContent().catch(() => null);
-    throw new Error(`${who}: ${selector} should read ${JSON.stringify(expected)}, ` +
-      `is ${JSON.stringify(seen)} after ${TIMEOUT} ms; view state: ` +
-      JSON.stringify(await page.locator("#view-state").textContent().catch(() => null)));
+    const state = async (id) => JSON.stringify(await page.locator(id).textContent().catch(() => null));
+    throw new Error(`${who}: ${selector} should ${contains ? "contain" : "read"} ` +
+      `${JSON.stringify(expected)}, is ${JSON.stringify(seen)} after ${timeout} ms; view state: ` +
+      `${await state("#view-state")}; live state: ${await state("#live-state")}`);
   }
 }
 
@@ -102,15 +109,16 @@ function expectEqual(actual, expected, what) {
   }
 }
 
-async function openAs(browser, uid, errors) {
+async function openAs(browser, uid, errors, search = "", watch = () => {}) {
   // One context per user: separate storage, like two people on two machines.
   const context = await browser.newContext({ viewport: { width: 900, height: 1000 } });
   const page = await context.newPage();
+  watch(page);
   page.on("pageerror", (error) => errors.push(`${uid}: ${error.message}`));
   page.on("console", (msg) => msg.type() === "error" && errors.push(`${uid} console: ${msg.text()}`));
   page.on("response", (response) => response.status() >= 400 &&
     errors.push(`${uid}: HTTP ${response.status()} for ${response.url()}`));
-  await page.goto(url, { waitUntil: "load" });
+  await page.goto(`${url}/${search}`, { waitUntil: "load" });
   await page.click(`#users button[data-uid="${uid}"]`);
   return page;
 }
@@ -239,7 +247,154 @@ async function main() {
   }
 }
 
-main().catch((error) => {
+// ------------------------------------------------------------------ the live server's /ws
+const liveUrl = process.env.BOILER_LIVE_URL;
+const MEETING_PATH = "users/alice/meetingSessions/kickoff";
+const stdin = createInterface({ input: process.stdin });
+const stdinLines = stdin[Symbol.asyncIterator]();
+
+/** Ask the test to check or do NAME (it answers `ok` or why not on stdin). */
+async function step(name, detail = {}) {
+  console.log(`step ${name} ${JSON.stringify(detail)}`);
+  const { value, done } = await stdinLines.next();
+  if (done || value !== "ok") throw new Error(`step ${name}: ${done ? "no answer" : value}`);
+}
+
+/** What the meeting card shows, as HTML: two pages showing the same view must be equal. */
+const meetingCard = () => ["#title", "#address", "#in-session", ".counts", "#attending",
+  "#toggle-attendance"].map((selector) => document.querySelector(`#meeting ${selector}`).outerHTML);
+
+/**
+ * Record what a page says over WebSockets and which of its requests ask Firestore for the
+ * meeting view (the SDK's Listen channel names the document in a form-encoded body).
+ */
+function recorder() {
+  const seen = { sent: [], received: [], sdkRequests: 0 };
+  const watch = (page) => {
+    page.on("websocket", (socket) => {
+      if (!socket.url().startsWith(liveUrl)) return;
+      socket.on("framesent", ({ payload }) => seen.sent.push(JSON.parse(payload)));
+      socket.on("framereceived", ({ payload }) => seen.received.push(JSON.parse(payload)));
+    });
+    page.on("request", (request) => {
+      const body = request.postData() ?? "";
+      const named = `${request.url()} ${decodeURIComponent(body.replace(/\+/g, " "))}`;
+      if (named.includes(MEETING_PATH)) seen.sdkRequests += 1;
+    });
+  };
+  return { seen, watch };
+}
+
+function tokenExpiry(token) {
+  const payload = token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/");
+  return JSON.parse(Buffer.from(payload, "base64").toString()).exp;
+}
+
+async function liveMain() {
+  const browser = await chromium.launch({ executablePath, headless: true, args: FLAGS });
+  mark("launched");
+  const errors = [];
+  try {
+    // Without ?live= the switch cannot be turned to the live server, and says why.
+    const sdk = await openAs(browser, "alice", errors);
+    await waitForText(sdk, "alice (SDK)", "#num-attending", "2");
+    expectEqual(await sdk.isDisabled('#via [data-via="live"]'), true, "live switch without ?live=");
+    await waitForText(sdk, "alice (SDK)", "#via-hint", "./dev up", { contains: true });
+    await waitForText(sdk, "alice (SDK)", "#meeting-source", "Read through the Firebase SDK");
+
+    // ?via=live: the meeting comes through /ws, rendered exactly as the SDK's page renders it.
+    const { seen, watch } = recorder();
+    const search = `?via=live&live=${encodeURIComponent(liveUrl)}`;
+    const page = await openAs(browser, "alice", errors, search, watch);
+    await waitForText(page, "alice (live)", "#title", "Project kickoff");
+    await waitForText(page, "alice (live)", "#num-attending", "2");
+    await waitForText(page, "alice (live)", "#live-state", "Live server open", { contains: true });
+    expectEqual(await page.getAttribute("#meeting", "data-source"), "live", "the page's source");
+    expectEqual(await page.getAttribute('#via [data-via="live"]', "aria-pressed"), "true",
+      "the switch under ?via=live");
+    expectEqual(await page.evaluate(meetingCard), await sdk.evaluate(meetingCard),
+      "the meeting card read through /ws and through the SDK");
+    const subscribed = seen.sent.filter((m) => m.type === "subscribe").map((m) => m.path);
+    expectEqual(subscribed, [MEETING_PATH], "what the page subscribes to on /ws");
+    expectEqual(seen.sent[0].type, "auth", "the first message on /ws");
+    await step("live-subscribed", { path: MEETING_PATH });
+    mark("live_shows_view");
+
+    // A command; the page shows its effect through /ws.
+    const clicked = Date.now();
+    await page.click("#toggle-attendance");
+    await waitForText(page, "alice (live)", "#commands li:first-child .status", "applied");
+    await waitForText(page, "alice (live)", "#num-attending", "1");
+    timings.toggle_to_live_view_ms = Date.now() - clicked;
+    await waitForText(sdk, "alice (SDK)", "#num-attending", "1");
+    expectEqual(await page.evaluate(meetingCard), await sdk.evaluate(meetingCard),
+      "the meeting card after the command");
+    const snapshots = seen.received.filter((m) => m.type === "snapshot" && m.data?.numAttending === 1);
+    expectEqual(snapshots.length > 0, true, "a snapshot with the change came over /ws");
+
+    // Only /ws feeds it: the server stops (1001), the SDK's page sees the next change, this
+    // page does not, and says it is reconnecting.
+    await step("stop-live");
+    await waitForText(page, "alice (live)", "#live-state", "closed 1001", { contains: true });
+    await waitForText(page, "alice (live)", "#live-state", "reconnecting", { contains: true });
+    await sdk.click("#toggle-attendance");
+    await waitForText(sdk, "alice (SDK)", "#commands li:first-child .status", "applied");
+    await waitForText(sdk, "alice (SDK)", "#num-attending", "2");
+    expectEqual(await page.textContent("#num-attending"), "1", "the live page, server stopped");
+    expectEqual(seen.sdkRequests, 0, "SDK requests naming the meeting view in live mode");
+    mark("live_stopped");
+
+    // It comes back on the same address; the token the page signed in with expires 3 s after
+    // the server checks it: the page reconnects, then signs in again and re-subscribes.
+    const auths = () => seen.sent.filter((m) => m.type === "auth").length;
+    const authsBefore = auths();
+    const lastToken = seen.sent.filter((m) => m.type === "auth").at(-1).token;
+    await step("restart-live", { tokenExpires: tokenExpiry(lastToken) });
+    await waitForText(page, "alice (live)", "#num-attending", "2", { timeout: 2 * TIMEOUT });
+    await waitForText(page, "alice (live)", "#live-state", "live-token-expired",
+      { contains: true, timeout: 2 * TIMEOUT });
+    expectEqual(auths() - authsBefore, 2, "auth messages after the restart: connect, renewal");
+    const renewed = seen.sent.filter((m) => m.type === "auth").at(-1).token;
+    expectEqual(renewed !== lastToken, true, "the renewal sends a fresh token");
+    await step("live-subscribed", { path: MEETING_PATH });
+    await page.click("#toggle-attendance");
+    await waitForText(page, "alice (live)", "#commands li:first-child .status", "applied");
+    await waitForText(page, "alice (live)", "#num-attending", "1");
+    expectEqual(seen.sdkRequests, 0, "SDK requests naming the meeting view in live mode");
+    mark("live_resubscribed");
+
+    // Back to the SDK, without reloading: the subscription ends, the SDK listens instead.
+    await page.click('#via [data-via="sdk"]');
+    await step("live-unsubscribed", { path: MEETING_PATH });
+    expectEqual(await page.getAttribute("#meeting", "data-source"), "sdk", "the page's source");
+    await waitForText(page, "alice (SDK again)", "#meeting-source", "Read through the Firebase SDK");
+    await page.click("#toggle-attendance");
+    await waitForText(page, "alice (SDK again)", "#commands li:first-child .status", "applied");
+    await waitForText(page, "alice (SDK again)", "#num-attending", "2");
+    await waitForText(sdk, "alice (SDK)", "#num-attending", "2");
+    expectEqual(seen.sdkRequests > 0, true, "SDK requests naming the meeting view once switched");
+    expectEqual(await page.evaluate(meetingCard), await sdk.evaluate(meetingCard),
+      "the meeting card, switched back to the SDK");
+    expectEqual(new URL(page.url()).searchParams.get("via"), null, "?via= after switching back");
+    mark("back_to_sdk");
+
+    if (screenshots) {
+      mkdirSync(screenshots, { recursive: true });
+      await page.screenshot({ path: join(screenshots, "web-demo-live.png"), fullPage: true });
+    }
+    // Chromium logs each refused connection while the server was down: expected here.
+    const refused = `WebSocket connection to '${liveUrl}' failed`;
+    const unexpected = errors.filter((error) => !error.includes(refused));
+    if (unexpected.length) throw new Error(`page errors:\n${unexpected.join("\n")}`);
+    mark("done");
+    console.log(JSON.stringify(timings));
+  } finally {
+    stdin.close(); // or node waits for more input
+    await browser.close();
+  }
+}
+
+(liveUrl ? liveMain : main)().catch((error) => {
   console.error(`web demo: ${error.message}`);
   process.exit(1);
 });

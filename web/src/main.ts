@@ -1,6 +1,7 @@
 // The meeting-room demo: pick a user, watch your agenda, a meeting and a location board live,
-// send commands, watch their outcome.
-import { signOut } from "firebase/auth";
+// send commands, watch their outcome. The meeting view comes through the Firebase SDK or, with
+// the switch (or ?via=live), through the live server's /ws (?live=ws://HOST:PORT/ws).
+import { signOut, type User } from "firebase/auth";
 import {
   addDoc,
   type CollectionReference,
@@ -14,6 +15,7 @@ import {
 
 import { commandCollection, commandDoc, viewCollection, viewDoc } from "./contract";
 import { type Connection, connect, signInAs } from "./emulators";
+import { fromLive, type Json, LiveClient, type LiveStatus } from "./live";
 import type {
   Agenda,
   CommandDocuments,
@@ -32,16 +34,25 @@ import {
   renderBoardError,
   renderCommand,
   renderView,
+  renderLiveError,
+  renderLiveStatus,
+  renderVia,
   renderViewError,
   show,
+  type Via,
 } from "./render";
 
 const USERS = ["alice", "bob", "carol"]; // seeded by shared/meeting_room/seed.py
-const FIRST_MEETING = new URLSearchParams(location.search).get("meeting") || "kickoff";
+const PARAMS = new URLSearchParams(location.search);
+const FIRST_MEETING = PARAMS.get("meeting") || "kickoff";
+/** The live server's /ws, from ?live= (`./dev up` prints a link with it); null: none known. */
+const LIVE_URL = liveAddress(PARAMS.get("live"));
 
 /** Who is signed in, what they watch, and how to stop watching it. */
 interface Session {
   uid: string;
+  user: User | null;
+  live: LiveClient | null; // opened the first time the meeting is read through it
   stops: Unsubscribe[];
   meetingId: string | null;
   stopMeeting: Unsubscribe | null;
@@ -55,6 +66,7 @@ interface Session {
 
 let firebase: Connection;
 let session: Session | null = null;
+let via: Via = PARAMS.get("via") === "live" && LIVE_URL ? "live" : "sdk";
 
 function start(): void {
   try {
@@ -72,6 +84,10 @@ function start(): void {
     button.addEventListener("click", () => switchTo(uid));
     $("users").append(button);
   }
+  for (const button of document.querySelectorAll<HTMLButtonElement>("#via [data-via]")) {
+    button.addEventListener("click", () => switchVia(button.dataset.via as Via));
+  }
+  renderVia(via, LIVE_URL, PARAMS.get("live"));
   $("toggle-attendance").addEventListener("click", toggleAttendance);
   for (const button of document.querySelectorAll<HTMLElement>("[data-status]")) {
     button.addEventListener("click", () => requestStatus(button.dataset.status as NewStatus));
@@ -84,10 +100,13 @@ async function switchTo(uid: string): Promise<void> {
   if (session) {
     session.stops.forEach((stop) => stop());
     session.stopMeeting?.();
+    session.live?.stop();
     await signOut(firebase.auth);
   }
   session = {
     uid,
+    user: null,
+    live: null,
     stops: [],
     meetingId: null,
     stopMeeting: null,
@@ -104,14 +123,15 @@ async function switchTo(uid: string): Promise<void> {
   $("commands").replaceChildren();
   $("peek-result").textContent = "";
   $("signed-in").textContent = `Signing in as ${uid}…`;
+  const signingIn = session;
   try {
-    await signInAs(firebase.auth, firebase.projectId, uid);
+    signingIn.user = (await signInAs(firebase.auth, firebase.projectId, uid)).user;
   } catch (error) {
     const { code, message } = error as { code?: string; message: string };
     $("signed-in").textContent = `Sign-in failed: ${code || message}`;
     return;
   }
-  history.replaceState(null, "", `${location.search}#${uid}`);
+  history.replaceState(null, "", `${searchWith(via)}#${uid}`);
   $("signed-in").textContent = `Signed in as ${uid} (Auth emulator, custom token).`;
   for (const id of ["agenda-card", "meeting", "host", "board-card", "commands-card", "rules"]) {
     show(id, true);
@@ -141,7 +161,6 @@ function watchAgenda(current: Session): void {
 /** Show the meeting's live view (users/{uid}/meetingSessions/{meetingId}) and its board. */
 function openMeeting(current: Session, meetingId: string): void {
   if (session !== current || current.meetingId === meetingId) return;
-  current.stopMeeting?.();
   current.meetingId = meetingId;
   current.attending = false;
   current.address = null;
@@ -149,20 +168,74 @@ function openMeeting(current: Session, meetingId: string): void {
   markOpen(meetingId);
   $("title").textContent = meetingId;
   $("address").textContent = "";
+  watchMeeting(current);
+}
+
+/** (Re)subscribe to the open meeting's view the way the switch says: SDK or live server. */
+function watchMeeting(current: Session & { meetingId: string | null }): void {
+  current.stopMeeting?.();
+  current.stopMeeting = null;
+  const meetingId = current.meetingId;
+  if (meetingId === null) return;
   const ref = viewDoc(firebase.db, "MeetingSession", { uid: current.uid, meetingId });
-  $("view-state").textContent = `Listening to ${ref.path}…`;
-  current.stopMeeting = onSnapshot(
-    ref,
-    (snapshot) => {
-      if (session !== current || current.meetingId !== meetingId) return;
-      const view: MeetingSession | null = snapshot.data() ?? null;
-      current.attending = Boolean(view?.attending.some((person) => person.uid === current.uid));
-      current.address = view?.address ?? null;
-      renderView(view, current, ref.path);
-      followMeetingLocation(current);
-    },
-    (error) => session === current && renderViewError(error, ref.path),
+  const display = (view: MeetingSession | null): void => {
+    if (session !== current || current.meetingId !== meetingId) return;
+    current.attending = Boolean(view?.attending.some((person) => person.uid === current.uid));
+    current.address = view?.address ?? null;
+    renderView(view, current, ref.path);
+    followMeetingLocation(current);
+  };
+  $("meeting").dataset.source = via;
+  if (via === "sdk" || !LIVE_URL || !current.user) {
+    $("view-state").textContent = `Listening to ${ref.path}…`;
+    current.stopMeeting = onSnapshot(
+      ref,
+      (snapshot) => display(snapshot.data() ?? null),
+      (error) => session === current && renderViewError(error, ref.path),
+    );
+    return;
+  }
+  // Only the live server: no SDK listener on this document while the switch says so.
+  const user = current.user;
+  current.live ??= new LiveClient(
+    LIVE_URL,
+    (force) => user.getIdToken(force),
+    // After a switch back to the SDK, the client's last word ("idle") is not worth showing.
+    (status: LiveStatus) => session === current && via === "live" && renderLiveStatus(status),
   );
+  $("view-state").textContent = `Subscribing to ${ref.path} on ${LIVE_URL}…`;
+  current.stopMeeting = current.live.watch(
+    ref.path,
+    (data) => display(fromLive<MeetingSession>(data as Json<MeetingSession> | null)),
+    (error) => session === current && renderLiveError(error, ref.path),
+  );
+}
+
+function switchVia(next: Via): void {
+  if (next === via || (next === "live" && !LIVE_URL)) return;
+  via = next;
+  renderVia(via, LIVE_URL, PARAMS.get("live"));
+  history.replaceState(null, "", `${searchWith(via)}${location.hash}`);
+  if (session?.meetingId) watchMeeting(session);
+}
+
+/** This page's query string with ?via= set (kept on reload and on switching users). */
+function searchWith(next: Via): string {
+  const params = new URLSearchParams(location.search);
+  if (next === "live") params.set("via", "live");
+  else params.delete("via");
+  const search = params.toString();
+  return search ? `?${search}` : location.pathname;
+}
+
+function liveAddress(value: string | null): string | null {
+  if (!value) return null;
+  try {
+    const url = new URL(value);
+    return url.protocol === "ws:" || url.protocol === "wss:" ? url.href : null;
+  } catch {
+    return null;
+  }
 }
 
 /**

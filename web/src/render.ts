@@ -9,6 +9,7 @@ import type {
   LocationBoard,
   MeetingSession,
 } from "./generated/boiler";
+import type { ErrorMessage, LiveStatus } from "./live";
 
 /** The element with this id (the page has every id this demo uses). */
 export function $<Found extends HTMLElement = HTMLElement>(id: string): Found {
@@ -238,4 +239,40 @@ function span(className: string, text: string): HTMLSpanElement {
   element.className = className;
   element.textContent = text;
   return element;
+}
+
+/** Where the meeting view comes from: the Firebase SDK's listener or the live server's /ws. */
+export type Via = "sdk" | "live";
+
+/** The switch: which source is on, and why the live server cannot be chosen, if it cannot. */
+export function renderVia(via: Via, liveUrl: string | null, liveParam: string | null): void {
+  for (const button of document.querySelectorAll<HTMLButtonElement>("#via [data-via]")) {
+    button.setAttribute("aria-pressed", String(button.dataset.via === via));
+    button.disabled = button.dataset.via === "live" && !liveUrl;
+  }
+  $("via-hint").textContent = liveUrl
+    ? via === "live"
+      ? `over ${liveUrl}`
+      : ""
+    : liveParam
+      ? `?live=${liveParam} is not a ws:// or wss:// address.`
+      : "No live server known: open the link `./dev up` prints (…/?live=ws://HOST:PORT/ws).";
+  $("meeting-source").textContent =
+    via === "live" ? `Read through the live server (${liveUrl})` : "Read through the Firebase SDK";
+  $("live-state").textContent = "";
+  $("live-state").dataset.state = "";
+}
+
+/** The live connection's state, under the meeting. */
+export function renderLiveStatus({ state, detail }: LiveStatus): void {
+  const line = $("live-state");
+  line.dataset.state = state;
+  line.textContent = `Live server ${state}: ${detail}`;
+}
+
+/** The live server refused the subscription or ended it (403, 404, ...). */
+export function renderLiveError(error: ErrorMessage, path: string): void {
+  $("view-state").textContent =
+    `The live server refused ${path}: ${error.status} ${error.code}: ${error.message}`;
+  $<HTMLButtonElement>("toggle-attendance").disabled = true;
 }
