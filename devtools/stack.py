@@ -64,9 +64,9 @@ def seed(suite: EmulatorSuite) -> None:
     subprocess.run([sys.executable, "-m", "meeting_room.seed"], env=env, check=True)
 
 
-def start_live(suite: EmulatorSuite) -> subprocess.Popen[str]:
+def start_live(suite: EmulatorSuite) -> tuple[subprocess.Popen[str], str | None]:
     """The live server (docs/live.md) beside the emulators, on $BOILER_LIVE_PORT or a free
-    port; prints its address once it listens."""
+    port; prints its address once it listens, and returns it (None if it did not start)."""
     port = os.environ.get("BOILER_LIVE_PORT", "0")
     command = [sys.executable, "-m", "boiler.live", "--app", "meeting_room", "--port", port]
     env = {**os.environ, **stack_env(suite)}
@@ -74,7 +74,19 @@ def start_live(suite: EmulatorSuite) -> subprocess.Popen[str]:
     assert process.stdout is not None  # piped above
     line = process.stdout.readline().strip()  # "live server: ws://HOST:PORT/ws", or EOF
     print(line or f"live server: did not start (exit {process.wait()})", flush=True)
-    return process
+    address = line.removeprefix("live server: ")
+    return process, address if address.startswith("ws") else None
+
+
+def demo_links(suite: EmulatorSuite, live: str | None) -> str:
+    """The web demo's address; with a live server, links that tell the page where its /ws is
+    (the switch "Meeting via: live server" needs it; via=live starts with it on)."""
+    if "hosting" not in suite.ports:
+        return ""
+    page = suite.url("hosting")
+    if live is None:
+        return f"web demo         {page}/"
+    return f"web demo         {page}/?live={live}\nweb demo via /ws {page}/?via=live&live={live}"
 
 
 def _stop_live(process: subprocess.Popen[str] | None) -> None:
@@ -111,8 +123,10 @@ def up(args: argparse.Namespace) -> int:
     try:
         if args.seed:
             seed(suite)
-        live = start_live(suite)
+        live, address = start_live(suite)
         print(describe(suite), flush=True)
+        if links := demo_links(suite, address):
+            print(links, flush=True)
         print("Ctrl-C stops everything. Emulator output follows.", flush=True)
         with open(suite.log_path, "rb") as log:
             while suite.process is not None and suite.process.poll() is None:
