@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import subprocess
 import zipfile
 
 import pytest
 from boiler.testing import EmulatorError, EmulatorSuite, FirestoreEmulator, wait_until
-from boiler.testing.emulators import _manifest, firestore_launcher, port_open
+from boiler.testing.emulators import (
+    _manifest,
+    _processes,
+    firestore_launcher,
+    port_open,
+    stop_session,
+)
 from google.cloud import firestore as firestore_module
 
 ALLOW_READS = """rules_version = '2';
@@ -88,3 +95,19 @@ def test_the_pytest_plugin_adds_only_boiler_prefixed_fixtures() -> None:
 
     names = [n for n, o in vars(plugin).items() if isinstance(o, FixtureFunctionDefinition)]
     assert names and all(name.startswith("boiler_") for name in names), names
+
+
+def test_stopping_a_session_also_ends_a_process_spawned_while_it_stopped() -> None:
+    """As a functions worker started during shutdown: the leader answers SIGTERM by starting
+    a child in its session and exiting; nothing of the session may remain."""
+    leader = subprocess.Popen(
+        ["bash", "-c", "trap 'sleep 300 & echo late; exit 0' TERM; echo ready; sleep 300 & wait"],
+        start_new_session=True,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert leader.stdout is not None and leader.stdout.readline().strip() == "ready"
+    stop_session(leader, timeout=10)  # type: ignore[arg-type]  # text mode: same process
+    assert leader.stdout.readline().strip() == "late"  # the straggler was started
+    session = {pid for pid, (_, sid) in _processes().items() if sid == leader.pid}
+    assert session == set()

@@ -19,6 +19,7 @@ Every wait polls a condition against a deadline; nothing sleeps for a fixed time
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -308,15 +309,16 @@ def _processes() -> dict[int, tuple[int, int]]:
     return table
 
 
-def _family(leader: int) -> set[int]:
-    """The session of `leader` plus every descendant of it, even those in their own session.
+def _family(leader: int, known: Iterable[int] = ()) -> set[int]:
+    """The session of `leader` plus every descendant of it or of ``known`` (members found
+    before, whose parent may have exited since), even those in their own session.
 
     firebase-tools starts the Java emulator detached (its own session) and the functions
     workers outlive their parent shell: both must be found before anything is killed.
     """
     table = _processes()
     family = {pid for pid, (_, session) in table.items() if session == leader}
-    family.add(leader)
+    family |= {leader, *known}
     grew = True
     while grew:
         children = {pid for pid, (parent, _) in table.items() if parent in family} - family
@@ -333,8 +335,10 @@ def _alive(pids: Iterable[int]) -> set[int]:
 def stop_session(process: subprocess.Popen[bytes], timeout: float = 15) -> None:
     """End a process started with start_new_session=True and everything it spawned.
 
-    SIGTERM to the leader's group first (firebase-tools then shuts its emulators down),
-    SIGKILL at the deadline to every remaining member of the family found before.
+    SIGTERM to the leader's group first (firebase-tools then shuts its emulators down); once
+    the leader has exited, SIGTERM to each member still alive (a functions worker may have
+    been spawned while the group was stopping); SIGKILL at the deadline to every remaining
+    member of the family found.
     """
     leader = process.pid
     family = _family(leader)
@@ -343,12 +347,19 @@ def stop_session(process: subprocess.Popen[bytes], timeout: float = 15) -> None:
             os.killpg(leader, signal.SIGTERM)
         except ProcessLookupError:
             pass
+    stragglers_signalled: set[int] = set()
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         process.poll()
-        family |= _family(leader) if process.returncode is None else set()
-        if process.returncode is not None and not (_alive(family) - {leader}):
-            return
+        family |= _family(leader, family)
+        if process.returncode is not None:
+            stragglers = _alive(family) - {leader}
+            if not stragglers:
+                return
+            for pid in stragglers - stragglers_signalled:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGTERM)
+            stragglers_signalled |= stragglers
         time.sleep(0.1)
     for pid in _alive(family):
         try:
