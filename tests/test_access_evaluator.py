@@ -21,7 +21,7 @@ from boiler import (
     uid_in_field,
     uid_in_path,
 )
-from boiler.access_evaluator import allowed, reads_documents
+from boiler.access_evaluator import allowed, decided_by_path, reads_documents
 
 
 class Room(DomainModel, path="rooms/{roomId}"):
@@ -140,3 +140,12 @@ def test_reads_documents_only_for_declarations_that_check_another_document() -> 
     assert not reads_documents(uid_in_field("author_id") & has_claim("staff", True))
     assert reads_documents(uid_in_path("uid") | room.lists_uid("member_ids"))
     assert reads_documents(has_claim("staff", True) & room.exists())
+
+
+def test_decided_by_path_only_without_fields_or_other_documents() -> None:
+    """The live server refuses those before it opens a listener."""
+    room = document(Room, roomId=path_param("roomId"))
+    assert decided_by_path(None)  # closed: always refused
+    assert decided_by_path(uid_in_path("uid") | has_claim("admin", True) | public())
+    assert not decided_by_path(uid_in_path("uid") | uid_in_field("author_id"))
+    assert not decided_by_path(has_claim("staff", True) & room.exists())

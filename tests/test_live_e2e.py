@@ -164,8 +164,11 @@ def test_after_unsubscribe_no_message_comes_and_the_listener_is_released(world: 
         assert received["id"] == "new" and received["data"]["title"] == "After", received
 
 
-def test_refusals_are_errors_named_by_status(world: World) -> None:
+def test_refusals_are_errors_named_by_status(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
     meeting_id = world.meeting()
+    watched: list[str] = []
+    add = world.live.watchers.add
+    monkeypatch.setattr(world.live.watchers, "add", lambda p, s: (watched.append(p), add(p, s)))
     with world.socket("u3") as socket:
         cases = {
             "forbidden": (session("u1", meeting_id), 403),  # u1's view, u3 asks
@@ -179,14 +182,16 @@ def test_refusals_are_errors_named_by_status(world: World) -> None:
         for subscription, (path, _) in cases.items():
             send(socket, type="subscribe", id=subscription, path=path)
         refused: dict[str, Message] = {}
-        while len(refused) < len(cases):  # in any order: the 403 waits for the listener
+        while len(refused) < len(cases):
             message = expect(socket, lambda m: m["type"] == "error")
             refused[message["id"]] = message
+        # In order: each is refused before any read, no listener opened (the path decides).
         assert {key: m["status"] for key, m in refused.items()} == {
             key: status for key, (_, status) in cases.items()
         }
+        assert list(refused) == list(cases)
         assert all(m["message"] and m["code"] for m in refused.values()), refused
-        wait_until(lambda: world.live.watchers.subscriber_count(session("u1", meeting_id)) == 0)
+        assert watched == []
         # The connection stays usable: its own view comes.
         send(socket, type="subscribe", id="own", path=session("u3", meeting_id))
         expect(socket, data_of("own", lambda d: d["meetingId"] == meeting_id))

@@ -78,6 +78,17 @@ def reads_documents(access: Access | None) -> bool:
     )
 
 
+def decided_by_path(access: Access | None) -> bool:
+    """True when the caller and the document's path alone decide ``access`` (no stored
+    field, no other document): a refusal is then known before the document is read."""
+    pure = (Anyone, SignedIn, UidInPath, Claim)
+    return access is None or all(
+        isinstance(condition, pure)
+        for alternative in access.alternatives
+        for condition in alternative
+    )
+
+
 def _same(left: Any, right: Any) -> bool:
     """Equality as the rules language sees it: ``true`` is not ``1``."""
     return isinstance(left, bool) == isinstance(right, bool) and bool(left == right)

@@ -23,7 +23,7 @@ from google.cloud import firestore
 from pydantic import BaseModel, ValidationError
 
 from ..access import Access
-from ..access_evaluator import allowed, may_list, reads_documents
+from ..access_evaluator import allowed, decided_by_path, may_list, reads_documents
 from ..commands import PROCESSED_AT, REASON, STATUS, SUPERSEDED_BY, Command
 from ..paths import document_id_problem
 from ..runtime.client import firestore_client
@@ -82,6 +82,12 @@ class Service:
         spec = resource.view.spec()
         what = f"read {resource.path}"
         self._require(caller, spec.readable_by, resource.view, resource.params, data or {}, what)
+
+    def refuse_early(self, caller: Caller | None, resource: ViewDocument) -> None:
+        """``require_read``'s refusal when the caller and the path alone decide it (before
+        any listener or read: a forbidden subscription costs nothing); else nothing yet."""
+        if decided_by_path(resource.view.spec().readable_by):
+            self.require_read(caller, resource, None)
 
     @staticmethod
     def reads_to_decide(resource: ViewDocument) -> bool:

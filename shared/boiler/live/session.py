@@ -209,6 +209,11 @@ class Session:
                 "not-found",
             )
             return
+        try:
+            self.service.refuse_early(self.caller, resource)
+        except ApiError as refused:
+            await self._refuse(message.id, refused.status, refused.detail, refused.code)
+            return
         subscription = _Subscription(message.id, resource)
         self.subscriptions[message.id] = subscription
         self.watchers.add(resource.path, subscription.slot)
