@@ -126,6 +126,17 @@ def listener_count(url: str) -> int:
     return int(requests.get(health, timeout=TIMEOUT).json()["listeners"])
 
 
+def server_rss_mib(url: str) -> float:
+    """The live server's resident memory (MiB): the process listening on ``url``'s port."""
+    import psutil
+
+    port = int(url.rsplit(":", 1)[1].split("/", 1)[0])
+    for connection in psutil.net_connections(kind="tcp"):
+        if connection.laddr and connection.laddr.port == port and connection.status == "LISTEN":
+            return psutil.Process(connection.pid).memory_info().rss / 2**20
+    raise RuntimeError(f"live: no process listens on port {port}")
+
+
 def latency(
     client: firestore.Client,
     url: str,
@@ -248,8 +259,10 @@ def push(
         return began
 
     async def scenario() -> dict[str, Any]:
+        rss_before = server_rss_mib(url)
         sockets, inboxes, readers = await _subscribers(url, token, path, count)
         listeners = await asyncio.to_thread(listener_count, url)
+        rss_with = server_rss_mib(url)
         first_ms: list[float] = []
         last_ms: list[float] = []
         snapshot_ms: list[float] = []
@@ -289,6 +302,8 @@ def push(
             return {
                 "subscribers": count,
                 "listeners": listeners,
+                "server_rss_mib": rss_with,
+                "server_kib_per_subscriber": 1024 * (rss_with - rss_before) / count,
                 "first_ms": first_ms,
                 "last_ms": last_ms,
                 "snapshot_ms": snapshot_ms,

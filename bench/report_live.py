@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from .stats import median, percentile, ratio, summary
@@ -41,6 +42,8 @@ def live_section(live: dict[str, Any], fmt: Any, table: Any) -> tuple[str, dict[
                 run["pushes_per_s"],
                 run["versions_skipped"],
                 "yes" if run["all_on_last_version"] else "NO",
+                run.get("server_rss_mib", math.nan),
+                run.get("server_kib_per_subscriber", math.nan),
             ]
         )
     derived: dict[str, Any] = {
@@ -61,6 +64,8 @@ def live_section(live: dict[str, Any], fmt: Any, table: Any) -> tuple[str, dict[
             "last_median_ms": median(at_target["last_ms"]),
             "last_p95_ms": percentile(at_target["last_ms"], 95),
             "all_on_last_version": at_target["all_on_last_version"],
+            "server_rss_mib": at_target.get("server_rss_mib", math.nan),
+            "server_kib_per_subscriber": at_target.get("server_kib_per_subscriber", math.nan),
         }
     text = (
         f"Live server: domain write -> the view's new version, at a WebSocket client of /ws and "
@@ -83,6 +88,8 @@ def live_section(live: dict[str, Any], fmt: Any, table: Any) -> tuple[str, dict[
                 "burst pushes/s",
                 "versions skipped",
                 "every client on the last version",
+                "server RSS (MiB)",
+                "server KiB per subscriber",
             ],
             push_rows,
         )
@@ -119,6 +126,14 @@ def live_targets(live: dict[str, Any], fmt: Any, ok: Any, info: str) -> list[lis
             [
                 f"push rate with {fan['subscribers']:,} subscribers (write -> last client, median)",
                 f"{fmt(fan['pushes_per_s'], 0)} pushes/s ({fmt(fan['last_median_ms'], 1)} ms)",
+                info,
+            ]
+        )
+        rows.append(
+            [
+                f"live server memory with {fan['subscribers']:,} subscribers",
+                f"{fmt(fan['server_rss_mib'], 0)} MiB "
+                f"({fmt(fan['server_kib_per_subscriber'], 1)} KiB per subscriber)",
                 info,
             ]
         )

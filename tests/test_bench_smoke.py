@@ -362,6 +362,8 @@ def _live_results(ws: list[float], snapshot: list[float], listeners: int) -> dic
         "pushes_per_s": 4500.0,
         "all_on_last_version": True,
         "versions_skipped": 11000,
+        "server_rss_mib": 120.0,
+        "server_kib_per_subscriber": 40.5,
     }
     return {
         "participants": 3,
@@ -388,6 +390,10 @@ def test_report_renders_live_targets() -> None:
     )
     assert rows[shared][1] == "met"
     assert "| 1,000" in text and "4,500" in text
+    assert rows["live server memory with 1,000 subscribers"] == [
+        "120 MiB (40.5 KiB per subscriber)",
+        "info",
+    ]
     text, derived = report.render({"live": _live_results([13.0] * 10, [10.0] * 10, 2)})
     rows = {row[0]: row[1:] for row in derived["targets"]}
     assert rows["/ws update p95 <= 1.25x on_snapshot of the view (same writes)"][1] == "MISSED"
