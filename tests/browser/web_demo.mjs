@@ -377,6 +377,15 @@ async function liveMain() {
       "the meeting card, switched back to the SDK");
     expectEqual(new URL(page.url()).searchParams.get("via"), null, "?via= after switching back");
     mark("back_to_sdk");
+    // And to the live server again, still without reloading.
+    await page.click('#via [data-via="live"]');
+    await step("live-subscribed", { path: MEETING_PATH });
+    await waitForText(page, "alice (live again)", "#live-state", "Live server open", { contains: true });
+    expectEqual(await page.getAttribute("#meeting", "data-source"), "live", "the page's source");
+    expectEqual(new URL(page.url()).searchParams.get("via"), "live", "?via= after switching");
+    expectEqual(await page.evaluate(meetingCard), await sdk.evaluate(meetingCard),
+      "the meeting card, switched to the live server again");
+    mark("live_again");
 
     if (screenshots) {
       mkdirSync(screenshots, { recursive: true });

@@ -81,7 +81,8 @@ const CLOSE_REASONS: Record<number, string> = {
 /**
  * One connection to a live server for one signed-in user, opened while something is watched:
  *
- *     const live = new LiveClient("ws://127.0.0.1:8080/ws", (force) => user.getIdToken(force), show);
+ *     const token = (force: boolean) => user.getIdToken(force);
+ *     const live = new LiveClient("ws://127.0.0.1:8080/ws", token, show);
  *     const stop = live.watch("agendas/alice", (data) => ..., (error) => ...);
  *
  * It renews the token before it expires, signs in again and re-subscribes after a
@@ -106,7 +107,11 @@ export class LiveClient {
   ) {}
 
   /** Watch the view document at `path` until the returned function is called. */
-  watch(path: string, onData: (data: unknown) => void, onError: (error: ErrorMessage) => void): () => void {
+  watch(
+    path: string,
+    onData: (data: unknown) => void,
+    onError: (error: ErrorMessage) => void,
+  ): () => void {
     const watch: Watch = { path, serverId: null, ended: false, onData, onError };
     this.watches.add(watch);
     if (this.ready) this.subscribe(watch);
@@ -138,7 +143,9 @@ export class LiveClient {
     const socket = new WebSocket(this.url);
     this.socket = socket;
     let opened = false;
-    if (!this.failures) this.report({ state: "connecting", detail: `connecting to ${this.url}…` });
+    if (!this.failures) {
+      this.report({ state: "connecting", detail: `connecting to ${this.url}…` });
+    }
     socket.addEventListener("open", () => {
       opened = true;
       if (this.socket === socket) void this.signIn(false, "connected");
@@ -167,7 +174,9 @@ export class LiveClient {
     this.send({ type: "auth", token });
     this.ready = true;
     this.renewBefore(expiry(token));
-    for (const watch of this.watches) if (watch.serverId === null && !watch.ended) this.subscribe(watch);
+    for (const watch of this.watches) {
+      if (watch.serverId === null && !watch.ended) this.subscribe(watch);
+    }
     this.report({ state: "open", detail: `${why}: ${this.url}` });
   }
 
@@ -201,7 +210,8 @@ export class LiveClient {
     }
     if (message.id === null) {
       // A refused token (or another user's): try a new one after a pause.
-      this.report({ state: "reconnecting", detail: `${message.status} ${message.code}: ${message.message}` });
+      const detail = `${message.status} ${message.code}: ${message.message}`;
+      this.report({ state: "reconnecting", detail });
       this.ready = false;
       this.forgetSubscriptions();
       this.closeSocket("the token was refused");
@@ -230,10 +240,12 @@ export class LiveClient {
   /** Open again after a pause that doubles with each failure in a row (with jitter). */
   private retry(why?: string): void {
     if (this.stopped || this.retryTimer) return;
-    const delay = Math.min(MAX_RETRY_MS, FIRST_RETRY_MS * 2 ** this.failures) * (0.75 + Math.random() / 2);
+    const backoff = Math.min(MAX_RETRY_MS, FIRST_RETRY_MS * 2 ** this.failures);
+    const delay = backoff * (0.75 + Math.random() / 2);
     this.failures += 1;
     if (why) {
-      this.report({ state: "reconnecting", detail: `${why}: reconnecting in ${(delay / 1000).toFixed(1)} s` });
+      const detail = `${why}: reconnecting in ${(delay / 1000).toFixed(1)} s`;
+      this.report({ state: "reconnecting", detail });
     }
     this.retryTimer = setTimeout(() => {
       this.retryTimer = null;
@@ -309,7 +321,8 @@ export function parse(text: unknown): ServerMessage | null {
 function expiry(token: string): number | null {
   try {
     const payload = token.split(".")[1] ?? "";
-    const claims = JSON.parse(atob(payload.replace(/-/g, "+").replace(/_/g, "/"))) as { exp?: unknown };
+    const json = atob(payload.replace(/-/g, "+").replace(/_/g, "/"));
+    const claims = JSON.parse(json) as { exp?: unknown };
     return typeof claims.exp === "number" ? claims.exp * 1000 : null;
   } catch {
     return null;

@@ -43,6 +43,7 @@ import {
 } from "./render";
 
 const USERS = ["alice", "bob", "carol"]; // seeded by shared/meeting_room/seed.py
+const LOOPBACK = ["127.0.0.1", "localhost", "[::1]"];
 const PARAMS = new URLSearchParams(location.search);
 const FIRST_MEETING = PARAMS.get("meeting") || "kickoff";
 /** The live server's /ws, from ?live= (`./dev up` prints a link with it); null: none known. */
@@ -228,11 +229,13 @@ function searchWith(next: Via): string {
   return search ? `?${search}` : location.pathname;
 }
 
+/** ?live= if it is a ws:// or wss:// address on this machine: the page sends it ID tokens. */
 function liveAddress(value: string | null): string | null {
   if (!value) return null;
   try {
     const url = new URL(value);
-    return url.protocol === "ws:" || url.protocol === "wss:" ? url.href : null;
+    const local = LOOPBACK.includes(url.hostname) || url.hostname === location.hostname;
+    return (url.protocol === "ws:" || url.protocol === "wss:") && local ? url.href : null;
   } catch {
     return null;
   }

@@ -255,7 +255,8 @@ export function renderVia(via: Via, liveUrl: string | null, liveParam: string | 
       ? `over ${liveUrl}`
       : ""
     : liveParam
-      ? `?live=${liveParam} is not a ws:// or wss:// address.`
+      ? `?live=${liveParam} is not a ws:// or wss:// address on this machine ` +
+        "(the page sends it your ID token)."
       : "No live server known: open the link `./dev up` prints (…/?live=ws://HOST:PORT/ws).";
   $("meeting-source").textContent =
     via === "live" ? `Read through the live server (${liveUrl})` : "Read through the Firebase SDK";
