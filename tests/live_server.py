@@ -45,9 +45,10 @@ class Running:
         self.thread.join(TIMEOUT)
 
 
-def start(client: firestore.Client, limits: Limits | None = None) -> Running:
-    server = live_server(live_app(BUILD, client, limits=limits), port=0)
+def start(client: firestore.Client, limits: Limits | None = None, port: int = 0) -> Running:
+    """A live server on ``port`` (0: a free one), started and answering."""
+    server = live_server(live_app(BUILD, client, limits=limits), port=port)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    wait_until(lambda: server.address, timeout=TIMEOUT, message="the live server started")
+    wait_until(lambda: server.address, timeout=TIMEOUT, message=f"a live server on port {port}")
     return Running(server, thread)

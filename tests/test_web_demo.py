@@ -23,14 +23,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from boiler.live import Limits, live_app, live_server
+from boiler.live import Limits
 from boiler.runtime.command_order import CommandOrder
 from boiler.testing import EmulatorSuite, wait_until
 from google.cloud import firestore
 from meeting_room import AttendanceRequest
 from meeting_room.seed import MEETING_ID, USERS, seed
 
-from .live_server import BUILD, Running, start
+from .live_server import start
 from .meeting_lists import expected_lists, stored_lists
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -171,15 +171,6 @@ class FirstTokenExpiresSoon:
         return time.time() + skew
 
 
-def serve_on(db: firestore.Client, port: int, limits: Limits) -> Running:
-    """A live server on ``port`` (tests/live_server.start picks a free one)."""
-    server = live_server(live_app(BUILD, db, limits=limits), port=port)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    wait_until(lambda: server.address, timeout=TIMEOUT, message=f"a live server on {port}")
-    return Running(server, thread)
-
-
 def run_with_steps(
     command: list[str], env: dict[str, str], steps: dict[str, Callable[[Any], None]]
 ) -> tuple[int, str, str]:
@@ -239,7 +230,7 @@ def test_the_meeting_view_through_the_live_server(
 
     def restart(detail: dict[str, Any]) -> None:
         clock = FirstTokenExpiresSoon(detail["tokenExpires"])
-        servers.append(serve_on(seeded, port, Limits(clock=clock)))
+        servers.append(start(seeded, Limits(clock=clock), port=port))
 
     steps: dict[str, Callable[[Any], None]] = {
         "live-subscribed": lambda detail: subscribers(detail["path"], 1),
