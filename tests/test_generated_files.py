@@ -9,7 +9,14 @@ from pathlib import Path
 
 import pytest
 from boiler import compile_app
-from boiler.cli import INDEXES_FILE, OPENAPI_FILE, RULES_FILE, generated_files, main
+from boiler.cli import (
+    GRAPHQL_FILE,
+    INDEXES_FILE,
+    OPENAPI_FILE,
+    RULES_FILE,
+    generated_files,
+    main,
+)
 from boiler.frontend_types import SCHEMA_FILE, TYPESCRIPT_FILE
 from meeting_room import app
 
@@ -17,7 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.mark.parametrize(
-    "name", [RULES_FILE, INDEXES_FILE, OPENAPI_FILE, SCHEMA_FILE, TYPESCRIPT_FILE]
+    "name", [RULES_FILE, INDEXES_FILE, OPENAPI_FILE, SCHEMA_FILE, TYPESCRIPT_FILE, GRAPHQL_FILE]
 )
 def test_committed_file_matches_declarations(name: str) -> None:
     expected = generated_files(compile_app(app))[name]
@@ -53,6 +60,7 @@ def test_generate_then_check_then_drift(tmp_path: Path, capsys: pytest.CaptureFi
     [
         (TYPESCRIPT_FILE, "  attendance: boolean;", "  attendance: string;"),
         (SCHEMA_FILE, '"maxLength": 128', '"maxLength": 64'),
+        (GRAPHQL_FILE, "  attendance: Boolean!", "  attendance: String!"),
     ],
 )
 def test_check_shows_an_edited_frontend_file_as_a_diff(

@@ -41,12 +41,14 @@ from .compiler import Build, compile_app
 from .errors import BoilerError
 from .frontend_types import frontend_files
 from .indexes import generate_indexes
+from .live.graphql_schema import graphql_sdl
 from .rules import generate_rules
 
 RULES_FILE = "firestore.rules"
 INDEXES_FILE = "firestore.indexes.json"
 DIFF_LINES = 60  # of each stale file's diff `check` prints
 OPENAPI_FILE = "openapi.json"  # the HTTP API's document (served by the `api` function)
+GRAPHQL_FILE = "schemas/boiler.graphql"  # the live server's /graphql schema, served as is
 
 
 @dataclass(frozen=True)
@@ -109,6 +111,7 @@ def generated_files(build: Build) -> dict[str, str]:
         INDEXES_FILE: json.dumps(generate_indexes(build), indent=2) + "\n",
         OPENAPI_FILE: render(openapi_document(build)),
         **frontend_files(build),  # schemas/boiler.schema.json, web/src/generated/boiler.ts
+        GRAPHQL_FILE: graphql_sdl(build),
     }
 
 
