@@ -1,4 +1,5 @@
-"""The live server as an ASGI application: ``/ws`` (subscriptions), ``/healthz``, ``/readyz``.
+"""The live server as an ASGI application: ``/ws`` (subscriptions), ``/graphql`` (queries,
+mutations and subscriptions over the same Service and listeners), ``/healthz``, ``/readyz``.
 
 One application serves one build; its ``Watchers`` registry (one Firestore listener per
 watched document) lives from the lifespan's start to its end::
@@ -26,6 +27,8 @@ from ..api.resources import Resources
 from ..api.service import Service
 from ..compiler import Build
 from ..runtime import log
+from .graphql_app import Connection, graphql_app
+from .graphql_schema import graphql_api
 from .session import Limits, Session
 from .watchers import Watchers
 
@@ -43,6 +46,7 @@ class Live:
     limits: Limits
     watchers: Watchers | None = None
     sessions: set[Session] = field(default_factory=set)
+    graphql_connections: set[Connection] = field(default_factory=set)
     stopping: bool = False
 
     @property
@@ -52,7 +56,10 @@ class Live:
     async def close_all(self, reason: str = "the server is shutting down") -> None:
         """Close every socket with 1001 and release every listener (graceful shutdown)."""
         self.stopping = True
-        await asyncio.gather(*(session.close(GOING_AWAY, reason) for session in self.sessions))
+        await asyncio.gather(
+            *(session.close(GOING_AWAY, reason) for session in self.sessions),
+            *(connection.close(GOING_AWAY, reason) for connection in self.graphql_connections),
+        )
         if self.watchers is not None:
             await self.watchers.close()
 
@@ -112,11 +119,14 @@ def live_app(
             return JSONResponse({"status": "unavailable", "error": repr(failure)}, 503)
         return JSONResponse({"status": "ready"})
 
+    graphql = graphql_app(live, graphql_api(build))
     app = Starlette(
         routes=[
             WebSocketRoute("/ws", websocket),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
+            Route("/graphql", graphql, methods=["GET", "POST"]),
+            WebSocketRoute("/graphql", graphql),
         ],
         lifespan=lifespan,
     )
