@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -276,7 +277,12 @@ def test_a_mutation_is_validated_as_the_http_api_validates_it(world: World) -> N
 
 
 # ============================================================================ errors
-def test_malformed_queries_and_unknown_fields_are_errors(world: World) -> None:
+def test_malformed_queries_and_unknown_fields_are_errors(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Each is a 400 naming the problem, logged as the client's mistake (INFO, not ERROR)."""
+    caplog.set_level(logging.INFO, logger="boiler.graphql")
+
     def post(body: Any, token: str | None = None) -> requests.Response:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         return requests.post(f"{world.live.http}/graphql", json=body, headers=headers, timeout=10)
@@ -294,6 +300,9 @@ def test_malformed_queries_and_unknown_fields_are_errors(world: World) -> None:
     assert extensions(wide.json()["errors"]) == [(400, "graphql-too-many-fields")]
     huge = post({"query": '{ agenda(uid: "u1") { uid } }' + " " * 17000})
     assert extensions(huge.json()["errors"]) == [(400, "graphql-query-too-large")]
+    logged = [r for r in caplog.records if r.name == "boiler.graphql"]
+    assert logged and {r.levelname for r in logged} == {"INFO"}, logged
+    assert any("Cannot query field 'nope'" in r.getMessage() for r in logged)
 
 
 def test_no_or_bad_token_is_401(world: World) -> None:

@@ -15,6 +15,7 @@ checked again: a view that becomes unreadable ends it with a 403 error). When th
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -91,7 +92,22 @@ def graphql_app(live: Live, api: GraphQLApi) -> GraphQL:
         query_parser=_parse,
         validation_rules=[RootFieldLimit],
         websocket_handler=_TransportWS(live),
+        logger=_ErrorLog(logging.getLogger("boiler.graphql"), {}),
     )
+
+
+class _ErrorLog(logging.LoggerAdapter):  # type: ignore[type-arg]
+    """Ariadne logs every error of a result at ERROR, with a traceback. A client's mistake
+    (a syntax or validation error, a refusal below 500) is logged at INFO, in one line;
+    only a server's failure (500, an unexpected exception) stays an ERROR."""
+
+    def error(self, msg: Any, *args: Any, **kwargs: Any) -> None:
+        if isinstance(msg, GraphQLError) and msg.original_error is None:
+            status = (msg.extensions or {}).get("status", 400)
+            if isinstance(status, int) and status < 500:
+                self.logger.info("graphql refusal: %s", msg.message)
+                return
+        super().error(msg, *args, **kwargs)
 
 
 # -- scalars: values are the HTTP API's JSON already (datetimes as ISO 8601 strings)
