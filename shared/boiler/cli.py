@@ -193,12 +193,7 @@ def reconcile_views(args: argparse.Namespace) -> int:
                     report.add(reconcile(view, client, chunk, stored=stored))
                     advance(report.aggregates, len(keys))
             print(json.dumps(report.as_dict()))
-            for failure in report.failures:
-                print(
-                    f"boiler reconcile: {report.view}/{failure['key']} not rebuilt: "
-                    f"{failure['error']}",
-                    file=sys.stderr,
-                )
+            _print_failures("reconcile", report.view, report.failures)
             failed += report.failed
     if failed:
         print(
@@ -207,6 +202,15 @@ def reconcile_views(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     return 1 if failed else 0
+
+
+def _print_failures(command: str, view: str, failures: list[dict[str, Any]]) -> None:
+    """One stderr line per aggregate a run could not rebuild: its key and the error."""
+    for failure in failures:
+        print(
+            f"boiler {command}: {view}/{failure['key']} not rebuilt: {failure['error']}",
+            file=sys.stderr,
+        )
 
 
 def between(low: int, high: int) -> Callable[[str], int]:
@@ -256,12 +260,7 @@ def migrate_views(args: argparse.Namespace) -> int:
                 )
                 advance(report.aggregates, report.total)
             print(report.summary())
-            for failure in report.failures:
-                print(
-                    f"boiler migrate: {report.view}/{failure['key']} not rebuilt: "
-                    f"{failure['error']}",
-                    file=sys.stderr,
-                )
+            _print_failures("migrate", report.view, report.failures)
             if report.held_back and report.status != "already":
                 print(
                     f"boiler migrate: {report.view}: {report.held_back} aggregate(s) held back "
@@ -392,11 +391,7 @@ def rebuild_views(args: argparse.Namespace) -> int:
                 )
                 advance(report.aggregates, report.total)
         print(report.summary())
-        for failure in report.failures:
-            print(
-                f"boiler rebuild: {name}/{failure['key']} not rebuilt: {failure['error']}",
-                file=sys.stderr,
-            )
+        _print_failures("rebuild", name, report.failures)
         if report.held_back:
             print(
                 f"boiler rebuild: {name}: {report.held_back} aggregate(s) held back (a source "
