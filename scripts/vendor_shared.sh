@@ -11,9 +11,10 @@ for package in boiler meeting_room; do
     exit 1
   fi
   rm -rf "$dest"
-  # The testing helpers and the project scaffold are dev-only; deployed code never imports them.
+  # The testing helpers and the project scaffold are dev-only, and the live server runs in its
+  # own container (Dockerfile): deployed functions never import them.
   (cd "$root/shared" && tar --exclude='__pycache__' --exclude="$package/testing" \
-    --exclude="$package/scaffold" -cf - "$package") \
+    --exclude="$package/scaffold" --exclude="$package/live" -cf - "$package") \
     | tar -xf - -C "$root/functions"
   echo "vendor_shared: copied shared/$package -> functions/$package"
 done

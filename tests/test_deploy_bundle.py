@@ -47,6 +47,8 @@ PYTHON_DELEGATE = FIREBASE_TOOLS / "lib/deploy/functions/runtimes/python/index.j
 DISCOVERY = FIREBASE_TOOLS / "lib/deploy/functions/runtimes/discovery/index.js"
 VENV_CACHE = ROOT / ".boiler" / "deploy-venv"
 PROJECT = "demo-deploy-proof"
+# Dev-only (testing, scaffold) or its own container (live): never uploaded, never imported.
+NOT_UPLOADED = ("boiler.testing", "boiler.scaffold", "boiler.live")
 # firebase-tools gives up after 10 s (FUNCTIONS_DISCOVERY_TIMEOUT); a loaded CI machine gets more.
 DISCOVERY_TIMEOUT = 30.0
 # packageSource (deploy/functions/prepareFunctionsUpload.js) always adds these to `ignore`.
@@ -505,7 +507,7 @@ def test_the_upload_is_main_py_its_requirements_and_the_vendored_packages(deploy
         expected = {
             f"{vendored}/{r.as_posix()}"
             for r in relative
-            if "__pycache__" not in r.parts and r.parts[0] not in ("testing", "scaffold")
+            if "__pycache__" not in r.parts and f"{vendored}.{r.parts[0]}" not in NOT_UPLOADED
         }
         assert expected <= deploy.files, f"not vendored: {sorted(expected - deploy.files)}"
     assert not any(part in {"venv", "__pycache__"} for f in deploy.files for part in f.split("/"))
@@ -517,6 +519,7 @@ def test_the_upload_holds_no_testing_helpers_and_the_deployed_code_never_imports
 ) -> None:
     assert not (deploy.bundle / "boiler" / "testing").exists()
     assert not (deploy.bundle / "boiler" / "scaffold").exists()
+    assert not (deploy.bundle / "boiler" / "live").exists()  # its own container (Dockerfile)
     assert not [f for f in deploy.files if f.startswith("boiler/testing/")]
     collectors = deploy.imports["collectors"]
     reaching: dict[str, list[str]] = {}
@@ -525,9 +528,9 @@ def test_the_upload_holds_no_testing_helpers_and_the_deployed_code_never_imports
         names = [*(t for t, _ in found), *(f"{t}.{n}" for t, ns in found for n in ns)]
         names += collectors[module].located
         for name in names:
-            if name == "boiler.testing" or name.startswith("boiler.testing."):
+            if any(name == p or name.startswith(f"{p}.") for p in NOT_UPLOADED):
                 reaching.setdefault(module, []).append(name)
-    assert reaching == {}, f"deployed modules importing boiler.testing: {reaching}"
+    assert reaching == {}, f"deployed modules importing what is not uploaded: {reaching}"
     assert "boiler.runtime.pipeline" in deploy.imports["deployed"]  # the walk follows imports
 
 

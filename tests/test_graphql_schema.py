@@ -1,4 +1,4 @@
-"""boiler/live/graphql_schema.py: the SDL of a build, exactly, and the errors for what GraphQL
+"""boiler/graphql_schema.py: the SDL of a build, exactly, and the errors for what GraphQL
 cannot express (pure: no server)."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from typing import Any, Literal
 import pytest
 from boiler import App, BoilerError, Command, ViewModel, compile_app, uid_in_path
 from boiler.cli import GRAPHQL_FILE, generated_files
-from boiler.live.graphql_schema import graphql_api, graphql_sdl
+from boiler.graphql_schema import graphql_api, graphql_sdl
 from graphql import build_schema
 from meeting_room import Location, Meeting, MeetingCard, Ticket, User
 from meeting_room import app as meeting_room

@@ -40,8 +40,8 @@ from .app import App
 from .compiler import Build, compile_app
 from .errors import BoilerError
 from .frontend_types import frontend_files
+from .graphql_schema import graphql_sdl
 from .indexes import generate_indexes
-from .live.graphql_schema import graphql_sdl
 from .rules import generate_rules
 
 RULES_FILE = "firestore.rules"

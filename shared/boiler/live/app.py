@@ -26,9 +26,9 @@ from starlette.websockets import WebSocket
 from ..api.resources import Resources
 from ..api.service import Service
 from ..compiler import Build
+from ..graphql_schema import graphql_api
 from ..runtime import log
 from .graphql_app import Connection, graphql_app
-from .graphql_schema import graphql_api
 from .session import Limits, Session
 from .watchers import Watchers
 

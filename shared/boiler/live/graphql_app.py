@@ -52,9 +52,9 @@ from ..api.caller import Caller, authenticate
 from ..api.problems import ApiError, bad_request
 from ..api.resources import CommandCollection, ViewCollection, ViewDocument
 from ..api.service import DEFAULT_PAGE_SIZE
+from ..graphql_schema import CommandField, GraphQLApi, ViewField
 from ..paths import document_id_problem
 from ..runtime import log
-from .graphql_schema import CommandField, GraphQLApi, ViewField
 from .latest import Latest
 from .watchers import Version
 

@@ -29,12 +29,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
-from ..access_evaluator import holds_for_every_document
-from ..commands import Command
-from ..compiler import Build
-from ..errors import BoilerError
-from ..json_schemas import document_schemas
-from ..views import ViewModel
+from .access_evaluator import holds_for_every_document
+from .commands import Command
+from .compiler import Build
+from .errors import BoilerError
+from .json_schemas import document_schemas
+from .views import ViewModel
 
 NAME = re.compile(r"^[_A-Za-z][_0-9A-Za-z]*$")
 SCALARS = {"string": "String", "integer": "Int", "number": "Float", "boolean": "Boolean"}
