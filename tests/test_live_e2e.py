@@ -12,9 +12,7 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -23,32 +21,21 @@ from boiler.api.resources import ViewDocument
 from boiler.api.service import Service
 from boiler.live import Limits
 from boiler.testing import EmulatorSuite, wait_until
-from boiler.testing.auth import AuthEmulator, token_claims
+from boiler.testing.auth import token_claims
 from google.cloud import firestore
 from websockets.asyncio.client import connect as connect_async
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
-from .live_server import BUILD, Running, start
-from .meeting_fixtures import create_meeting
+from .live_server import BUILD, LiveWorld, Running, live_world, session, start
 
 pytestmark = pytest.mark.suite
 TIMEOUT = 60  # cold Python workers start on their first event, about 0.5 s each
 Message = dict[str, Any]
 
 
-@dataclass
-class World:
-    suite: EmulatorSuite
-    db: firestore.Client
-    auth: AuthEmulator
-    live: Running
-    tokens: dict[str, str]
-
-    def token(self, uid: str) -> str:
-        if uid not in self.tokens:
-            self.tokens[uid] = self.auth.id_token(uid)
-        return self.tokens[uid]
+class World(LiveWorld):
+    """The live tests' world, with /ws clients."""
 
     @contextlib.contextmanager
     def socket(self, uid: str | None = None, url: str | None = None) -> Iterator[ClientConnection]:
@@ -57,21 +44,6 @@ class World:
             if uid is not None:
                 socket.send(json.dumps({"type": "auth", "token": self.token(uid)}))
             yield socket
-
-    def meeting(self) -> str:
-        """A meeting of u1 (host), u2 and u3, its views built by the triggers."""
-        meeting_id = f"m-{uuid.uuid4().hex[:10]}"
-        create_meeting(self.db, meeting_id, {"u1": True, "u2": False, "u3": False})
-        wait_until(
-            lambda: self.db.document(session("u1", meeting_id)).get().exists,
-            timeout=TIMEOUT,
-            message="the meeting's views built",
-        )
-        return meeting_id
-
-
-def session(uid: str, meeting_id: str) -> str:
-    return f"users/{uid}/meetingSessions/{meeting_id}"
 
 
 def send(socket: ClientConnection, **message: Any) -> None:
@@ -109,17 +81,8 @@ def error_for(subscription: str | None, status: int) -> Callable[[Message], bool
 
 @pytest.fixture(scope="module")
 def world(emulator_suite: EmulatorSuite) -> Iterator[World]:
-    with pytest.MonkeyPatch.context() as patch:
-        for name, value in emulator_suite.env().items():
-            patch.setenv(name, value)
-        emulator_suite.reset_firestore()
-        db = firestore.Client(project=emulator_suite.project_id)
-        auth = AuthEmulator(emulator_suite.auth_host, emulator_suite.project_id)
-        live = start(db)
-        try:
-            yield World(emulator_suite, db, auth, live, {})
-        finally:
-            live.stop()
+    with live_world(emulator_suite, World) as world:
+        yield world
 
 
 # ============================================================================ subscriptions

@@ -10,9 +10,7 @@ import contextlib
 import json
 import logging
 import time
-import uuid
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +18,7 @@ import pytest
 import requests
 from boiler.live import Limits
 from boiler.testing import EmulatorSuite, wait_until
-from boiler.testing.auth import AuthEmulator, token_claims
-from google.cloud import firestore
+from boiler.testing.auth import token_claims
 from gql import Client, GraphQLRequest
 from gql.client import AsyncClientSession
 from gql.transport.exceptions import TransportQueryError
@@ -31,7 +28,7 @@ from graphql import build_schema, print_schema
 from websockets.asyncio.client import connect as connect_ws
 from websockets.exceptions import ConnectionClosed
 
-from .live_server import Running, start
+from .live_server import LiveWorld, Running, live_world, session, start
 from .markdown_examples import blocks_run_by
 from .meeting_fixtures import create_meeting
 
@@ -58,18 +55,8 @@ mutation Status($meetingId: ID!, $input: StatusRequestInput!, $wait: Float) {
 }"""
 
 
-@dataclass
-class World:
-    suite: EmulatorSuite
-    db: firestore.Client
-    auth: AuthEmulator
-    live: Running
-    tokens: dict[str, str]
-
-    def token(self, uid: str) -> str:
-        if uid not in self.tokens:
-            self.tokens[uid] = self.auth.id_token(uid)
-        return self.tokens[uid]
+class World(LiveWorld):
+    """The live tests' world, with GraphQL clients (gql) over HTTP and graphql-transport-ws."""
 
     def http(self, uid: str | None = None, token: str | None = None) -> Client:
         """A gql client over HTTP, signed in as ``uid`` (or with ``token``; neither: anonymous)."""
@@ -112,21 +99,6 @@ class World:
         async with Client(transport=transport, execute_timeout=TIMEOUT) as session:
             yield session
 
-    def meeting(self) -> str:
-        """A meeting of u1 (host), u2 and u3, its views built by the triggers."""
-        meeting_id = f"m-{uuid.uuid4().hex[:10]}"
-        create_meeting(self.db, meeting_id, {"u1": True, "u2": False, "u3": False})
-        wait_until(
-            lambda: self.db.document(session("u1", meeting_id)).get().exists,
-            timeout=TIMEOUT,
-            message="the meeting's views built",
-        )
-        return meeting_id
-
-
-def session(uid: str, meeting_id: str) -> str:
-    return f"users/{uid}/meetingSessions/{meeting_id}"
-
 
 async def next_result(results: AsyncIterator[dict[str, Any]]) -> dict[str, Any]:
     return await asyncio.wait_for(results.__anext__(), TIMEOUT)
@@ -150,17 +122,8 @@ def extensions(errors: list[dict[str, Any]]) -> list[tuple[int, str]]:
 
 @pytest.fixture(scope="module")
 def world(emulator_suite: EmulatorSuite) -> Iterator[World]:
-    with pytest.MonkeyPatch.context() as patch:
-        for name, value in emulator_suite.env().items():
-            patch.setenv(name, value)
-        emulator_suite.reset_firestore()
-        db = firestore.Client(project=emulator_suite.project_id)
-        auth = AuthEmulator(emulator_suite.auth_host, emulator_suite.project_id)
-        live = start(db)
-        try:
-            yield World(emulator_suite, db, auth, live, {})
-        finally:
-            live.stop()
+    with live_world(emulator_suite, World) as world:
+        yield world
 
 
 @pytest.fixture(scope="module")
@@ -369,8 +332,14 @@ def test_a_subscription_gets_the_view_then_each_change_until_completed(world: Wo
     asyncio.run(scenario())
 
 
-def test_a_forbidden_or_bad_subscription_is_an_error(world: World) -> None:
+def test_a_forbidden_or_bad_subscription_is_an_error(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Refused before any listener opens: the caller and the path decide MeetingSession's."""
     meeting_id = world.meeting()
+    watched: list[str] = []
+    add = world.live.watchers.add
+    monkeypatch.setattr(world.live.watchers, "add", lambda p, s: (watched.append(p), add(p, s)))
 
     async def refusal(variables: dict[str, str]) -> list[dict[str, Any]]:
         async with world.ws("u3") as ws:
@@ -384,7 +353,7 @@ def test_a_forbidden_or_bad_subscription_is_an_error(world: World) -> None:
     forbidden = asyncio.run(refusal({"uid": "u1", "meetingId": meeting_id}))
     assert extensions(forbidden) == [(403, "forbidden")]
     assert extensions(asyncio.run(refusal({"uid": "u3", "meetingId": ".."}))) == [(400, "bad-id")]
-    wait_until(lambda: world.live.watchers.subscriber_count(session("u1", meeting_id)) == 0)
+    assert watched == []
 
 
 def test_graphql_and_ws_subscribers_of_one_document_share_one_listener(world: World) -> None:

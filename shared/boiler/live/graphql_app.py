@@ -327,6 +327,10 @@ class _Resolvers:
         if connection.subscriptions >= limit:
             message = f"at most {limit} subscriptions per connection: complete one first"
             raise _refusal(400, message, code="live-too-many-subscriptions")
+        try:  # refused before a listener opens when the caller and the path decide it
+            self.live.service.refuse_early(connection.current_caller(), resource)
+        except ApiError as refused:
+            raise _error(refused) from None
         connection.subscriptions += 1
         slot = Latest[Version]()
         watchers.add(resource.path, slot)
