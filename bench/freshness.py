@@ -32,17 +32,11 @@ ROOT = Path(__file__).resolve().parent.parent
 Snapshot = dict[str, Any] | None
 
 
-class Listener:
-    """An ``on_snapshot`` listener that timestamps each snapshot as it arrives."""
+class Arrivals:
+    """Versions of a document timestamped as they arrive (put by a reader's thread)."""
 
-    def __init__(self, ref: firestore.DocumentReference) -> None:
+    def __init__(self) -> None:
         self.snapshots: queue.Queue[tuple[float, Snapshot]] = queue.Queue()
-        self.watch = ref.on_snapshot(self._on_snapshot)
-
-    def _on_snapshot(self, docs: list[Any], changes: Any, read_time: Any) -> None:
-        now = time.perf_counter()
-        for doc in docs:
-            self.snapshots.put((now, doc.to_dict() if doc.exists else None))
 
     def wait_for(self, predicate: Callable[[Snapshot], bool], timeout: float) -> float | None:
         """Arrival time of the first snapshot satisfying ``predicate``; None after ``timeout``."""
@@ -57,6 +51,19 @@ class Listener:
                 return None
             if predicate(data):
                 return arrived
+
+
+class Listener(Arrivals):
+    """An ``on_snapshot`` listener that timestamps each snapshot as it arrives."""
+
+    def __init__(self, ref: firestore.DocumentReference) -> None:
+        super().__init__()
+        self.watch = ref.on_snapshot(self._on_snapshot)
+
+    def _on_snapshot(self, docs: list[Any], changes: Any, read_time: Any) -> None:
+        now = time.perf_counter()
+        for doc in docs:
+            self.snapshots.put((now, doc.to_dict() if doc.exists else None))
 
     def close(self) -> None:
         self.watch.unsubscribe()

@@ -28,7 +28,6 @@ import asyncio
 import contextlib
 import json
 import os
-import queue
 import subprocess
 import sys
 import threading
@@ -44,7 +43,7 @@ from websockets.asyncio.client import connect as connect_async
 from websockets.sync.client import connect
 
 from . import domain
-from .freshness import Listener, Snapshot, _attending, _settled_check, sessions_codebase
+from .freshness import Arrivals, Listener, Snapshot, _attending, _settled_check, sessions_codebase
 from .stack import BenchSuite, serving
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -52,12 +51,11 @@ MEETING = "m1"
 TIMEOUT = 30.0  # seconds one version may take to arrive
 
 
-class SocketListener:
-    """A ``/ws`` subscriber of one view document that timestamps each snapshot on arrival;
-    ``wait_for`` as ``freshness.Listener``'s."""
+class SocketListener(Arrivals):
+    """A ``/ws`` subscriber of one view document that timestamps each snapshot on arrival."""
 
     def __init__(self, url: str, token: str, path: str) -> None:
-        self.snapshots: queue.Queue[tuple[float, Snapshot]] = queue.Queue()
+        super().__init__()
         self.errors: list[dict[str, Any]] = []
         self.socket = connect(url, open_timeout=TIMEOUT)
         self.socket.send(json.dumps({"type": "auth", "token": token}))
@@ -73,19 +71,6 @@ class SocketListener:
                 self.snapshots.put((now, message["data"]))
             else:
                 self.errors.append(message)
-
-    def wait_for(self, predicate: Callable[[Snapshot], bool], timeout: float) -> float | None:
-        deadline = time.perf_counter() + timeout
-        while True:
-            remaining = deadline - time.perf_counter()
-            if remaining <= 0:
-                return None
-            try:
-                arrived, data = self.snapshots.get(timeout=remaining)
-            except queue.Empty:
-                return None
-            if predicate(data):
-                return arrived
 
     def close(self) -> None:
         self.socket.close()
