@@ -6,6 +6,7 @@ import { chromium } from "playwright-core";
 const url = process.env.BOILER_HOSTING_URL;
 const out = process.env.BOILER_SCREENSHOT;
 const expected = JSON.parse(process.env.BOILER_EXPECTED);
+const live = process.env.BOILER_LIVE_URL; // set: the meeting is read through the live server
 const TIMEOUT = 30000;
 const FLAGS = [
   "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -34,8 +35,10 @@ async function main() {
       locale: "en-US", timezoneId: "America/Los_Angeles", colorScheme: "light",
     });
     const page = await context.newPage();
-    await page.goto(`${url}/#alice`, { waitUntil: "load" }); // #alice signs in on load
+    const query = live ? `?via=live&live=${encodeURIComponent(live)}` : "";
+    await page.goto(`${url}/${query}#alice`, { waitUntil: "load" }); // #alice signs in on load
     await waitForText(page, "#title", "Project kickoff");
+    if (live) await waitForText(page, "#meeting-source", `Read through the live server (${live})`);
     await waitForText(page, "#num-attending", "2");
     await waitForText(page, "#num-upcoming", String(expected.numUpcoming));
     await waitForText(page, "#meetings-total", String(expected.meetingsTotal));

@@ -1,10 +1,11 @@
 """The README's screenshot of the web demo: `./dev screenshot` (or `python -m devtools.screenshot`).
 
-Starts the local stack on free ports, seeds the demo data at a fixed hour, waits until every
-view equals a from-scratch build, then drives the real page in headless Chromium
-(devtools/screenshot.mjs: alice leaves and rejoins the kickoff, tries to read bob's view) and
-writes docs/images/web-demo.png. tests/test_docs_examples.py runs `capture` against the
-test suite's emulators, so the script cannot rot unnoticed.
+Starts the local stack on free ports (the live server too), seeds the demo data at a fixed
+hour, waits until every view equals a from-scratch build, then drives the real page in
+headless Chromium (devtools/screenshot.mjs: alice reads the kickoff through the live server,
+leaves and rejoins it, tries to read bob's view) and writes docs/images/web-demo.png.
+tests/test_docs_examples.py runs `capture` against the test suite's emulators, so the script
+cannot rot unnoticed.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from google.cloud import firestore
 from meeting_room import app
 from meeting_room.seed import seed
 
-from .stack import PROJECT_ID, STACK, stack_env
+from .stack import PROJECT_ID, STACK, stack_env, start_live, stop_live
 
 ROOT = Path(__file__).resolve().parent.parent
 DRIVER = ROOT / "devtools" / "screenshot.mjs"
@@ -42,8 +43,11 @@ def views_built(db: firestore.Client) -> bool:
     )
 
 
-def capture(db: firestore.Client, hosting_url: str, out: Path, chromium: str) -> Path:
-    """Seed the emptied database `db`, wait for the views, drive the page, write `out`."""
+def capture(
+    db: firestore.Client, hosting_url: str, out: Path, chromium: str, live: str | None = None
+) -> Path:
+    """Seed the emptied database `db`, wait for the views, drive the page, write `out`; with
+    `live` (a live server's ws:// address) the page reads the meeting through it."""
     seed(db, now=SEED_HOUR)
     wait_until(lambda: views_built(db), timeout=120, message="the demo's views built")
     board = db.document("locationBoards/hq").get()
@@ -62,6 +66,7 @@ def capture(db: firestore.Client, hosting_url: str, out: Path, chromium: str) ->
         "BOILER_CHROMIUM": chromium,
         "BOILER_SCREENSHOT": str(out),
         "BOILER_EXPECTED": json.dumps(expected),
+        "BOILER_LIVE_URL": live or "",
     }
     done = subprocess.run(
         [node, str(DRIVER)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=180
@@ -87,7 +92,13 @@ def main(argv: list[str] | None = None) -> int:
         with EmulatorSuite(only=STACK, project_id=PROJECT_ID, fixed_ports=False) as suite:
             os.environ.update(stack_env(suite))
             db = firestore.Client(project=suite.project_id)
-            out = capture(db, suite.url("hosting"), args.out, chromium)
+            server, live = start_live(suite)
+            try:
+                if live is None:
+                    raise RuntimeError("the live server did not start (its error is above)")
+                out = capture(db, suite.url("hosting"), args.out, chromium, live)
+            finally:
+                stop_live(server)
     except (EmulatorError, RuntimeError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

@@ -89,7 +89,7 @@ def demo_links(suite: EmulatorSuite, live: str | None) -> str:
     return f"web demo         {page}/?live={live}\nweb demo via /ws {page}/?via=live&live={live}"
 
 
-def _stop_live(process: subprocess.Popen[str] | None) -> None:
+def stop_live(process: subprocess.Popen[str] | None) -> None:
     if process is not None and process.poll() is None:
         process.terminate()  # closes its sockets with 1001
         try:
@@ -142,7 +142,7 @@ def up(args: argparse.Namespace) -> int:
         print("\nstopping emulators", flush=True)
         return 0
     finally:
-        _stop_live(live)
+        stop_live(live)
         suite.stop()
 
 
