@@ -25,6 +25,7 @@ from gql.transport.exceptions import TransportQueryError
 from gql.transport.requests import RequestsHTTPTransport
 from gql.transport.websockets import WebsocketsTransport
 from graphql import build_schema, print_schema
+from meeting_room import MeetingSession
 from websockets.asyncio.client import connect as connect_ws
 from websockets.exceptions import ConnectionClosed
 
@@ -356,9 +357,20 @@ def test_a_forbidden_or_bad_subscription_is_an_error(
     assert watched == []
 
 
-def test_graphql_and_ws_subscribers_of_one_document_share_one_listener(world: World) -> None:
+def test_graphql_and_ws_subscribers_of_one_document_share_one_listener(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One listener, and one body shaped per version for both protocols' subscribers."""
     meeting_id = world.meeting()
     path = session("u1", meeting_id)
+    validated: list[Any] = []
+    validate = MeetingSession.model_validate
+
+    def counted(data: Any, *args: Any, **kwargs: Any) -> Any:
+        validated.append(data)
+        return validate(data, *args, **kwargs)
+
+    monkeypatch.setattr(MeetingSession, "model_validate", counted)
 
     async def scenario() -> None:
         async with (
@@ -380,6 +392,8 @@ def test_graphql_and_ws_subscribers_of_one_document_share_one_listener(world: Wo
                 await next_matching(results, lambda r: r["meetingSession"]["title"] == "Both")
                 while snapshot["data"]["title"] != "Both":
                     snapshot = json.loads(await asyncio.wait_for(plain.recv(), TIMEOUT))
+                # Each version validated (and encoded) once for the two subscribers, not twice.
+                assert len(validated) == world.live.watchers._watches[path].latest.number
             # `complete` released the GraphQL slot; /ws's subscriber still holds the listener.
             await asyncio.to_thread(
                 wait_until, lambda: world.live.watchers.subscriber_count(path) == 1, 10

@@ -5,9 +5,10 @@ the bodies are the HTTP API's own. Auth: ``Authorization: Bearer <Firebase ID to
 HTTP; over ``graphql-transport-ws`` the ``connection_init`` payload ``{"Authorization":
 "Bearer ..."}`` (or ``{"token": ...}``); a bad token closes the socket with 4403 (HTTP: 401).
 A subscription is a ``Latest`` slot in the server's shared ``Watchers`` (one Firestore listener
-per document, shared with ``/ws``); each version is shaped by ``Service.view_from`` (access
-checked again: a view that becomes unreadable ends it with a 403 error). When the token's
-``exp`` passes, the connection's subscriptions end with a 401 error::
+per document, shared with ``/ws``); each version's access is decided again for its caller (a
+view that becomes unreadable ends it with a 403 error) and its body, the HTTP API's, shaped
+once for every subscriber (``shaping``). When the token's ``exp`` passes, the connection's
+subscriptions end with a 401 error::
 
     app = graphql_app(live, graphql_api(build))   # mounted at /graphql by live_app
 """
@@ -15,8 +16,9 @@ checked again: a view that becomes unreadable ends it with a 403 error). When th
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -56,6 +58,7 @@ from ..graphql_schema import CommandField, GraphQLApi, ViewField
 from ..paths import document_id_problem
 from ..runtime import log
 from .latest import Latest
+from .shaping import body, readable
 from .watchers import Version
 
 if TYPE_CHECKING:
@@ -337,9 +340,11 @@ class _Resolvers:
         try:
             while True:
                 version = await _next(slot, connection.expired)
-                yield await _call(
-                    self.live.service.view_from, connection.current_caller(), resource, version.data
-                )
+                service = self.live.service
+                with _as_graphql_errors("subscription"):  # the body is shared by subscribers
+                    await readable(service, connection.current_caller(), resource, version)
+                    shaped = await body(service, resource, version)
+                yield shaped
         finally:
             connection.subscriptions -= 1
             watchers.remove(resource.path, slot)
@@ -383,14 +388,22 @@ def _path(segments: tuple[str, ...], keys: dict[str, str]) -> str:
 
 async def _call(method: Callable[..., T], *args: Any) -> T:
     """``method`` on a worker thread; an ``ApiError`` becomes a GraphQL error."""
-    try:
+    with _as_graphql_errors(method.__name__):
         return await asyncio.to_thread(method, *args)
+
+
+@contextlib.contextmanager
+def _as_graphql_errors(what: str) -> Iterator[None]:
+    """An ``ApiError`` raised inside becomes its GraphQL error; anything unexpected is logged
+    and becomes a 500 (its details stay in the log)."""
+    try:
+        yield
     except ApiError as refused:
         raise _error(refused) from None
     except GraphQLError:
         raise
     except Exception as failure:  # e.g. Firestore unreachable
-        log.error("graphql-resolver-failed", method=method.__name__, error=repr(failure))
+        log.error("graphql-resolver-failed", method=what, error=repr(failure))
         raise _error(ApiError(500, "internal error; it is logged", "internal")) from None
 
 

@@ -28,6 +28,7 @@ from ..runtime import log
 from . import protocol
 from .latest import Latest
 from .protocol import Auth, ProtocolError, Subscribe, Unsubscribe
+from .shaping import body_json, readable
 from .watchers import Version, Watchers
 
 CLOSE_NOT_JSON, CLOSE_POLICY, CLOSE_TOO_BIG = 1007, 1008, 1009
@@ -233,8 +234,8 @@ class Session:
         while True:
             version = await subscription.slot.take()
             try:
-                await self._decide(resource, version)
-                body = await asyncio.shield(self._body(resource, version))
+                await readable(self.service, self.caller, resource, version)
+                body = await body_json(self.service, resource, version)
             except ApiError as refused:
                 self._end(subscription.id)
                 await self._refuse(subscription.id, refused.status, refused.detail, refused.code)
@@ -247,25 +248,6 @@ class Session:
             if self.subscriptions.get(subscription.id) is not subscription:
                 return  # ended while its access was being decided
             await self._send_text(protocol.snapshot_text(subscription.id, body))
-
-    async def _decide(self, resource: ViewDocument, version: Version) -> None:
-        """This caller may read this version (else ApiError); decided on the loop when the
-        declaration needs no other document, on a thread when it reads some."""
-        if self.service.reads_to_decide(resource):
-            await asyncio.to_thread(self.service.require_read, self.caller, resource, version.data)
-        else:
-            self.service.require_read(self.caller, resource, version.data)
-
-    def _body(self, resource: ViewDocument, version: Version) -> asyncio.Future[str]:
-        """The version's body as JSON, shaped once on a thread and shared by every subscriber
-        of the document (1,000 subscribers: one validation and one encoding, not 1,000)."""
-        body = version.bodies.get(resource.view)
-        if body is None:
-            body = asyncio.ensure_future(
-                asyncio.to_thread(self.service.view_json, resource, version.data)
-            )
-            version.bodies[resource.view] = body
-        return body
 
     async def _refuse(self, subscription: str, status: int, message: str, code: str) -> None:
         await self._send(protocol.error(subscription, status, message, code))

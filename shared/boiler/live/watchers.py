@@ -29,8 +29,10 @@ class Version:
     path: str
     data: dict[str, Any] | None
     number: int  # 1 for the listener's first snapshot, then one more per change
-    # The body as sent, shaped once for every subscriber (see Session._body), by view model.
-    bodies: dict[type, asyncio.Future[str]] = field(default_factory=dict, compare=False, repr=False)
+    # The body as sent, shaped once for every subscriber: see shaping.py.
+    bodies: dict[tuple[type, str], asyncio.Future[Any]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
 
 @dataclass
