@@ -13,7 +13,7 @@ from boiler import compile_app
 from boiler.api.caller import Caller
 from boiler.api.problems import ApiError
 from boiler.api.resources import Resources, ViewDocument
-from boiler.api.service import Service
+from boiler.api.service import Service, _view_body
 from boiler.live.latest import Latest
 from boiler.live.protocol import (
     Auth,
@@ -88,7 +88,8 @@ def test_a_snapshot_around_a_body_encoded_once_is_the_same_message() -> None:
 
 
 def test_the_shared_body_is_the_http_apis_and_a_bad_one_is_named() -> None:
-    """``Service.view_json`` (once per version, for every subscriber) is ``view_from``'s body."""
+    """``Service.view_json`` (once per version, for every subscriber) is the HTTP API's body;
+    ``require_read`` (per subscriber) is its access decision."""
     build = compile_app(meeting_room)
     resource = Resources.of(build).resolve("users/u1/meetingSessions/m1")
     assert isinstance(resource, ViewDocument)
@@ -106,8 +107,14 @@ def test_the_shared_body_is_the_http_apis_and_a_bad_one_is_named() -> None:
         "numHearingAidRequested": 1,
     }
     stored = resource.view.model_validate(stored).model_dump(by_alias=True)
-    expected = Service(client=None).view_from(Caller("u1", {}), resource, stored)
+    expected = _view_body(resource.view, resource.path, stored)  # GET /v1/{path}'s body
     assert json.loads(Service.view_json(resource, stored)) == expected
+    service = Service(client=None)
+    service.require_read(Caller("u1", {}), resource, stored)  # u1's own view: no refusal
+    for caller, status in ((Caller("u2", {}), 403), (None, 401)):
+        with pytest.raises(ApiError) as denied:
+            service.require_read(caller, resource, stored)
+        assert denied.value.status == status
     assert Service.view_json(resource, None) == "null"
     with pytest.raises(ApiError) as refused:
         Service.view_json(resource, {"title": 3})

@@ -65,20 +65,13 @@ class Service:
             raise not_found(f"no {spec.name} at {resource.path} (yet): views appear once built")
         return _view_body(resource.view, resource.path, data)
 
-    def view_from(
-        self, caller: Caller | None, resource: ViewDocument, data: Mapping[str, Any] | None
-    ) -> dict[str, Any] | None:
-        """``get_view`` for stored fields already read (a listener's snapshot): the same
-        access decision and body; None when the document does not exist."""
-        self.require_read(caller, resource, data)
-        return None if data is None else _view_body(resource.view, resource.path, data)
-
     def require_read(
         self, caller: Caller | None, resource: ViewDocument, data: Mapping[str, Any] | None
     ) -> None:
-        """``view_from``'s access decision alone (401/403 ``ApiError``): a live server decides
-        it per subscriber, and shapes each version's body once for them all (``view_json``).
-        It reads other documents only when ``reads_to_decide(resource)``."""
+        """``get_view``'s access decision on stored fields already read (a listener's
+        snapshot; None: absent), 401/403 ``ApiError`` if refused: a live server decides it per
+        subscriber, and shapes each version's body once for them all (``view_json``). It
+        reads other documents only when ``reads_to_decide(resource)``."""
         spec = resource.view.spec()
         what = f"read {resource.path}"
         self._require(caller, spec.readable_by, resource.view, resource.params, data or {}, what)
@@ -96,7 +89,8 @@ class Service:
 
     @staticmethod
     def view_json(resource: ViewDocument, data: Mapping[str, Any] | None) -> str:
-        """``view_from``'s body as JSON text, without the access decision ("null": absent)."""
+        """``get_view``'s body of stored fields as JSON text, without the access decision
+        ("null": absent)."""
         if data is None:
             return "null"
         try:
