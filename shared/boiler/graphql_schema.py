@@ -33,7 +33,7 @@ from .access_evaluator import holds_for_every_document
 from .commands import Command
 from .compiler import Build
 from .errors import BoilerError
-from .json_schemas import document_schemas
+from .json_schemas import description, document_schemas
 from .views import ViewModel
 
 NAME = re.compile(r"^[_A-Za-z][_0-9A-Za-z]*$")
@@ -121,7 +121,7 @@ def graphql_api(build: Build) -> GraphQLApi:
     query, subscription, mutation = [], [], []
     for field in views:
         keys = _arguments(field.keys, field.view.__name__)
-        doc = _description(schemas.defs[schemas.views[field.view]])
+        doc = description(schemas.defs[schemas.views[field.view]])
         query.append((field.name, f"{_doc(doc, '  ')}  {field.name}{keys}: {field.type}\n"))
         subscription.append(
             (
@@ -150,7 +150,7 @@ def graphql_api(build: Build) -> GraphQLApi:
             f"input: {types.input(entry)}!",
             "wait: Float",
         )
-        doc = _description(schemas.defs[entry])
+        doc = description(schemas.defs[entry])
         mutation.append(
             (
                 command_field.name,
@@ -260,7 +260,7 @@ class _Types:
         self.declarations[name] = ""  # a placeholder: a model may refer to itself
         keyword = "input" if is_input else "type"
         members = "".join(self._fields(schema, entry, is_input))
-        doc = _doc(_description(schema), "")
+        doc = _doc(description(schema), "")
         self.declarations[name] = f"{doc}{keyword} {name} {{\n{members}}}\n"
         return name
 
@@ -287,7 +287,7 @@ class _Types:
             written = self._type(value, where, is_input)
             if is_input and key not in required:
                 written = _bare(written)  # may be left out: the model's default applies
-            lines.append(f"{_doc(_description(value), '  ')}  {key}: {written}\n")
+            lines.append(f"{_doc(description(value), '  ')}  {key}: {written}\n")
         return lines
 
     def _type(self, schema: Any, where: str, is_input: bool) -> str:
@@ -342,7 +342,7 @@ class _Types:
             return _bare(_scalar_of(values, where, schema))
         self._claim(name, where)
         members = "".join(f"  {value}\n" for value in values)
-        self.declarations[name] = f"{_doc(_description(schema), '')}enum {name} {{\n{members}}}\n"
+        self.declarations[name] = f"{_doc(description(schema), '')}enum {name} {{\n{members}}}\n"
         return name
 
 
@@ -385,10 +385,6 @@ def _pascal(where: str) -> str:
     """``AgendaEntry.status`` -> ``AgendaEntryStatus`` (an inline enum's type name)."""
     parts = re.split(r"[^0-9A-Za-z]+", where)
     return "".join(part[:1].upper() + part[1:] for part in parts if part)
-
-
-def _description(schema: Any) -> str | None:
-    return schema.get("description") if isinstance(schema, dict) else None
 
 
 def _doc(text: str | None, indent: str) -> str:

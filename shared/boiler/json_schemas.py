@@ -50,3 +50,9 @@ def document_schemas(build: Build, ref_template: str) -> DocumentSchemas:
         commands={command: name(command, "validation") for command in resources.commands},
         defs=dict(sorted(definitions.get("$defs", {}).items())),
     )
+
+
+def description(schema: Any) -> str | None:
+    """A schema's ``description`` (a model's or field's docstring), if it has a text one."""
+    text = schema.get("description") if isinstance(schema, dict) else None
+    return text if isinstance(text, str) else None

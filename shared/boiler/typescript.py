@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any, NoReturn
 
 from .errors import BoilerError
+from .json_schemas import description
 
 
 @dataclass(frozen=True, eq=False)
@@ -226,7 +227,7 @@ class _Writer:
     def declaration(self, entry: str, note: str | None) -> str:
         schema = self.converter.defs[entry]
         name = self.names[(entry, self.direction.name)]
-        doc = _doc([note, _description(schema)], "")
+        doc = _doc([note, description(schema)], "")
         if isinstance(schema, dict) and schema.get("type") == "object" and "properties" in schema:
             self.check(schema, entry)
             members = "".join(self.members(schema, entry, "  "))
@@ -239,7 +240,7 @@ class _Writer:
         for key, value in schema["properties"].items():
             optional = "" if key in required else "?"
             field = key if IDENTIFIER.match(key) else json.dumps(key)
-            doc = _doc([_description(value)], indent)
+            doc = _doc([description(value)], indent)
             lines.append(f"{doc}{indent}{field}{optional}: {self.type(value, f'{where}.{key}')};\n")
         extra = schema.get("additionalProperties", False)
         if extra is True or extra == {}:
@@ -357,11 +358,6 @@ def _union(members: Iterable[str]) -> str:
 def _element(type_: str) -> str:
     """An array's element type, parenthesised when it is a union."""
     return f"({type_})" if " | " in type_ else type_
-
-
-def _description(schema: Any) -> str | None:
-    description = schema.get("description") if isinstance(schema, dict) else None
-    return description if isinstance(description, str) else None
 
 
 def _doc(texts: Iterable[str | None], indent: str) -> str:
